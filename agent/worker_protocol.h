@@ -1,0 +1,92 @@
+// The contract between the agent's gRPC front and its worker processes.
+//
+// The front starts workers with WorkerPool::Exec (the agent binary re-run as
+// a worker: main() checks WorkerContext::IsExecWorker() before anything else)
+// and sends them v1::WorkerCommand messages, serialized, one per
+// SOCK_SEQPACKET message on the control socket:
+//   start   -> the worker validates nothing more (the front did), builds its
+//              connection table and sets phase kReady.
+//   connect -> ramps its slice at its rate and in-flight share; when every
+//              connection is established or failed, phase kConnected.
+//   echo{r} -> one echo check on every open connection; when each has been
+//              answered, timed out or closed, echo_rounds_done = r.
+//   close   -> closes every connection (RST: no TIME_WAIT holding source
+//              ports), phase kClosed.
+// The worker reports only through its AgentWorkerShared block, which the
+// front reads every report interval. When the control socket closes (the
+// front is gone or ended the run) or SIGTERM arrives, the worker closes
+// everything and exits 0.
+//
+// Which source address and target a connection uses is a pure function of its
+// agent-wide id, so slices over workers keep the global round-robin: the pair
+// index id % (S*T) spreads connections evenly over every (source, target) pair.
+#ifndef FOURTUPLE_AGENT_WORKER_PROTOCOL_H_
+#define FOURTUPLE_AGENT_WORKER_PROTOCOL_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "common/failure_reason.h"
+#include "common/histogram.h"
+
+namespace fourtuple::agent {
+
+// Bounds an assignment must respect (the front refuses larger ones).
+inline constexpr int kMaxSourceAddresses = 4096;
+inline constexpr int kMaxTargets = 256;
+inline constexpr uint32_t kMinPayloadBytes = 16;  // agent u32 + connection u64 + round u32
+inline constexpr uint32_t kMaxPayloadBytes = 4096;
+
+enum class WorkerPhase : uint32_t {
+  kStarting = 0,
+  kReady = 1,
+  kConnecting = 2,
+  kConnected = 3,
+  kEchoing = 4,
+  kClosing = 5,
+  kClosed = 6,
+  kFailed = 7,  // see error
+};
+
+struct ConnectionRoute {
+  uint32_t source_index;
+  uint32_t target_index;
+};
+
+inline ConnectionRoute RouteOf(uint64_t connection_id, uint32_t sources, uint32_t targets) {
+  uint64_t pair = connection_id % (static_cast<uint64_t>(sources) * targets);
+  return {static_cast<uint32_t>(pair % sources), static_cast<uint32_t>(pair / sources)};
+}
+
+// One per worker, in shared memory, zero-filled at start. Written only by the
+// worker (relaxed atomics), read by the front at any time.
+struct AgentWorkerShared {
+  std::atomic<uint32_t> phase;             // WorkerPhase
+  std::atomic<uint32_t> echo_round;        // latest echo round started
+  std::atomic<uint32_t> echo_rounds_done;  // latest echo round finished
+
+  std::atomic<uint64_t> attempted;         // connect() calls made
+  std::atomic<uint64_t> established;       // ever established
+  std::atomic<uint64_t> open;              // established and still open
+  std::atomic<uint64_t> in_flight;         // connects pending
+  std::atomic<uint64_t> failed;            // connections that failed, any reason
+  std::atomic<uint64_t> closed_by_peer;    // established, then closed/reset by the far side
+  std::atomic<uint64_t> failures[kReasonSlots];  // by ReasonCode
+
+  std::atomic<uint64_t> echo_sent;
+  std::atomic<uint64_t> echo_verified;
+  std::atomic<uint64_t> echo_mismatched;
+  std::atomic<uint64_t> echo_timed_out;
+  std::atomic<uint64_t> echo_closed;
+
+  std::atomic<uint64_t> established_by_source[kMaxSourceAddresses];
+  SharedHistogram connect_latency;         // connect() to established, us
+  SharedHistogram echo_rtt;                // payload sent to last byte back, us
+
+  std::atomic<uint32_t> error_set;         // 1 once error holds a message
+  char error[256];                         // NUL-terminated, written before error_set
+};
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_WORKER_PROTOCOL_H_

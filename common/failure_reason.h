@@ -1,0 +1,44 @@
+// Why a connection failed: errno names as the kernel gives them, plus our
+// own reasons. Codes are small integers so hot paths count them in a plain
+// array (no strings, no Status); names appear only in reports.
+#ifndef FOURTUPLE_COMMON_FAILURE_REASON_H_
+#define FOURTUPLE_COMMON_FAILURE_REASON_H_
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/strings/string_view.h"
+
+namespace fourtuple {
+
+// Codes 1..kMaxErrno-1 are errno values; ours follow them.
+inline constexpr int kMaxErrno = 160;
+inline constexpr int kReasonConnectTimeout = 160;  // "connect_timeout"
+inline constexpr int kReasonPeerClosed = 161;      // "peer_closed"
+inline constexpr int kReasonEchoMismatch = 162;    // "echo_mismatch"
+inline constexpr int kReasonEchoTimeout = 163;     // "echo_timeout"
+inline constexpr int kReasonOther = 164;           // errno out of range: "other"
+inline constexpr int kReasonSlots = 165;           // size of a per-reason counter array
+
+// Folds an errno (or one of our codes) into [0, kReasonSlots).
+inline int ReasonCode(int code) {
+  return (code > 0 && code < kReasonSlots) ? code : kReasonOther;
+}
+
+// "EADDRNOTAVAIL", "connect_timeout", ...; "E<number>" for an errno without a name.
+absl::string_view ReasonName(int code);
+
+// The errno name alone, for messages (same as ReasonName for errno values).
+absl::string_view ErrnoName(int error_number);
+
+// Inverse of ReasonName, for tests and report readers.
+std::optional<int> ReasonFromName(absl::string_view name);
+
+// The cause and the fix for the common reasons ("source ports exhausted for
+// a source/target pair: add source addresses or target ports"); empty when
+// there is nothing useful to say.
+absl::string_view ReasonHint(absl::string_view reason_name);
+
+}  // namespace fourtuple
+
+#endif  // FOURTUPLE_COMMON_FAILURE_REASON_H_
