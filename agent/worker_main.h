@@ -1,0 +1,18 @@
+// The body of an agent worker process (the connection engine).
+// The agent binary's main() calls RunAgentWorker() first thing when
+// WorkerContext::IsExecWorker() is true; see worker_protocol.h for the
+// commands it obeys and the shared block it fills.
+#ifndef FOURTUPLE_AGENT_WORKER_MAIN_H_
+#define FOURTUPLE_AGENT_WORKER_MAIN_H_
+
+#include "common/worker_pool.h"
+
+namespace fourtuple::agent {
+
+// Serves commands from context.control_fd until it closes or SIGTERM; returns
+// the process exit code (0 after a clean shutdown).
+int RunAgentWorker(WorkerContext& context);
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_WORKER_MAIN_H_
