@@ -66,8 +66,9 @@ TEST(HistogramTest, MergingProtosEqualsRecordingEverything) {
   v1::Histogram p_all, p_merged;
   all.ToProto(&p_all);
   merged.ToProto(&p_merged);
-  EXPECT_EQ(std::map<uint32_t, uint64_t>(p_all.buckets().begin(), p_all.buckets().end()),
-            std::map<uint32_t, uint64_t>(p_merged.buckets().begin(), p_merged.buckets().end()));
+  using Buckets = std::map<uint32_t, uint64_t>;
+  EXPECT_EQ(Buckets(p_all.buckets().begin(), p_all.buckets().end()),
+            Buckets(p_merged.buckets().begin(), p_merged.buckets().end()));
   EXPECT_EQ(p_all.count(), p_merged.count());
   EXPECT_EQ(p_all.sum_us(), p_merged.sum_us());
   EXPECT_EQ(p_all.max_us(), p_merged.max_us());
