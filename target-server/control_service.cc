@@ -1,0 +1,12 @@
+#include "target-server/control_service.h"
+
+namespace fourtuple::target_server {
+
+grpc::Status TargetControlService::GetStats(grpc::ServerContext* /*context*/,
+                                            const v1::GetStatsRequest* /*request*/,
+                                            v1::TargetStats* response) {
+  FillTargetStats(*counters_, listen_, absl::Now() - start_, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace fourtuple::target_server

@@ -1,0 +1,139 @@
+// One worker's event loop: accepts from the shared listeners and echoes every
+// byte back on the same connection.
+//
+// Per connection the loop keeps no user state at all: epoll's data is the fd,
+// reads go to one scratch buffer per worker, and the only per-connection
+// memory is one bit in a bitmap of open fds (so shutdown can close them) —
+// plus, only while a write would block, a pooled buffer (buffer_pool.h).
+//
+// Accepting is shared, not partitioned: every worker adds every listener to
+// its epoll set with EPOLLEXCLUSIVE (one worker is woken per arrival, not
+// all). A worker at its connection budget, or backing off after EMFILE and
+// the like, removes the listeners from its set so the others take the new
+// connections, and writes to the shared "kick" eventfd, which every worker
+// watches: connections already queued when it stopped get accepted by a
+// worker with room instead of waiting for the next arrival to wake one.
+// It re-adds them once it has room (or the back-off ends); EPOLL_CTL_ADD
+// reports a listener that is already readable, so nothing is missed.
+//
+// Thread-compatible: one thread (the worker process's only one) owns it.
+#ifndef FOURTUPLE_TARGET_SERVER_ECHO_WORKER_H_
+#define FOURTUPLE_TARGET_SERVER_ECHO_WORKER_H_
+
+#include <sys/epoll.h>
+
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/failure_reason.h"
+#include "target-server/buffer_pool.h"
+#include "target-server/counters.h"
+
+namespace fourtuple::target_server {
+
+struct EchoWorkerOptions {
+  // Most connections held at once; at this many the worker stops accepting.
+  // Usually FdBudgetPerProcess(RLIMIT_NOFILE soft). Required.
+  uint64_t max_connections = 0;
+  // Size of the scratch read buffer and of each pooled pending-write buffer.
+  // Default 16 KiB.
+  size_t buffer_bytes = 16 * 1024;
+  // How long to stop accepting after a resource error from accept4 (EMFILE,
+  // ENFILE, ENOBUFS, ENOMEM): the connection stays queued, so retrying at
+  // once would spin. Default 100ms.
+  absl::Duration accept_backoff = absl::Milliseconds(100);
+  // Released pending-write buffers kept for reuse. Default 64.
+  size_t max_idle_buffers = 64;
+};
+
+class EchoWorker {
+ public:
+  // `listener_fds`: listening sockets shared with the other workers (not
+  // owned; must stay open while the worker runs). `kick_fd`: an eventfd shared
+  // by all workers of one server, or -1 (not owned). `counters`: this worker's
+  // block; must outlive the worker.
+  static absl::StatusOr<std::unique_ptr<EchoWorker>> Create(const std::vector<int>& listener_fds,
+                                                            int kick_fd, WorkerCounters* counters,
+                                                            const EchoWorkerOptions& options);
+  ~EchoWorker();  // CloseAll(), then closes the epoll fd.
+  EchoWorker(const EchoWorker&) = delete;
+  EchoWorker& operator=(const EchoWorker&) = delete;
+
+  // Run() returns once `fd` is readable (a signalfd, or the control socket to
+  // the parent, which reads EOF when the parent is gone). Not owned.
+  absl::Status AddStopFd(int fd);
+
+  // Takes ownership of a connected nonblocking socket, as if accepted (tests
+  // drive the loop over socketpairs this way). Does not check the budget.
+  absl::Status AddConnection(int fd);
+
+  // Handles events until a stop fd is readable.
+  absl::Status Run();
+  // Waits up to `timeout` for one batch of events and handles it.
+  absl::Status RunOnce(absl::Duration timeout);
+  bool stop_requested() const { return stop_requested_; }
+
+  // Stops accepting (without kicking: the whole server is stopping) and
+  // closes every connection, counting each as closed.
+  void CloseAll();
+
+  uint64_t open() const { return open_; }
+  bool accepting() const { return accepting_; }
+  size_t pending_writes() const { return pool_.in_use(); }
+
+ private:
+  // epoll data: a connection's fd alone (the hot path), or a tag in the
+  // high half for the few other fds.
+  static constexpr uint64_t kTagListener = uint64_t{1} << 32;  // | listener index
+  static constexpr uint64_t kTagKick = uint64_t{2} << 32;
+  static constexpr uint64_t kTagStop = uint64_t{3} << 32;
+  static constexpr uint32_t kConnectionEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  static constexpr int kMaxEvents = 256;
+
+  EchoWorker(const std::vector<int>& listener_fds, int kick_fd, WorkerCounters* counters,
+             const EchoWorkerOptions& options);
+
+  void HandleEvent(const epoll_event& event);
+  void AcceptFrom(int listener_fd);
+  bool OnAcceptError(int error);  // true: keep accepting
+  void Echo(int fd, bool read_until_eagain);
+  void StartPending(int fd, const char* data, size_t length);
+  bool FlushPending(int fd);  // true: everything written, the connection still open
+  void CloseConnection(int fd);
+  void TrackOpen(int fd);
+  void PauseAccepting(bool kick_others);
+  void ResumeAccepting();
+  void MaybeResumeAccepting();
+  PendingWrite* pending(int fd) const {
+    return static_cast<size_t>(fd) < pending_.size() ? pending_[fd] : nullptr;
+  }
+
+  // Constant after construction.
+  const std::vector<int> listener_fds_;
+  const int kick_fd_;
+  WorkerCounters* const counters_;
+  const EchoWorkerOptions options_;
+  int epoll_fd_ = -1;
+
+  // Owned by the loop.
+  uint64_t open_ = 0;
+  bool accepting_ = false;
+  bool stop_requested_ = false;
+  int64_t backoff_until_ns_ = 0;  // CLOCK_MONOTONIC; 0 = not backing off
+  std::unique_ptr<char[]> scratch_;
+  BufferPool pool_;
+  std::vector<PendingWrite*> pending_;  // by fd; grown only when a write blocks
+  std::vector<uint64_t> open_fds_;      // bitmap by fd, for CloseAll
+  std::bitset<kReasonSlots> logged_reasons_;
+  epoll_event events_[kMaxEvents];
+};
+
+}  // namespace fourtuple::target_server
+
+#endif  // FOURTUPLE_TARGET_SERVER_ECHO_WORKER_H_

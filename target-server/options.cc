@@ -1,0 +1,118 @@
+#include "target-server/options.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/duration.h"
+#include "common/status_macros.h"
+
+namespace fourtuple::target_server {
+namespace {
+
+absl::Status FlagError(absl::string_view flag, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", message));
+}
+
+// An integer in [min, max]; `what` says what was expected.
+absl::StatusOr<int> ParseIntFlag(absl::string_view flag, absl::string_view text, int64_t min,
+                                 int64_t max, absl::string_view what) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return FlagError(flag, absl::StrCat("expected ", what, ", got '", text, "'"));
+  }
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+std::vector<std::string> DashesToUnderscores(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& arg = args[i];
+    if (arg == "--") break;
+    if (arg.size() < 3 || arg[0] != '-') continue;
+    const size_t name_begin = arg[1] == '-' ? 2 : 1;
+    const size_t name_end = std::min(arg.find('='), arg.size());
+    for (size_t j = name_begin; j < name_end; ++j) {
+      if (arg[j] == '-') arg[j] = '_';
+    }
+  }
+  return args;
+}
+
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  int cores = CPU_COUNT(&set);
+  return cores > 0 ? cores : 1;
+}
+
+absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFlags& flags,
+                                                           int default_processes) {
+  TargetServerOptions options;
+
+  if (flags.listen.empty()) {
+    return FlagError("listen", "required: one or more ADDR:PORT, comma-separated (port 0 picks one)");
+  }
+  auto listen = ParseEndpointList(flags.listen, /*allow_port_zero=*/true);
+  if (!listen.ok()) return FlagError("listen", listen.status().message());
+  if (listen->empty()) return FlagError("listen", "expected at least one ADDR:PORT");
+  options.listen = *std::move(listen);
+
+  if (flags.processes.empty()) {
+    options.processes = default_processes;
+  } else {
+    // 1024 workers would be far past any useful count, and is a typo guard.
+    ASSIGN_OR_RETURN(options.processes,
+                     ParseIntFlag("processes", flags.processes, 1, 1024,
+                                  "a number of worker processes from 1 to 1024"));
+  }
+
+  if (!flags.control.empty()) {
+    auto control = ParseEndpoint(flags.control, /*allow_port_zero=*/true);
+    if (!control.ok()) return FlagError("control", control.status().message());
+    options.control = *control;
+  }
+
+  if (!flags.backlog.empty()) {
+    ASSIGN_OR_RETURN(options.backlog,
+                     ParseIntFlag("backlog", flags.backlog, 1, std::numeric_limits<int>::max(),
+                                  "a positive integer"));
+  }
+  if (!flags.rcvbuf.empty()) {
+    ASSIGN_OR_RETURN(options.rcvbuf,
+                     ParseIntFlag("rcvbuf", flags.rcvbuf, 0, std::numeric_limits<int>::max() / 2,
+                                  "a byte count (0 = kernel default)"));
+  }
+  if (!flags.sndbuf.empty()) {
+    ASSIGN_OR_RETURN(options.sndbuf,
+                     ParseIntFlag("sndbuf", flags.sndbuf, 0, std::numeric_limits<int>::max() / 2,
+                                  "a byte count (0 = kernel default)"));
+  }
+
+  // A bare "0" is allowed here (the documented "no stats lines"); every other
+  // value needs its unit.
+  if (!flags.stats_interval.empty() && flags.stats_interval != "0") {
+    auto interval = ParseDuration(flags.stats_interval);
+    if (!interval.ok()) return FlagError("stats-interval", interval.status().message());
+    if (*interval != absl::ZeroDuration() && *interval < absl::Milliseconds(10)) {
+      return FlagError("stats-interval",
+                       absl::StrCat("expected 0 (no stats lines) or at least 10ms, got '",
+                                    flags.stats_interval, "'"));
+    }
+    options.stats_interval = *interval;
+  }
+
+  options.ready_file = flags.ready_file;
+  return options;
+}
+
+}  // namespace fourtuple::target_server

@@ -1,0 +1,70 @@
+// target-server's options, and their validation from the command-line text.
+// Flags arrive as text (main.cc declares them as strings) so that every bad
+// value is reported here, naming the flag, and exits 2 — absl's own parse
+// errors would exit 1, the code for runtime failures.
+#ifndef FOURTUPLE_TARGET_SERVER_OPTIONS_H_
+#define FOURTUPLE_TARGET_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/address.h"
+
+namespace fourtuple::target_server {
+
+struct TargetServerOptions {
+  // Listening endpoints, in the order given; port 0 picks a free port.
+  // Required.
+  std::vector<Endpoint> listen;
+  // Worker processes; each accepts and echoes on every listener. Default:
+  // the cores this process may run on.
+  int processes = 1;
+  // Where TargetControl (gRPC) listens; unset: no control server.
+  std::optional<Endpoint> control;
+  // listen(2) backlog (the kernel caps it at net.core.somaxconn). Default 65535.
+  int backlog = 65535;
+  // SO_RCVBUF / SO_SNDBUF set on the listeners and so inherited by every
+  // accepted socket; 0 keeps the kernel default (autotuning). Default 0.
+  int rcvbuf = 0;
+  int sndbuf = 0;
+  // One JSON stats line on stdout per interval; zero: none. Default zero.
+  absl::Duration stats_interval = absl::ZeroDuration();
+  // Written atomically once every listener (and the control server) is up;
+  // empty: none.
+  std::string ready_file;
+};
+
+// The flags exactly as typed; an empty string means "not given".
+struct TargetServerFlags {
+  std::string listen;
+  std::string processes;
+  std::string control;
+  std::string backlog;
+  std::string rcvbuf;
+  std::string sndbuf;
+  std::string stats_interval;
+  std::string ready_file;
+};
+
+// InvalidArgument naming the flag ("--processes: expected a positive integer,
+// got '0'") for any bad value. `default_processes` is used when --processes
+// is not given.
+absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFlags& flags,
+                                                           int default_processes);
+
+// Flags are spelled with dashes (--stats-interval, --ready-file) but absl
+// flag names cannot hold one: returns argv with "-" turned into "_" in the
+// name part of every "--name[=value]" argument (values untouched), up to a
+// bare "--".
+std::vector<std::string> DashesToUnderscores(int argc, char** argv);
+
+// The cores this process may run on (sched_getaffinity), at least 1.
+int AvailableCores();
+
+}  // namespace fourtuple::target_server
+
+#endif  // FOURTUPLE_TARGET_SERVER_OPTIONS_H_
