@@ -1,0 +1,66 @@
+// The agent's command-line options, parsed from the raw flag strings so that
+// main.cc stays thin and the parsing is unit-tested.
+// Thread-safety: plain values; constant once parsed.
+#ifndef FOURTUPLE_AGENT_AGENT_OPTIONS_H_
+#define FOURTUPLE_AGENT_AGENT_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/address.h"
+
+namespace fourtuple::agent {
+
+// Upper bound on worker processes per run, from flags or an assignment: far
+// past what any host needs (1M connections at a 20000-fd limit is 51), low
+// enough that a bad number cannot fork-bomb the host.
+inline constexpr int kMaxProcesses = 1024;
+
+// The flags exactly as given on the command line.
+struct AgentFlags {
+  std::string listen = "127.0.0.1:7000";
+  std::string processes = "auto";
+  std::string ready_file;
+  std::string allow_targets = "127.0.0.0/8,::1/128";
+  std::string host_label;
+  bool insecure = false;
+};
+
+struct AgentOptions {
+  // Where the gRPC service listens; port 0 picks a free port (published in
+  // the ready file). Default 127.0.0.1:7000.
+  Endpoint listen;
+  // Worker processes per run; 0 = auto (enough to stay inside each process's
+  // fd budget for the assignment, at least the number of cores). An
+  // assignment's own `processes` overrides it. Default auto.
+  int processes = 0;
+  // Written atomically once serving: {"listen": ["127.0.0.1:7001"]}. Empty:
+  // none. Default none.
+  std::string ready_file;
+  // Targets an assignment may name; anything outside is refused with
+  // PERMISSION_DENIED, so an agent cannot be turned against arbitrary hosts.
+  // Default loopback only (127.0.0.0/8, ::1/128).
+  std::vector<Cidr> allow_targets;
+  // The --allow-targets text, for messages.
+  std::string allow_targets_text;
+  // Reported as the host (Probe hostname, report host) instead of the real
+  // hostname when not empty. Default empty.
+  std::string host_label;
+};
+
+// Validates every flag; errors name the flag ("--processes: ...").
+// Listening on a non-loopback address needs `insecure`: the agent has no
+// authentication, and whoever reaches it can make it open connections.
+absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags);
+
+// "auto" -> 0, "N" -> N in [1, kMaxProcesses].
+absl::StatusOr<int> ParseProcessesFlag(absl::string_view text);
+
+// "CIDR[,CIDR...]"; at least one.
+absl::StatusOr<std::vector<Cidr>> ParseCidrList(absl::string_view text);
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_AGENT_OPTIONS_H_

@@ -1,0 +1,119 @@
+#include "agent/agent_server.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/agent_service.h"
+#include "common/logging.h"
+#include "common/posix_error.h"
+#include "common/ready_file.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace fourtuple::agent {
+namespace {
+
+// Written by the signal handler (async-signal-safe write), read by RunAgent.
+int g_signal_pipe_write = -1;
+
+void OnStopSignal(int signal_number) {
+  int saved_errno = errno;
+  char byte = static_cast<char>(signal_number);
+  ssize_t ignored = write(g_signal_pipe_write, &byte, 1);
+  (void)ignored;
+  errno = saved_errno;
+}
+
+// A pipe the stop signals write to. Signals are caught, not blocked: exec'd
+// workers inherit the signal mask, and they must still die on SIGTERM.
+absl::StatusOr<int> InstallStopSignals() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return PosixError("pipe2", errno);
+  g_signal_pipe_write = fds[1];
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  if (sigaction(SIGTERM, &action, nullptr) != 0) return PosixError("sigaction(SIGTERM)", errno);
+  if (sigaction(SIGINT, &action, nullptr) != 0) return PosixError("sigaction(SIGINT)", errno);
+  // A worker's control socket may close under a send: an error, not a death.
+  signal(SIGPIPE, SIG_IGN);
+  return fds[0];
+}
+
+int WaitForStopSignal(int read_fd) {
+  char byte = 0;
+  while (true) {
+    ssize_t n = read(read_fd, &byte, 1);
+    if (n == 1) return byte;
+    if (n < 0 && errno == EINTR) continue;
+    return 0;  // cannot happen while the write end is open; stop anyway
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SelfExecutablePath() {
+  char buffer[4096];
+  ssize_t n = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+  if (n < 0) return PosixError("readlink /proc/self/exe", errno);
+  std::string path(buffer, static_cast<size_t>(n));
+  if (absl::EndsWith(path, " (deleted)")) return std::string("/proc/self/exe");
+  return path;
+}
+
+absl::Status RunAgent(const AgentOptions& options) {
+  ASSIGN_OR_RETURN(std::string self, SelfExecutablePath());
+  ASSIGN_OR_RETURN(int signal_fd, InstallStopSignals());
+
+  AgentService::Config config;
+  config.options = options;
+  config.worker_argv = {self, "--worker"};
+  AgentService service(std::move(config));
+
+  const std::string listen = options.listen.ToString();
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--listen=", listen, ": cannot listen there (address in use or not local?)"));
+  }
+  Endpoint bound = options.listen;
+  bound.port = static_cast<uint16_t>(port);
+  LOG_INFO("serving fourtuple.v1.Agent on %s (processes %s, allow-targets %s)", bound.ToString(),
+           options.processes == 0 ? "auto" : absl::StrCat(options.processes),
+           options.allow_targets_text);
+  if (!options.ready_file.empty()) {
+    nlohmann::json ready = {{"listen", nlohmann::json::array({bound.ToString()})}};
+    absl::Status written = WriteFileAtomically(options.ready_file, ready.dump());
+    if (!written.ok()) {
+      server->Shutdown();
+      return absl::Status(written.code(), absl::StrCat("--ready-file: ", written.message()));
+    }
+  }
+
+  int signal_number = WaitForStopSignal(signal_fd);
+  LOG_INFO("%s: ending any run and shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  service.BeginShutdown();
+  // Handlers end within a poll period plus the workers' terminate grace; the
+  // deadline only bounds calls that are not runs (a Probe, a stream that
+  // never sent its assignment).
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  server->Wait();
+  close(signal_fd);
+  LOG_INFO("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace fourtuple::agent

@@ -1,0 +1,91 @@
+// The fourtuple.v1.Agent gRPC service: Probe answers host facts; Run drives
+// one run (assignment -> worker processes -> phase commands -> reports) over
+// a bidirectional stream that doubles as the lease.
+//
+// Thread-safety: thread-safe; gRPC calls the handlers from its thread pool.
+// Each Run handler uses two threads: the handler thread owns the run
+// (workers, reports, lease) and is the only writer; a reader thread blocks
+// in Read() and queues commands.
+#ifndef FOURTUPLE_AGENT_AGENT_SERVICE_H_
+#define FOURTUPLE_AGENT_AGENT_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/agent_options.h"
+#include "agent/run_session.h"
+#include "proto/fourtuple.grpc.pb.h"
+
+namespace fourtuple::agent {
+
+// Timing of a run that is not in the assignment. Defaults suit production;
+// tests shorten them.
+struct RunTimings {
+  // How often the handler checks workers, commands and the lease; also the
+  // delay of a phase-change report.
+  absl::Duration poll = absl::Milliseconds(20);
+  // Workers must be ready (tables built) within this.
+  absl::Duration start_timeout = absl::Seconds(30);
+  // After close, workers must report closed within this; then they are
+  // killed anyway (which closes their sockets) and the final report is sent.
+  absl::Duration close_timeout = absl::Seconds(60);
+  // SIGTERM to SIGKILL when ending workers.
+  absl::Duration terminate_grace = absl::Seconds(5);
+  // After the final report, how long the client has to half-close before
+  // the stream is cancelled (a Read still pending must end before the
+  // handler may return).
+  absl::Duration reader_grace = absl::Seconds(3);
+};
+
+class AgentService final : public v1::Agent::Service {
+ public:
+  struct Config {
+    AgentOptions options;
+    std::vector<std::string> worker_argv;  // how to start a worker: {"/path/agent", "--worker"}
+    RunTimings timings;
+  };
+
+  explicit AgentService(Config config);
+
+  grpc::Status Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
+                     v1::HostFacts* response) override;
+  grpc::Status Run(grpc::ServerContext* context,
+                   grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>* stream) override;
+
+  // Ends the active run, if any (its workers are terminated: every connection
+  // closes) and refuses new ones. Returns at once; the run's handler returns
+  // within a poll period plus terminate_grace.
+  void BeginShutdown();
+
+ private:
+  using Stream = grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>;
+  struct RunEnd;
+  struct CommandChannel;
+  class ActiveRunSlot;
+
+  // Validates the assignment and works out the worker count.
+  absl::StatusOr<RunSession::Config> PrepareRun(const v1::Assignment& assignment,
+                                                absl::Time started);
+  // Runs the session until it ends; never returns with workers alive.
+  RunEnd DriveRun(Stream* stream, CommandChannel& channel, RunSession& session);
+  std::string HostName() const;
+
+  // Constant after construction.
+  const Config config_;
+
+  std::atomic<bool> shutting_down_{false};
+  absl::Mutex mu_;
+  std::string active_run_ ABSL_GUARDED_BY(mu_);  // run id; empty when idle
+};
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_AGENT_SERVICE_H_

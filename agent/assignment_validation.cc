@@ -1,0 +1,167 @@
+#include "agent/assignment_validation.h"
+
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "agent/agent_options.h"
+#include "agent/worker_protocol.h"
+
+namespace fourtuple::agent {
+namespace {
+
+absl::Status FieldError(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("assignment.", field, ": ", what));
+}
+
+absl::Status CheckRange(absl::string_view field, uint64_t value, uint64_t low, uint64_t high,
+                        absl::string_view unit) {
+  if (value < low || value > high) {
+    return FieldError(field, absl::StrCat(value, " is outside ", low, "..", high, unit));
+  }
+  return absl::OkStatus();
+}
+
+bool IsV4Loopback(const IpAddress& address) {
+  return address.family == AF_INET && address.IsLoopback();
+}
+
+absl::Status ValidateRunId(absl::string_view run_id) {
+  if (run_id.empty()) return FieldError("run_id", "missing");
+  if (run_id.size() > kMaxRunIdLength) {
+    return FieldError("run_id", absl::StrCat("longer than ", kMaxRunIdLength, " characters"));
+  }
+  for (char c : run_id) {
+    if (c < 0x20 || c > 0x7e) return FieldError("run_id", "must be printable ASCII");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<IpAddress> ParseLocalAddresses(const std::vector<std::string>& texts) {
+  std::vector<IpAddress> out;
+  out.reserve(texts.size());
+  for (const std::string& text : texts) {
+    absl::StatusOr<IpAddress> address = ParseIpAddress(text);
+    if (address.ok()) out.push_back(*address);
+  }
+  return out;
+}
+
+bool IsLocalAddress(const IpAddress& address, const std::vector<IpAddress>& local) {
+  bool host_has_v4_loopback = false;
+  for (const IpAddress& candidate : local) {
+    if (candidate == address) return true;
+    host_has_v4_loopback = host_has_v4_loopback || IsV4Loopback(candidate);
+  }
+  return host_has_v4_loopback && IsV4Loopback(address);
+}
+
+absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& assignment,
+                                                       const ValidationPolicy& policy) {
+  if (absl::Status status = ValidateRunId(assignment.run_id()); !status.ok()) return status;
+  ValidatedAssignment out;
+
+  // Targets: endpoints, within bounds, allowed.
+  if (assignment.targets_size() < 1 || assignment.targets_size() > kMaxTargets) {
+    return FieldError("targets", absl::StrCat(assignment.targets_size(), " targets; expected 1..",
+                                              kMaxTargets));
+  }
+  for (int i = 0; i < assignment.targets_size(); ++i) {
+    std::string field = absl::StrCat("targets[", i, "]");
+    absl::StatusOr<Endpoint> target = ParseEndpoint(assignment.targets(i));
+    if (!target.ok()) return FieldError(field, target.status().message());
+    bool allowed = false;
+    for (const Cidr& cidr : policy.allow_targets) allowed = allowed || cidr.Contains(target->address);
+    if (!allowed) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "assignment.", field, ": ", target->ToString(), " is outside --allow-targets=",
+          policy.allow_targets_text, " (start the agent with --allow-targets including it)"));
+    }
+    out.targets.push_back(*target);
+  }
+
+  // Sources: single local addresses, within bounds.
+  if (assignment.source_addresses_size() < 1 ||
+      assignment.source_addresses_size() > kMaxSourceAddresses) {
+    return FieldError("source_addresses",
+                      absl::StrCat(assignment.source_addresses_size(),
+                                   " addresses; expected 1..", kMaxSourceAddresses));
+  }
+  for (int i = 0; i < assignment.source_addresses_size(); ++i) {
+    std::string field = absl::StrCat("source_addresses[", i, "]");
+    absl::StatusOr<IpAddress> source = ParseIpAddress(assignment.source_addresses(i));
+    if (!source.ok()) {
+      return FieldError(field, absl::StrCat(source.status().message(),
+                                            " (single addresses only: the coordinator expands ranges)"));
+    }
+    if (!IsLocalAddress(*source, policy.local_addresses)) {
+      return FieldError(field, absl::StrCat(source->ToString(),
+                                            " is not an address of this host (add it as an alias, "
+                                            "or pick one from Probe's local_addresses)"));
+    }
+    // Every source pairs with every target (round-robin), so one family mismatch
+    // would fail a fixed share of the connections.
+    if (source->family != out.targets.front().address.family) {
+      return FieldError(field, absl::StrCat(source->ToString(), " cannot reach target ",
+                                            out.targets.front().ToString(),
+                                            ": sources and targets must be the same IP family"));
+    }
+    out.sources.push_back(*source);
+    out.source_names.push_back(source->ToString());
+  }
+  for (size_t i = 1; i < out.targets.size(); ++i) {
+    if (out.targets[i].address.family != out.targets.front().address.family) {
+      return FieldError(absl::StrCat("targets[", i, "]"),
+                        "every target must be of the same IP family as targets[0]");
+    }
+  }
+
+  if (absl::Status s = CheckRange("connections", assignment.connections(), 1, kMaxConnections, "");
+      !s.ok()) {
+    return s;
+  }
+  if (!std::isfinite(assignment.connect_rate()) || assignment.connect_rate() < 0 ||
+      assignment.connect_rate() > kMaxConnectRate) {
+    return FieldError("connect_rate", absl::StrCat(assignment.connect_rate(), " is outside 0..",
+                                                   kMaxConnectRate, " per second (0 = unlimited)"));
+  }
+  if (absl::Status s = CheckRange("max_in_flight", assignment.max_in_flight(), 1, kMaxInFlight, "");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("connect_timeout_ms", assignment.connect_timeout_ms(), 1,
+                                  kMaxTimeoutMs, " ms");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("payload_bytes", assignment.payload_bytes(), kMinPayloadBytes,
+                                  kMaxPayloadBytes, " bytes");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("echo_timeout_ms", assignment.echo_timeout_ms(), 1,
+                                  kMaxTimeoutMs, " ms");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("report_interval_ms", assignment.report_interval_ms(),
+                                  kMinReportIntervalMs, kMaxReportIntervalMs, " ms");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("lease_ms", assignment.lease_ms(), kMinLeaseMs, kMaxLeaseMs, " ms");
+      !s.ok()) {
+    return s;
+  }
+  if (assignment.processes() > static_cast<uint32_t>(kMaxProcesses)) {
+    return FieldError("processes", absl::StrCat(assignment.processes(), " is outside 0..",
+                                                kMaxProcesses, " (0 = the agent decides)"));
+  }
+
+  out.assignment = assignment;
+  return out;
+}
+
+}  // namespace fourtuple::agent

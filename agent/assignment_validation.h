@@ -1,0 +1,61 @@
+// Checks a Run assignment as untrusted input before anything is started: a
+// coordinator (or anyone who reaches the port) must not be able to point the
+// agent at hosts outside --allow-targets, bind addresses it does not own, or
+// ask for absurd sizes. Errors name the field ("assignment.targets[2]: ...").
+// Thread-safety: pure functions.
+#ifndef FOURTUPLE_AGENT_ASSIGNMENT_VALIDATION_H_
+#define FOURTUPLE_AGENT_ASSIGNMENT_VALIDATION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/address.h"
+#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::agent {
+
+// Bounds on assignment fields (a field past them is INVALID_ARGUMENT).
+inline constexpr uint64_t kMaxConnections = 50'000'000;
+inline constexpr double kMaxConnectRate = 10'000'000;  // per second
+inline constexpr uint32_t kMaxInFlight = 1u << 24;
+inline constexpr uint64_t kMaxTimeoutMs = 3'600'000;         // connect and echo timeouts
+inline constexpr uint64_t kMinReportIntervalMs = 10;          // below that reports are a busy loop
+inline constexpr uint64_t kMaxReportIntervalMs = 3'600'000;
+inline constexpr uint64_t kMinLeaseMs = 100;
+inline constexpr uint64_t kMaxLeaseMs = 86'400'000;
+inline constexpr size_t kMaxRunIdLength = 128;
+
+// What the agent allows, from its flags and the host.
+struct ValidationPolicy {
+  std::vector<Cidr> allow_targets;     // --allow-targets
+  std::string allow_targets_text;      // for messages
+  std::vector<IpAddress> local_addresses;  // addresses on this host's interfaces
+};
+
+// An assignment that passed validation, with its addresses parsed.
+struct ValidatedAssignment {
+  v1::Assignment assignment;
+  std::vector<Endpoint> targets;
+  std::vector<IpAddress> sources;
+  std::vector<std::string> source_names;  // canonical text of each source, for reports
+};
+
+// Parses HostFacts.local_addresses strings; entries that do not parse (say a
+// scoped IPv6 link-local "fe80::1%eth0") are skipped: they are never sources.
+std::vector<IpAddress> ParseLocalAddresses(const std::vector<std::string>& texts);
+
+// True when `address` can be bound on this host: one of `local`, or any
+// 127.x.y.z when the host has IPv4 loopback (Linux routes all of 127.0.0.0/8
+// to lo, so every such address binds without an alias).
+bool IsLocalAddress(const IpAddress& address, const std::vector<IpAddress>& local);
+
+// INVALID_ARGUMENT for malformed or out-of-range fields and non-local
+// sources; PERMISSION_DENIED for a target outside policy.allow_targets.
+absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& assignment,
+                                                       const ValidationPolicy& policy);
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_ASSIGNMENT_VALIDATION_H_

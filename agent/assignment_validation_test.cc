@@ -1,0 +1,197 @@
+#include "agent/assignment_validation.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "agent/worker_protocol.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fourtuple::agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+ValidationPolicy LoopbackPolicy() {
+  ValidationPolicy policy;
+  policy.allow_targets = {*ParseCidr("127.0.0.0/8"), *ParseCidr("::1/128")};
+  policy.allow_targets_text = "127.0.0.0/8,::1/128";
+  policy.local_addresses = ParseLocalAddresses({"127.0.0.1", "::1", "192.0.2.7", "fe80::1%eth0"});
+  return policy;
+}
+
+v1::Assignment Valid() {
+  v1::Assignment a;
+  a.set_run_id("run-1");
+  a.add_targets("127.0.0.1:9000");
+  a.add_targets("127.0.0.1:9001");
+  a.add_source_addresses("127.0.1.1");
+  a.add_source_addresses("127.0.1.2");
+  a.set_connections(1000);
+  a.set_connect_rate(500);
+  a.set_max_in_flight(64);
+  a.set_connect_timeout_ms(5000);
+  a.set_payload_bytes(16);
+  a.set_echo_timeout_ms(5000);
+  a.set_report_interval_ms(1000);
+  a.set_lease_ms(10000);
+  return a;
+}
+
+// Applies `mutate` to a valid assignment and expects `code` with `field` in
+// the message.
+void ExpectRefused(const std::function<void(v1::Assignment&)>& mutate, absl::StatusCode code,
+                   const std::string& field) {
+  v1::Assignment a = Valid();
+  mutate(a);
+  absl::StatusOr<ValidatedAssignment> result = ValidateAssignment(a, LoopbackPolicy());
+  ASSERT_FALSE(result.ok()) << "accepted, expected an error naming " << field;
+  EXPECT_EQ(result.status().code(), code) << result.status();
+  EXPECT_THAT(result.status().message(), HasSubstr(field));
+}
+
+TEST(AssignmentValidationTest, AcceptsValidAndParsesAddresses) {
+  absl::StatusOr<ValidatedAssignment> result = ValidateAssignment(Valid(), LoopbackPolicy());
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->targets.size(), 2u);
+  EXPECT_EQ(result->targets[1].port, 9001);
+  ASSERT_EQ(result->sources.size(), 2u);
+  EXPECT_EQ(result->source_names, (std::vector<std::string>{"127.0.1.1", "127.0.1.2"}));
+  EXPECT_EQ(result->assignment.connections(), 1000u);
+}
+
+TEST(AssignmentValidationTest, Ipv6Loopback) {
+  v1::Assignment a = Valid();
+  a.clear_targets();
+  a.add_targets("[::1]:9000");
+  a.clear_source_addresses();
+  a.add_source_addresses("::1");
+  absl::StatusOr<ValidatedAssignment> result = ValidateAssignment(a, LoopbackPolicy());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->source_names[0], "::1");
+}
+
+TEST(AssignmentValidationTest, RunId) {
+  ExpectRefused([](auto& a) { a.clear_run_id(); }, absl::StatusCode::kInvalidArgument,
+                "assignment.run_id");
+  ExpectRefused([](auto& a) { a.set_run_id(std::string(129, 'x')); },
+                absl::StatusCode::kInvalidArgument, "assignment.run_id");
+  ExpectRefused([](auto& a) { a.set_run_id("a\nb"); }, absl::StatusCode::kInvalidArgument,
+                "assignment.run_id");
+}
+
+TEST(AssignmentValidationTest, Targets) {
+  ExpectRefused([](auto& a) { a.clear_targets(); }, absl::StatusCode::kInvalidArgument,
+                "assignment.targets");
+  ExpectRefused(
+      [](auto& a) {
+        for (int i = 0; i < kMaxTargets; ++i) a.add_targets(absl::StrCat("127.0.0.1:", 10000 + i));
+      },
+      absl::StatusCode::kInvalidArgument, "assignment.targets");
+  ExpectRefused([](auto& a) { a.set_targets(1, "127.0.0.1"); }, absl::StatusCode::kInvalidArgument,
+                "assignment.targets[1]");
+  ExpectRefused([](auto& a) { a.set_targets(1, "127.0.0.1:0"); },
+                absl::StatusCode::kInvalidArgument, "assignment.targets[1]");
+  ExpectRefused([](auto& a) { a.set_targets(0, "example.com:80"); },
+                absl::StatusCode::kInvalidArgument, "assignment.targets[0]");
+}
+
+TEST(AssignmentValidationTest, TargetOutsideAllowListIsPermissionDenied) {
+  ExpectRefused([](auto& a) { a.set_targets(1, "192.0.2.1:80"); },
+                absl::StatusCode::kPermissionDenied, "--allow-targets=127.0.0.0/8,::1/128");
+  ExpectRefused([](auto& a) { a.set_targets(1, "192.0.2.1:80"); },
+                absl::StatusCode::kPermissionDenied, "assignment.targets[1]");
+  // Allowed once the policy includes it.
+  v1::Assignment a = Valid();
+  a.clear_targets();
+  a.add_targets("198.18.0.1:9000");
+  a.clear_source_addresses();
+  a.add_source_addresses("192.0.2.7");
+  ValidationPolicy policy = LoopbackPolicy();
+  policy.allow_targets.push_back(*ParseCidr("198.18.0.0/15"));
+  EXPECT_TRUE(ValidateAssignment(a, policy).ok());
+}
+
+TEST(AssignmentValidationTest, Sources) {
+  ExpectRefused([](auto& a) { a.clear_source_addresses(); }, absl::StatusCode::kInvalidArgument,
+                "assignment.source_addresses");
+  ExpectRefused(
+      [](auto& a) {
+        for (int i = 0; i < kMaxSourceAddresses; ++i) a.add_source_addresses("127.0.0.1");
+      },
+      absl::StatusCode::kInvalidArgument, "assignment.source_addresses");
+  // Ranges and CIDRs are the coordinator's to expand.
+  ExpectRefused([](auto& a) { a.set_source_addresses(1, "127.0.1.1-127.0.1.8"); },
+                absl::StatusCode::kInvalidArgument, "assignment.source_addresses[1]");
+  ExpectRefused([](auto& a) { a.set_source_addresses(0, "127.0.2.0/29"); },
+                absl::StatusCode::kInvalidArgument, "assignment.source_addresses[0]");
+  // Not an address of this host: named.
+  ExpectRefused([](auto& a) { a.set_source_addresses(1, "192.0.2.99"); },
+                absl::StatusCode::kInvalidArgument, "source_addresses[1]: 192.0.2.99");
+  // IPv6 source for IPv4 targets.
+  ExpectRefused([](auto& a) { a.set_source_addresses(1, "::1"); },
+                absl::StatusCode::kInvalidArgument, "assignment.source_addresses[1]");
+}
+
+TEST(AssignmentValidationTest, LoopbackRangeIsLocalWhenHostHasLoopback) {
+  std::vector<IpAddress> with_lo = ParseLocalAddresses({"127.0.0.1", "10.1.2.3"});
+  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("127.0.0.1"), with_lo));
+  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("127.200.3.4"), with_lo));
+  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("10.1.2.3"), with_lo));
+  EXPECT_FALSE(IsLocalAddress(*ParseIpAddress("10.1.2.4"), with_lo));
+  EXPECT_FALSE(IsLocalAddress(*ParseIpAddress("::1"), with_lo));
+
+  std::vector<IpAddress> without_lo = ParseLocalAddresses({"10.1.2.3"});
+  EXPECT_FALSE(IsLocalAddress(*ParseIpAddress("127.0.0.1"), without_lo));
+  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("10.1.2.3"), without_lo));
+}
+
+TEST(AssignmentValidationTest, Sizes) {
+  ExpectRefused([](auto& a) { a.set_connections(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.connections");
+  ExpectRefused([](auto& a) { a.set_connections(kMaxConnections + 1); },
+                absl::StatusCode::kInvalidArgument, "assignment.connections");
+  ExpectRefused([](auto& a) { a.set_payload_bytes(kMinPayloadBytes - 1); },
+                absl::StatusCode::kInvalidArgument, "assignment.payload_bytes");
+  ExpectRefused([](auto& a) { a.set_payload_bytes(kMaxPayloadBytes + 1); },
+                absl::StatusCode::kInvalidArgument, "assignment.payload_bytes");
+  ExpectRefused([](auto& a) { a.set_max_in_flight(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.max_in_flight");
+  ExpectRefused([](auto& a) { a.set_processes(1025); }, absl::StatusCode::kInvalidArgument,
+                "assignment.processes");
+  ExpectRefused([](auto& a) { a.set_connect_rate(-1); }, absl::StatusCode::kInvalidArgument,
+                "assignment.connect_rate");
+  ExpectRefused([](auto& a) { a.set_connect_rate(std::nan("")); },
+                absl::StatusCode::kInvalidArgument, "assignment.connect_rate");
+  ExpectRefused([](auto& a) { a.set_connect_rate(std::numeric_limits<double>::infinity()); },
+                absl::StatusCode::kInvalidArgument, "assignment.connect_rate");
+
+  v1::Assignment a = Valid();
+  a.set_connect_rate(0);  // unlimited
+  a.set_processes(0);     // agent decides
+  a.set_connections(kMaxConnections);
+  a.set_payload_bytes(kMaxPayloadBytes);
+  EXPECT_TRUE(ValidateAssignment(a, LoopbackPolicy()).ok());
+}
+
+TEST(AssignmentValidationTest, Durations) {
+  ExpectRefused([](auto& a) { a.set_connect_timeout_ms(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.connect_timeout_ms");
+  ExpectRefused([](auto& a) { a.set_connect_timeout_ms(kMaxTimeoutMs + 1); },
+                absl::StatusCode::kInvalidArgument, "assignment.connect_timeout_ms");
+  ExpectRefused([](auto& a) { a.set_echo_timeout_ms(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.echo_timeout_ms");
+  ExpectRefused([](auto& a) { a.set_report_interval_ms(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.report_interval_ms");
+  ExpectRefused([](auto& a) { a.set_report_interval_ms(kMinReportIntervalMs - 1); },
+                absl::StatusCode::kInvalidArgument, "assignment.report_interval_ms");
+  ExpectRefused([](auto& a) { a.set_lease_ms(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.lease_ms");
+  ExpectRefused([](auto& a) { a.set_lease_ms(kMaxLeaseMs + 1); },
+                absl::StatusCode::kInvalidArgument, "assignment.lease_ms");
+}
+
+}  // namespace
+}  // namespace fourtuple::agent

@@ -1,0 +1,106 @@
+// agent: the fourtuple load agent (see agent_server.h). Re-executed as a
+// worker process when started by WorkerPool::Exec.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/string_view.h"
+#include "agent/agent_options.h"
+#include "agent/agent_server.h"
+#include "agent/worker_main.h"
+#include "common/host_facts.h"
+#include "common/logging.h"
+#include "common/worker_pool.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7000",
+          "ADDR:PORT for the gRPC service; port 0 picks a free one (see --ready-file)");
+ABSL_FLAG(std::string, processes, "auto",
+          "worker processes per run: N, or auto (enough to stay inside each process's fd "
+          "limit, at least one per core); an assignment may set its own");
+ABSL_FLAG(std::string, ready_file, "",
+          "write {\"listen\": [\"ADDR:PORT\"]} here atomically once serving");
+ABSL_FLAG(std::string, allow_targets, "127.0.0.0/8,::1/128",
+          "CIDR[,CIDR...]: targets an assignment may name; others are refused");
+ABSL_FLAG(std::string, host_label, "", "reported as the host instead of the hostname");
+ABSL_FLAG(bool, insecure, false,
+          "allow --listen on a non-loopback address although the agent has no authentication");
+
+namespace {
+
+constexpr int kExitBadFlags = 2;
+
+// absl exits 1 on an unknown flag; a bad command line exits 2 here, so check
+// names first. Positional arguments are refused too.
+bool CheckArguments(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::StartsWith(arg, "-")) {
+      std::fprintf(stderr, "agent: unexpected argument \"%s\" (flags only; see --help)\n", argv[i]);
+      return false;
+    }
+    absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    name = name.substr(0, name.find('='));
+    if (absl::FindCommandLineFlag(name) != nullptr) continue;
+    if (absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr) {
+      continue;
+    }
+    std::fprintf(stderr, "agent: unknown flag --%s (see --help)\n", std::string(name).c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before anything else: a worker must not parse flags or start gRPC.
+  if (fourtuple::WorkerContext::IsExecWorker()) {
+    fourtuple::SetLogProgramName("agent-worker");
+    absl::StatusOr<fourtuple::WorkerContext> context = fourtuple::WorkerContext::FromEnvironment();
+    if (!context.ok()) {
+      LOG_ERROR("worker set-up: %s", context.status().ToString());
+      return 1;
+    }
+    return fourtuple::agent::RunAgentWorker(*context);
+  }
+
+  fourtuple::SetLogProgramName("agent");
+  absl::SetProgramUsageMessage(
+      "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
+      "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
+      "[--ready-file=PATH] [--host-label=NAME]");
+  if (!CheckArguments(argc, argv)) return kExitBadFlags;
+  absl::ParseCommandLine(argc, argv);
+
+  fourtuple::agent::AgentFlags flags;
+  flags.listen = absl::GetFlag(FLAGS_listen);
+  flags.processes = absl::GetFlag(FLAGS_processes);
+  flags.ready_file = absl::GetFlag(FLAGS_ready_file);
+  flags.allow_targets = absl::GetFlag(FLAGS_allow_targets);
+  flags.host_label = absl::GetFlag(FLAGS_host_label);
+  flags.insecure = absl::GetFlag(FLAGS_insecure);
+  absl::StatusOr<fourtuple::agent::AgentOptions> options = fourtuple::agent::ParseAgentFlags(flags);
+  if (!options.ok()) {
+    std::fprintf(stderr, "agent: %s\n", std::string(options.status().message()).c_str());
+    return kExitBadFlags;
+  }
+
+  // Connections live in workers, which inherit this limit.
+  absl::StatusOr<uint64_t> nofile = fourtuple::RaiseFdLimit();
+  if (!nofile.ok()) LOG_WARNING("raising the fd limit: %s", nofile.status().ToString());
+
+  absl::Status status = fourtuple::agent::RunAgent(*options);
+  if (!status.ok()) {
+    LOG_ERROR("%s", status.message());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,80 @@
+// One run's worker processes: starts them with their slices, forwards
+// commands, notices deaths, and turns their shared blocks into reports.
+// It knows nothing of gRPC; agent_service.cc drives it from the Run stream.
+//
+// Thread-safety: thread-compatible; one thread (the Run handler) uses it.
+// Destroying it terminates every worker, which closes their connections.
+#ifndef FOURTUPLE_AGENT_RUN_SESSION_H_
+#define FOURTUPLE_AGENT_RUN_SESSION_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/assignment_validation.h"
+#include "agent/report_aggregator.h"
+#include "agent/worker_protocol.h"
+#include "common/worker_pool.h"
+#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::agent {
+
+class RunSession {
+ public:
+  struct Config {
+    ValidatedAssignment assignment;
+    int workers = 1;                      // from DecideWorkerCount
+    std::vector<std::string> worker_argv;  // the agent binary re-run as a worker
+    std::string host;                     // reported as RunReport.host
+    absl::Time started;                   // when the assignment arrived
+  };
+
+  // Execs the workers and sends each its WorkerStart. Workers are then
+  // starting; Phase() reports READY once every one has built its table.
+  static absl::StatusOr<std::unique_ptr<RunSession>> Start(Config config);
+
+  ~RunSession();
+  RunSession(const RunSession&) = delete;
+  RunSession& operator=(const RunSession&) = delete;
+
+  // Sends connect, echo or close to every worker.
+  absl::Status Forward(const v1::WorkerCommand& command);
+
+  // Workers that exited since the last call. Any exit before Terminate() is
+  // a failure: workers only leave when told to.
+  std::vector<WorkerPool::Exit> Reap();
+
+  PhaseSummary Phase() const;
+
+  // A full report (next seq, phase and counters from the workers).
+  v1::RunReport BuildReport();
+
+  // Ends every worker (SIGTERM, then SIGKILL after `grace`): their sockets
+  // close with them. Idempotent. The shared blocks stay readable, so a final
+  // report can still be built.
+  void Terminate(absl::Duration grace);
+  bool terminated() const { return terminated_; }
+
+  const std::string& run_id() const { return config_.assignment.assignment.run_id(); }
+  const v1::Assignment& assignment() const { return config_.assignment.assignment; }
+  int workers() const { return config_.workers; }
+  // "pid 1, 2, 3" for logs.
+  std::string DescribePids() const;
+
+ private:
+  explicit RunSession(Config config) : config_(std::move(config)) {}
+
+  // Constant after Start().
+  Config config_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::vector<const AgentWorkerShared*> shared_;
+
+  uint64_t seq_ = 0;
+  bool terminated_ = false;
+};
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_RUN_SESSION_H_
