@@ -44,7 +44,8 @@ absl::StatusOr<IpAddress> ParseIpAddress(absl::string_view text);
 // One entry of a source_addresses list: "127.0.1.1", "127.0.1.1-127.0.1.8"
 // (inclusive, same family, first <= last) or "127.0.2.0/29" (every address of
 // the prefix, network and broadcast included: on loopback and for /32 aliases
-// all are usable). Refuses more than max_addresses.
+// all are usable; bits set past the prefix are refused as a likely typo).
+// Refuses more than max_addresses, saying how many the text would give.
 absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
                                                         size_t max_addresses = 1 << 20);
 
@@ -55,7 +56,8 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text, bool allow_port_z
 absl::StatusOr<std::vector<Endpoint>> ParseEndpointList(absl::string_view text,
                                                         bool allow_port_zero = false);
 
-// An IPv4/IPv6 prefix ("127.0.0.0/8"); used by --allow-targets.
+// An IPv4/IPv6 prefix ("127.0.0.0/8"); used by --allow-targets. ParseCidr
+// reads a lone address as its /32 or /128.
 struct Cidr {
   IpAddress network;
   int prefix_length = 0;

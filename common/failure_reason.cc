@@ -1,0 +1,134 @@
+#include "common/failure_reason.h"
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace fourtuple {
+namespace {
+
+// Names of errno values 0..kReasonSlots-1, built once: strerrorname_np
+// (glibc 2.32+) where the kernel has a name, "E<n>" where it has none. Kept
+// as strings so every name outlives its caller.
+struct ErrnoNames {
+  std::string names[kReasonSlots];
+  ErrnoNames() {
+    for (int i = 0; i < kReasonSlots; ++i) {
+      const char* name = i == 0 ? nullptr : strerrorname_np(i);
+      names[i] = name != nullptr ? std::string(name) : absl::StrCat("E", i);
+    }
+  }
+};
+
+const ErrnoNames& Names() {
+  static const ErrnoNames* names = new ErrnoNames();  // never destroyed: used at exit
+  return *names;
+}
+
+struct OwnReason {
+  int code;
+  absl::string_view name;
+};
+constexpr OwnReason kOwnReasons[] = {
+    {kReasonConnectTimeout, "connect_timeout"},
+    {kReasonPeerClosed, "peer_closed"},
+    {kReasonEchoMismatch, "echo_mismatch"},
+    {kReasonEchoTimeout, "echo_timeout"},
+    {kReasonOther, "other"},
+};
+
+struct Hint {
+  absl::string_view name;
+  absl::string_view text;
+};
+// Cause, then fix. Phrased for the person reading the run's summary.
+constexpr Hint kHints[] = {
+    {"EADDRNOTAVAIL",
+     "source ports exhausted for a source/target pair (each source address gives one "
+     "ephemeral port range per target endpoint): add source addresses or target ports, or "
+     "widen net.ipv4.ip_local_port_range"},
+    {"EMFILE",
+     "per-process file descriptor limit reached: raise ulimit -n (LimitNOFILE= for systemd, "
+     "up to fs.nr_open) or use more processes"},
+    {"ENFILE",
+     "system-wide file limit reached: raise fs.file-max (sysctl -w fs.file-max=N)"},
+    {"ECONNREFUSED",
+     "nothing listening on the target port, or its accept backlog overflowed: check the "
+     "target is up, raise its listen backlog and net.core.somaxconn"},
+    {"ETIMEDOUT",
+     "the handshake or connection timed out in the kernel: the target's SYN backlog or a "
+     "conntrack table on the path is full; raise net.ipv4.tcp_max_syn_backlog, "
+     "net.core.somaxconn and net.netfilter.nf_conntrack_max, or lower connect_rate"},
+    {"connect_timeout",
+     "no answer to the SYN within connect_timeout: the target's SYN/accept backlog or a "
+     "conntrack table is full; raise net.ipv4.tcp_max_syn_backlog, net.core.somaxconn and "
+     "net.netfilter.nf_conntrack_max, or lower connect_rate"},
+    {"ECONNRESET",
+     "the target or a middlebox reset the connection (accept queue overflow with "
+     "tcp_abort_on_overflow, the target's fd limit, or a conntrack/firewall drop): check the "
+     "target's errors and limits"},
+    {"ENOBUFS",
+     "the kernel is out of socket memory: raise net.ipv4.tcp_mem / net.core.rmem_max and "
+     "wmem_max, lower per-socket buffers, or add memory"},
+    {"ENOMEM",
+     "the kernel is out of memory for sockets: lower per-socket buffers (rcvbuf/sndbuf), "
+     "raise net.ipv4.tcp_mem, or add memory"},
+    {"ENETUNREACH",
+     "no route to the target's network from this source address: check routes (ip route "
+     "get TARGET from SOURCE) and that the source address is configured"},
+    {"EHOSTUNREACH",
+     "no route to the target host (or ARP/neighbour lookup failed): check routes and that "
+     "the target is up"},
+    {"EADDRINUSE",
+     "the address and port are already taken: for a listener, another process holds the "
+     "port (stop it or pick another); for a client, bound source ports collide (bind with "
+     "IP_BIND_ADDRESS_NO_PORT, or widen net.ipv4.ip_local_port_range)"},
+    {"peer_closed",
+     "the target closed a held connection: check the target's logs, limits and idle "
+     "timeouts"},
+    {"echo_mismatch",
+     "the bytes echoed back differ from those sent: the target is not a byte-exact echo "
+     "server, or something on the path rewrites data"},
+    {"echo_timeout",
+     "no echo within echo.timeout: the target is overloaded or stalled; raise echo.timeout "
+     "or give the target more processes"},
+};
+
+}  // namespace
+
+absl::string_view ReasonName(int code) {
+  code = ReasonCode(code);
+  if (code < kMaxErrno) return Names().names[code];
+  for (const OwnReason& reason : kOwnReasons) {
+    if (reason.code == code) return reason.name;
+  }
+  return "other";
+}
+
+absl::string_view ErrnoName(int error_number) {
+  if (error_number >= 0 && error_number < kReasonSlots) return Names().names[error_number];
+  const char* name = strerrorname_np(error_number);
+  return name != nullptr ? absl::string_view(name) : absl::string_view("unknown-errno");
+}
+
+std::optional<int> ReasonFromName(absl::string_view name) {
+  for (const OwnReason& reason : kOwnReasons) {
+    if (reason.name == name) return reason.code;
+  }
+  for (int code = 1; code < kMaxErrno; ++code) {
+    if (Names().names[code] == name) return code;
+  }
+  return std::nullopt;
+}
+
+absl::string_view ReasonHint(absl::string_view reason_name) {
+  for (const Hint& hint : kHints) {
+    if (hint.name == reason_name) return hint.text;
+  }
+  return "";
+}
+
+}  // namespace fourtuple

@@ -1,0 +1,50 @@
+#include "common/ready_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/posix_error.h"
+
+namespace fourtuple {
+
+absl::Status WriteFileAtomically(absl::string_view path, absl::string_view contents) {
+  // The temporary sits beside the target so rename() stays within one file
+  // system; the pid keeps two writers from sharing it.
+  const std::string final_path(path);
+  const std::string temp_path = absl::StrCat(path, ".tmp.", getpid());
+  int fd = open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError(absl::StrCat("create ", temp_path), errno);
+
+  auto fail = [&](absl::string_view what, int error) {
+    if (fd >= 0) close(fd);
+    unlink(temp_path.c_str());
+    return PosixError(absl::StrCat(what, " ", temp_path), error);
+  };
+
+  size_t written = 0;
+  while (written < contents.size()) {
+    ssize_t n = write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("write", errno);
+    written += static_cast<size_t>(n);
+  }
+  // Readers poll for the file and parse it at once: it must be whole when it
+  // appears, even after a crash of this process.
+  if (fsync(fd) != 0) return fail("fsync", errno);
+  int closed = close(fd);
+  fd = -1;
+  if (closed != 0) return fail("close", errno);
+  if (rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    int error = errno;
+    unlink(temp_path.c_str());
+    return PosixError(absl::StrCat("rename ", temp_path, " to ", final_path), error);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fourtuple
