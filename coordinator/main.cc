@@ -1,0 +1,59 @@
+// coordinator: the laptop CLI that drives agents through a run (see
+// run_command.h for the exit codes and cli.h for the commands).
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
+#include "coordinator/cli.h"
+#include "coordinator/probe_command.h"
+#include "coordinator/run_command.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// The first SIGINT/SIGTERM asks the run to close and report; a second one
+// ends the process (the agents' leases close the connections).
+void OnSignal(int signal_number) {
+  if (g_stop.exchange(true)) {
+    ::signal(signal_number, SIG_DFL);
+    ::raise(signal_number);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fourtuple::SetLogProgramName("coordinator");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<fourtuple::coordinator::CommandLine> command_line =
+      fourtuple::coordinator::ParseCommandLine(args);
+  if (!command_line.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n%s", std::string(command_line.status().message()).c_str(),
+                 fourtuple::coordinator::Usage().c_str());
+    return fourtuple::coordinator::kExitUsage;
+  }
+  if (command_line->command == "help") {
+    std::fputs(fourtuple::coordinator::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (command_line->command == "probe") {
+    std::vector<std::string> endpoints =
+        absl::StrSplit(command_line->Get("agents"), ',', absl::SkipWhitespace());
+    return fourtuple::coordinator::RunProbeCommand(endpoints, grpc::InsecureChannelCredentials());
+  }
+  if (command_line->command == "preflight") {
+    return fourtuple::coordinator::RunPreflightCommand(*command_line);
+  }
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  return fourtuple::coordinator::RunRunCommand(*command_line, &g_stop);
+}

@@ -1,0 +1,557 @@
+#include "coordinator/plan.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/worker_protocol.h"
+#include "common/address.h"
+#include "common/duration.h"
+#include "common/posix_error.h"
+#include "common/status_macros.h"
+#include "coordinator/split.h"
+
+namespace fourtuple::coordinator {
+namespace {
+
+using nlohmann::json;
+
+// Counts beyond this are certainly typos, and keeping them far below 2^63
+// means sums over agents cannot wrap.
+constexpr uint64_t kMaxConnections = uint64_t{1} << 40;
+constexpr uint64_t kMaxEchoRounds = 1000000;
+// The agent counts in milliseconds; reports more often than this only cost.
+constexpr absl::Duration kMinReportInterval = absl::Milliseconds(10);
+
+absl::Status FieldError(absl::string_view path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+std::string Quote(absl::string_view text) {
+  return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string Describe(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    case json::value_t::string:
+      return absl::StrCat("the string ", Quote(value.get<std::string>()));
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    default:
+      return value.dump();  // numbers as written
+  }
+}
+
+absl::Status WrongType(absl::string_view path, absl::string_view expected, const json& value) {
+  return FieldError(path, absl::StrCat("expected ", expected, ", got ", Describe(value)));
+}
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Refuses keys outside `known`, suggesting the nearest known one.
+absl::Status CheckKnownFields(const json& object, absl::string_view path,
+                              const std::vector<absl::string_view>& known) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
+    bool found = false;
+    for (absl::string_view name : known) found = found || name == key;
+    if (found) continue;
+    absl::string_view best;
+    size_t best_distance = std::max<size_t>(2, key.size() / 3) + 1;
+    for (absl::string_view name : known) {
+      const size_t distance = EditDistance(absl::AsciiStrToLower(key), name);
+      if (distance < best_distance) {
+        best = name;
+        best_distance = distance;
+      }
+    }
+    std::string message = "unknown field";
+    if (!best.empty()) {
+      absl::StrAppend(&message, " (did you mean ", Quote(best), "?)");
+    } else {
+      absl::StrAppend(&message, " (known: ", absl::StrJoin(known, ", "), ")");
+    }
+    return FieldError(absl::StrCat(path, ".", key), message);
+  }
+  return absl::OkStatus();
+}
+
+// A whole number in [min, max]; "1e5" is accepted when it is whole.
+absl::StatusOr<uint64_t> GetCount(const json& value, absl::string_view path, uint64_t min,
+                                  uint64_t max) {
+  const std::string expected = absl::StrCat("a whole number from ", min, " to ", max);
+  if (value.is_number_unsigned()) {
+    const uint64_t number = value.get<uint64_t>();
+    if (number < min || number > max) return WrongType(path, expected, value);
+    return number;
+  }
+  if (value.is_number_integer()) return WrongType(path, expected, value);  // negative
+  if (value.is_number_float()) {
+    const double number = value.get<double>();
+    if (std::isfinite(number) && number == std::floor(number) && number >= static_cast<double>(min) &&
+        number <= static_cast<double>(max)) {
+      return static_cast<uint64_t>(number);
+    }
+  }
+  return WrongType(path, expected, value);
+}
+
+absl::StatusOr<std::string> GetString(const json& value, absl::string_view path) {
+  if (!value.is_string()) return WrongType(path, "a string", value);
+  return value.get<std::string>();
+}
+
+// min_value: the smallest duration accepted (zero allowed when it is zero).
+absl::StatusOr<absl::Duration> GetDuration(const json& value, absl::string_view path,
+                                           absl::Duration min_value) {
+  if (!value.is_string()) {
+    return WrongType(path, "a duration string such as \"500ms\" or \"10s\"", value);
+  }
+  absl::StatusOr<absl::Duration> duration = ParseDuration(value.get<std::string>());
+  if (!duration.ok()) return FieldError(path, duration.status().message());
+  if (*duration < min_value) {
+    return FieldError(path, absl::StrCat("must be at least ", FormatDuration(min_value), ", got ",
+                                         value.get<std::string>()));
+  }
+  return *duration;
+}
+
+// "HOST:PORT" where HOST is an address or a DNS name (for gRPC channels).
+absl::Status CheckHostPort(absl::string_view text, absl::string_view path) {
+  if (ParseEndpoint(text).ok()) return absl::OkStatus();
+  const std::string expected = "expected HOST:PORT (a name or an address, port 1-65535), got ";
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return FieldError(path, absl::StrCat(expected, Quote(text)));
+  }
+  absl::string_view host = text.substr(0, colon);
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port == 0 || port > 65535) {
+    return FieldError(path, absl::StrCat(expected, Quote(text)));
+  }
+  if (host.front() == '[') {
+    // A bracketed IPv6 address that ParseEndpoint refused: say why.
+    absl::Status status = ParseEndpoint(text).status();
+    return FieldError(path, status.message());
+  }
+  for (char c : host) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '.' && c != '_') {
+      return FieldError(path, absl::StrCat(expected, Quote(text)));
+    }
+  }
+  // Dotted digits only is an IPv4 address ParseEndpoint refused (127.0.0.300).
+  if (host.find_first_not_of("0123456789.") == absl::string_view::npos) {
+    return FieldError(path, ParseEndpoint(text).status().message());
+  }
+  return absl::OkStatus();
+}
+
+// Converts the byte offset of a JSON syntax error into "line L, column C"
+// (both from 1; the column counts bytes).
+std::string LineAndColumn(absl::string_view text, size_t position) {
+  // nlohmann reports the count of characters read, the offending one included.
+  size_t offset = position > 0 ? position - 1 : 0;
+  if (offset > text.size()) offset = text.size();
+  size_t line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return absl::StrCat("line ", line, ", column ", offset - line_start + 1);
+}
+
+// A SAX pass that finds what the DOM parser only flags: where the syntax is
+// broken, and keys that appear twice in one object (which the DOM parser
+// silently resolves to the last one).
+class PlanSax : public nlohmann::json_sax<json> {
+ public:
+  explicit PlanSax(absl::string_view text) : text_(text) {}
+
+  const absl::Status& status() const { return status_; }
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+
+  bool start_object(std::size_t) override {
+    Value();
+    frames_.push_back(Frame{true, "", -1, {}});
+    return true;
+  }
+  bool key(string_t& name) override {
+    Frame& frame = frames_.back();
+    if (!frame.keys.insert(name).second && status_.ok()) {
+      status_ = FieldError(absl::StrCat(Path(), ".", name), "field appears twice in one object");
+    }
+    frame.key = name;
+    return true;
+  }
+  bool end_object() override {
+    frames_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    Value();
+    frames_.push_back(Frame{false, "", -1, {}});
+    return true;
+  }
+  bool end_array() override {
+    frames_.pop_back();
+    return true;
+  }
+
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& error) override {
+    // error.what(): "[json.exception.parse_error.101] parse error at line 1,
+    // column 9: syntax error while parsing ..."; keep the part after the
+    // position, which says what was expected.
+    absl::string_view what = error.what();
+    const size_t colon = what.find(": ");
+    absl::string_view detail = colon == absl::string_view::npos ? what : what.substr(colon + 2);
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at ", LineAndColumn(text_, position), ": ", detail));
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool is_object;
+    std::string key;    // objects: the latest key
+    int64_t index;      // arrays: the latest element
+    std::set<std::string> keys;
+  };
+
+  // Every value (scalar or container) advances the enclosing array's index.
+  bool Value() {
+    if (!frames_.empty() && !frames_.back().is_object) ++frames_.back().index;
+    return true;
+  }
+
+  std::string Path() const {
+    std::string path = "plan";
+    // The innermost frame is the object holding the duplicate key: its own
+    // key is not part of the path.
+    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
+      const Frame& frame = frames_[i];
+      if (frame.is_object) {
+        absl::StrAppend(&path, ".", frame.key);
+      } else {
+        absl::StrAppend(&path, "[", frame.index, "]");
+      }
+    }
+    return path;
+  }
+
+  absl::string_view text_;
+  std::vector<Frame> frames_;
+  absl::Status status_;
+};
+
+class PlanParser {
+ public:
+  absl::StatusOr<Plan> Parse(const json& root) {
+    if (!root.is_object()) return WrongType("plan", "a JSON object", root);
+    RETURN_IF_ERROR(CheckKnownFields(
+        root, "plan",
+        {"target", "agents", "connections", "connect_rate", "max_in_flight", "connect_timeout",
+         "ramp_timeout", "hold", "echo", "report_interval", "lease"}));
+
+    if (!root.contains("target")) return FieldError("plan.target", "missing (an object with \"endpoints\")");
+    RETURN_IF_ERROR(ParseTarget(root["target"]));
+
+    if (!root.contains("connections")) {
+      return FieldError("plan.connections", "missing (the total number of connections)");
+    }
+    ASSIGN_OR_RETURN(plan_.connections,
+                     GetCount(root["connections"], "plan.connections", 1, kMaxConnections));
+
+    if (!root.contains("agents")) return FieldError("plan.agents", "missing (an array of agents)");
+    RETURN_IF_ERROR(ParseAgents(root["agents"]));
+
+    if (root.contains("connect_rate")) {
+      const json& rate = root["connect_rate"];
+      if (!rate.is_number() || !std::isfinite(rate.get<double>()) || rate.get<double>() < 0) {
+        return WrongType("plan.connect_rate",
+                         "connections per second, a number >= 0 (0 = as fast as possible)", rate);
+      }
+      plan_.connect_rate = rate.get<double>();
+    }
+    if (root.contains("max_in_flight")) {
+      ASSIGN_OR_RETURN(const uint64_t in_flight,
+                       GetCount(root["max_in_flight"], "plan.max_in_flight", 1, UINT32_MAX));
+      plan_.max_in_flight = static_cast<uint32_t>(in_flight);
+    }
+    RETURN_IF_ERROR(OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1),
+                                     &plan_.connect_timeout));
+    RETURN_IF_ERROR(OptionalDuration(root, "ramp_timeout", "plan", absl::Milliseconds(1),
+                                     &plan_.ramp_timeout));
+    RETURN_IF_ERROR(OptionalDuration(root, "hold", "plan", absl::ZeroDuration(), &plan_.hold));
+    if (root.contains("echo")) RETURN_IF_ERROR(ParseEcho(root["echo"]));
+    RETURN_IF_ERROR(OptionalDuration(root, "report_interval", "plan", kMinReportInterval,
+                                     &plan_.report_interval));
+    RETURN_IF_ERROR(
+        OptionalDuration(root, "lease", "plan", absl::Milliseconds(1), &plan_.lease));
+    if (plan_.lease <= plan_.report_interval) {
+      // Heartbeats go out once per report_interval: a shorter lease would
+      // expire between two of them.
+      return FieldError("plan.lease",
+                        absl::StrCat("must be longer than report_interval (",
+                                     FormatDuration(plan_.report_interval), "), got ",
+                                     FormatDuration(plan_.lease)));
+    }
+
+    // The split can only fail on the plan's counts: check it here so a plan
+    // that parses can always be run.
+    RETURN_IF_ERROR(SplitPlan(plan_).status());
+    return std::move(plan_);
+  }
+
+ private:
+  absl::Status OptionalDuration(const json& object, absl::string_view key,
+                                absl::string_view parent, absl::Duration min_value,
+                                absl::Duration* out) {
+    const std::string name(key);
+    if (!object.contains(name)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(*out, GetDuration(object[name], absl::StrCat(parent, ".", key), min_value));
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseTarget(const json& target) {
+    if (!target.is_object()) {
+      return WrongType("plan.target", "an object with \"endpoints\" and \"control\"", target);
+    }
+    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control"}));
+    if (!target.contains("endpoints")) {
+      return FieldError("plan.target.endpoints", "missing (an array of \"ADDR:PORT\")");
+    }
+    const json& endpoints = target["endpoints"];
+    if (!endpoints.is_array() || endpoints.empty()) {
+      return WrongType("plan.target.endpoints", "a non-empty array of \"ADDR:PORT\"", endpoints);
+    }
+    if (endpoints.size() > static_cast<size_t>(agent::kMaxTargets)) {
+      return FieldError("plan.target.endpoints",
+                        absl::StrCat("at most ", agent::kMaxTargets, " endpoints, got ",
+                                     endpoints.size()));
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const std::string path = absl::StrCat("plan.target.endpoints[", i, "]");
+      ASSIGN_OR_RETURN(const std::string text, GetString(endpoints[i], path));
+      absl::StatusOr<Endpoint> endpoint = ParseEndpoint(text);
+      if (!endpoint.ok()) return FieldError(path, endpoint.status().message());
+      std::string normalized = endpoint->ToString();
+      if (!seen.insert(normalized).second) {
+        return FieldError(path, absl::StrCat(Quote(text), " is listed twice"));
+      }
+      target_families_.insert(endpoint->address.family);
+      plan_.target_endpoints.push_back(std::move(normalized));
+    }
+    if (target.contains("control")) {
+      ASSIGN_OR_RETURN(plan_.target_control, GetString(target["control"], "plan.target.control"));
+      RETURN_IF_ERROR(CheckHostPort(plan_.target_control, "plan.target.control"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseAgents(const json& agents) {
+    if (!agents.is_array() || agents.empty()) {
+      return WrongType("plan.agents", "a non-empty array of agent objects", agents);
+    }
+    std::set<std::string> endpoints;
+    for (size_t i = 0; i < agents.size(); ++i) {
+      const std::string path = absl::StrCat("plan.agents[", i, "]");
+      const json& item = agents[i];
+      if (!item.is_object()) {
+        return WrongType(path, "an object with \"endpoint\" and \"source_addresses\"", item);
+      }
+      RETURN_IF_ERROR(
+          CheckKnownFields(item, path, {"endpoint", "source_addresses", "connections"}));
+      AgentPlan agent;
+      if (!item.contains("endpoint")) {
+        return FieldError(path + ".endpoint", "missing (the agent's HOST:PORT)");
+      }
+      ASSIGN_OR_RETURN(agent.endpoint, GetString(item["endpoint"], path + ".endpoint"));
+      RETURN_IF_ERROR(CheckHostPort(agent.endpoint, path + ".endpoint"));
+      if (!endpoints.insert(agent.endpoint).second) {
+        return FieldError(path + ".endpoint",
+                          absl::StrCat(Quote(agent.endpoint), " is listed twice"));
+      }
+      if (!item.contains("source_addresses")) {
+        return FieldError(path + ".source_addresses",
+                          "missing (an array of addresses, ranges or CIDR prefixes)");
+      }
+      RETURN_IF_ERROR(ParseSources(item["source_addresses"], path + ".source_addresses", &agent));
+      if (item.contains("connections")) {
+        ASSIGN_OR_RETURN(agent.connections,
+                         GetCount(item["connections"], path + ".connections", 1, kMaxConnections));
+        if (*agent.connections > plan_.connections) {
+          return FieldError(path + ".connections",
+                            absl::StrCat(*agent.connections, " is more than the plan's total "
+                                         "connections (",
+                                         plan_.connections, ")"));
+        }
+      }
+      plan_.agents.push_back(std::move(agent));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseSources(const json& sources, const std::string& path, AgentPlan* agent) {
+    if (!sources.is_array() || sources.empty()) {
+      return WrongType(path,
+                       "a non-empty array of addresses (\"127.0.1.1\"), ranges "
+                       "(\"127.0.1.1-127.0.1.8\") or CIDR prefixes (\"127.0.2.0/29\")",
+                       sources);
+    }
+    std::set<std::string> seen;
+    for (size_t j = 0; j < sources.size(); ++j) {
+      const std::string item_path = absl::StrCat(path, "[", j, "]");
+      ASSIGN_OR_RETURN(const std::string spec, GetString(sources[j], item_path));
+      absl::StatusOr<std::vector<IpAddress>> addresses =
+          ParseAddressSpec(spec, agent::kMaxSourceAddresses);
+      if (!addresses.ok()) return FieldError(item_path, addresses.status().message());
+      for (const IpAddress& address : *addresses) {
+        std::string text = address.ToString();
+        if (!seen.insert(text).second) {
+          return FieldError(item_path, absl::StrCat(text, " is already listed"));
+        }
+        if (!target_families_.contains(address.family)) {
+          return FieldError(item_path,
+                            absl::StrCat(text, " is ", address.family == AF_INET ? "IPv4" : "IPv6",
+                                         " but no target endpoint is"));
+        }
+        agent->source_addresses.push_back(std::move(text));
+      }
+      if (agent->source_addresses.size() > static_cast<size_t>(agent::kMaxSourceAddresses)) {
+        return FieldError(path, absl::StrCat("at most ", agent::kMaxSourceAddresses,
+                                             " source addresses per agent"));
+      }
+      agent->source_specs.push_back(spec);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseEcho(const json& echo) {
+    if (!echo.is_object()) return WrongType("plan.echo", "an object", echo);
+    RETURN_IF_ERROR(
+        CheckKnownFields(echo, "plan.echo", {"rounds", "payload_bytes", "interval", "timeout"}));
+    if (echo.contains("rounds")) {
+      ASSIGN_OR_RETURN(const uint64_t rounds,
+                       GetCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
+      plan_.echo.rounds = static_cast<uint32_t>(rounds);
+    }
+    if (echo.contains("payload_bytes")) {
+      ASSIGN_OR_RETURN(const uint64_t bytes,
+                       GetCount(echo["payload_bytes"], "plan.echo.payload_bytes",
+                                agent::kMinPayloadBytes, agent::kMaxPayloadBytes));
+      plan_.echo.payload_bytes = static_cast<uint32_t>(bytes);
+    }
+    RETURN_IF_ERROR(OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(),
+                                     &plan_.echo.interval));
+    RETURN_IF_ERROR(OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1),
+                                     &plan_.echo.timeout));
+    return absl::OkStatus();
+  }
+
+  Plan plan_;
+  std::set<int> target_families_;
+};
+
+}  // namespace
+
+absl::StatusOr<Plan> ParsePlan(absl::string_view text) {
+  PlanSax sax(text);
+  // The SAX pass stops at the first syntax error; its result is the status.
+  json::sax_parse(text.begin(), text.end(), &sax, nlohmann::detail::input_format_t::json, true);
+  RETURN_IF_ERROR(sax.status());
+  json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return absl::InvalidArgumentError("invalid JSON");
+  return PlanParser().Parse(root);
+}
+
+absl::StatusOr<Plan> LoadPlan(absl::string_view path) {
+  const std::string file_name(path);
+  FILE* file = std::fopen(file_name.c_str(), "rbe");
+  if (file == nullptr) return PosixError(absl::StrCat("cannot read plan ", path), errno);
+  std::string text;
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+  const bool failed = std::ferror(file) != 0;
+  const int error_number = errno;
+  std::fclose(file);
+  if (failed) return PosixError(absl::StrCat("cannot read plan ", path), error_number);
+  absl::StatusOr<Plan> plan = ParsePlan(text);
+  if (!plan.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", plan.status().message()));
+  }
+  return plan;
+}
+
+nlohmann::ordered_json PlanToJson(const Plan& plan) {
+  nlohmann::ordered_json out;
+  out["target"]["endpoints"] = plan.target_endpoints;
+  if (!plan.target_control.empty()) out["target"]["control"] = plan.target_control;
+  absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
+  out["agents"] = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < plan.agents.size(); ++i) {
+    nlohmann::ordered_json agent;
+    agent["endpoint"] = plan.agents[i].endpoint;
+    agent["source_addresses"] = plan.agents[i].source_specs;
+    if (shares.ok()) {
+      agent["connections"] = (*shares)[i].connections;
+    } else if (plan.agents[i].connections.has_value()) {
+      agent["connections"] = *plan.agents[i].connections;
+    }
+    out["agents"].push_back(std::move(agent));
+  }
+  out["connections"] = plan.connections;
+  out["connect_rate"] = plan.connect_rate;
+  out["max_in_flight"] = plan.max_in_flight;
+  out["connect_timeout"] = FormatDuration(plan.connect_timeout);
+  out["ramp_timeout"] = FormatDuration(plan.ramp_timeout);
+  out["hold"] = FormatDuration(plan.hold);
+  out["echo"]["rounds"] = plan.echo.rounds;
+  out["echo"]["payload_bytes"] = plan.echo.payload_bytes;
+  out["echo"]["interval"] = FormatDuration(plan.echo.interval);
+  out["echo"]["timeout"] = FormatDuration(plan.echo.timeout);
+  out["report_interval"] = FormatDuration(plan.report_interval);
+  out["lease"] = FormatDuration(plan.lease);
+  return out;
+}
+
+}  // namespace fourtuple::coordinator

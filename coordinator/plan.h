@@ -1,0 +1,87 @@
+// The run plan: what DESIGN.md's "Plan (JSON)" section describes, parsed,
+// validated and with every optional field's default filled in.
+//
+// Errors name the field's path ("agents[1].source_addresses[0]") and what was
+// expected, so a user can fix the file without reading code. Every error is
+// InvalidArgument (the coordinator exits 2 on it).
+//
+// Thread-safety: plain values; ParsePlan and LoadPlan are reentrant.
+#ifndef FOURTUPLE_COORDINATOR_PLAN_H_
+#define FOURTUPLE_COORDINATOR_PLAN_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace fourtuple::coordinator {
+
+struct EchoPlan {
+  // Echo checks during the hold; 0 skips the echo check altogether.
+  uint32_t rounds = 1;
+  // Bytes per echo payload (carries agent, connection and round: >= 16; the
+  // agent refuses more than 4096).
+  uint32_t payload_bytes = 16;
+  // Pause between the end of one round and the start of the next.
+  absl::Duration interval = absl::Seconds(1);
+  // How long each connection waits for its payload to come back.
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+struct AgentPlan {
+  // gRPC address of the agent: "HOST:PORT" (a name or an address).
+  std::string endpoint;
+  // The source_addresses entries as written (single, a-b range or CIDR).
+  std::vector<std::string> source_specs;
+  // The same, expanded to single addresses in order; no duplicates.
+  std::vector<std::string> source_addresses;
+  // This agent's own connection count, when the plan gives one.
+  std::optional<uint64_t> connections;
+};
+
+struct Plan {
+  // Target endpoints ("ADDR:PORT"); connections spread round-robin over them.
+  std::vector<std::string> target_endpoints;
+  // gRPC TargetControl address of the target-server; empty when not given.
+  std::string target_control;
+  std::vector<AgentPlan> agents;
+
+  // Total connections over all agents (required, >= 1).
+  uint64_t connections = 0;
+  // New connections per second for the whole run; 0 = as fast as possible.
+  double connect_rate = 0;
+  // Connects pending at once, whole run (split over agents, >= 1 each).
+  uint32_t max_in_flight = 1024;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // The barrier gives up waiting for every agent to finish its ramp after this.
+  absl::Duration ramp_timeout = absl::Seconds(120);
+  // How long connections stay open after the barrier (at least; the echo
+  // rounds may take longer).
+  absl::Duration hold = absl::Seconds(10);
+  EchoPlan echo;
+  // Agents report (and the coordinator prints progress) this often.
+  absl::Duration report_interval = absl::Seconds(1);
+  // An agent closes the run's connections when nothing arrives for this long.
+  absl::Duration lease = absl::Seconds(10);
+};
+
+// Parses and validates plan JSON text. Truncated or malformed JSON is reported
+// with its line and column.
+absl::StatusOr<Plan> ParsePlan(absl::string_view text);
+
+// Reads `path` and parses it; errors start with the path.
+absl::StatusOr<Plan> LoadPlan(absl::string_view path);
+
+// The plan as JSON with every default filled in (durations as "10s"); each
+// agent shows the connection count it gets from the split. ParsePlan reads it
+// back to an equivalent plan.
+nlohmann::ordered_json PlanToJson(const Plan& plan);
+
+}  // namespace fourtuple::coordinator
+
+#endif  // FOURTUPLE_COORDINATOR_PLAN_H_

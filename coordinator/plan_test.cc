@@ -1,0 +1,351 @@
+#include "coordinator/plan.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fourtuple::coordinator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// The smallest valid plan; tests splice fields into it.
+std::string Minimal(const std::string& extra = "") {
+  return R"({
+  "target": {"endpoints": ["127.0.0.1:9000"]},
+  "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}],
+  "connections": 100)" +
+         extra + "\n}\n";
+}
+
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<Plan> plan = ParsePlan(text);
+  EXPECT_FALSE(plan.ok()) << "plan was accepted:\n" << text;
+  if (plan.ok()) return "";
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(plan.status().message());
+}
+
+TEST(PlanTest, DesignExampleParses) {
+  const std::string text = R"({
+    "target": {"endpoints": ["127.0.0.1:9000"], "control": "127.0.0.1:9001"},
+    "agents": [
+      {"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1-127.0.1.8"]},
+      {"endpoint": "127.0.0.1:7002", "source_addresses": ["127.0.2.0/29"], "connections": 30000}
+    ],
+    "connections": 100000,
+    "connect_rate": 20000,
+    "max_in_flight": 2048,
+    "connect_timeout": "5s",
+    "ramp_timeout": "120s",
+    "hold": "10s",
+    "echo": {"rounds": 1, "payload_bytes": 16, "interval": "1s", "timeout": "5s"},
+    "report_interval": "1s",
+    "lease": "10s"
+  })";
+  absl::StatusOr<Plan> plan = ParsePlan(text);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->target_endpoints, ElementsAre("127.0.0.1:9000"));
+  EXPECT_EQ(plan->target_control, "127.0.0.1:9001");
+  ASSERT_EQ(plan->agents.size(), 2u);
+  EXPECT_EQ(plan->agents[0].source_addresses.size(), 8u);
+  EXPECT_EQ(plan->agents[0].source_addresses.front(), "127.0.1.1");
+  EXPECT_EQ(plan->agents[0].source_addresses.back(), "127.0.1.8");
+  EXPECT_FALSE(plan->agents[0].connections.has_value());
+  EXPECT_EQ(plan->agents[1].source_addresses.size(), 8u);
+  EXPECT_EQ(plan->agents[1].source_addresses.front(), "127.0.2.0");
+  EXPECT_EQ(plan->agents[1].connections, 30000u);
+  EXPECT_EQ(plan->connections, 100000u);
+  EXPECT_EQ(plan->connect_rate, 20000);
+  EXPECT_EQ(plan->max_in_flight, 2048u);
+}
+
+TEST(PlanTest, DefaultsFillEveryOptionalField) {
+  absl::StatusOr<Plan> plan = ParsePlan(Minimal());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->target_control, "");
+  EXPECT_EQ(plan->connect_rate, 0);
+  EXPECT_EQ(plan->max_in_flight, 1024u);
+  EXPECT_EQ(plan->connect_timeout, absl::Seconds(5));
+  EXPECT_EQ(plan->ramp_timeout, absl::Seconds(120));
+  EXPECT_EQ(plan->hold, absl::Seconds(10));
+  EXPECT_EQ(plan->echo.rounds, 1u);
+  EXPECT_EQ(plan->echo.payload_bytes, 16u);
+  EXPECT_EQ(plan->echo.interval, absl::Seconds(1));
+  EXPECT_EQ(plan->echo.timeout, absl::Seconds(5));
+  EXPECT_EQ(plan->report_interval, absl::Seconds(1));
+  EXPECT_EQ(plan->lease, absl::Seconds(10));
+}
+
+TEST(PlanTest, PartialEchoKeepsOtherDefaults) {
+  absl::StatusOr<Plan> plan = ParsePlan(Minimal(R"(, "echo": {"rounds": 3, "interval": "250ms"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->echo.rounds, 3u);
+  EXPECT_EQ(plan->echo.interval, absl::Milliseconds(250));
+  EXPECT_EQ(plan->echo.payload_bytes, 16u);
+  EXPECT_EQ(plan->echo.timeout, absl::Seconds(5));
+}
+
+TEST(PlanTest, WholeFloatCountsAreAccepted) {
+  absl::StatusOr<Plan> plan = ParsePlan(absl::StrReplaceAll(Minimal(), {{"100", "1e5"}}));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->connections, 100000u);
+}
+
+TEST(PlanTest, BadSourceAddressNamesItsPath) {
+  const std::string text = R"({
+    "target": {"endpoints": ["127.0.0.1:9000"]},
+    "agents": [
+      {"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]},
+      {"endpoint": "127.0.0.1:7002", "source_addresses": ["127.0.1.300"]}
+    ],
+    "connections": 10
+  })";
+  const std::string error = ErrorOf(text);
+  EXPECT_THAT(error, HasSubstr("agents[1].source_addresses[0]"));
+  EXPECT_THAT(error, HasSubstr("\"127.0.1.300\" is not an IPv4 or IPv6 address"));
+}
+
+TEST(PlanTest, UnknownFieldSuggestsTheNearestName) {
+  const std::string error = ErrorOf(R"({
+    "target": {"endpoints": ["127.0.0.1:9000"]},
+    "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}],
+    "conections": 100
+  })");
+  EXPECT_THAT(error, HasSubstr("plan.conections: unknown field (did you mean \"connections\"?)"));
+}
+
+TEST(PlanTest, UnknownNestedFields) {
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"round": 2})")),
+              HasSubstr("plan.echo.round: unknown field (did you mean \"rounds\"?)"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"], "controll": "x:1"},
+                        "agents": [{"endpoint": "a:1", "source_addresses": ["127.0.1.1"]}],
+                        "connections": 1})"),
+              HasSubstr("plan.target.controll: unknown field (did you mean \"control\"?)"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"endpoint": "a:1", "source_addresses": ["127.0.1.1"],
+                                    "colour": 1}],
+                        "connections": 1})"),
+              HasSubstr("plan.agents[0].colour: unknown field (known: endpoint, "
+                        "source_addresses, connections)"));
+}
+
+TEST(PlanTest, WrongTypesNameWhatWasExpected) {
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "\"100\""}})),
+              HasSubstr("plan.connections: expected a whole number from 1 to"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "\"100\""}})),
+              HasSubstr("got the string \"100\""));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "hold": 10)")),
+              HasSubstr("plan.hold: expected a duration string such as \"500ms\" or \"10s\", "
+                        "got 10"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": [])")), HasSubstr("plan.echo: expected an object"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "connect_rate": "fast")")),
+              HasSubstr("plan.connect_rate: expected connections per second"));
+  EXPECT_THAT(ErrorOf("[1, 2]"), HasSubstr("plan: expected a JSON object, got an array"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": "127.0.0.1:9000"},
+                        "agents": [{"endpoint": "a:1", "source_addresses": ["127.0.1.1"]}],
+                        "connections": 1})"),
+              HasSubstr("plan.target.endpoints: expected a non-empty array"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"endpoint": "a:1", "source_addresses": "127.0.1.1"}],
+                        "connections": 1})"),
+              HasSubstr("plan.agents[0].source_addresses: expected a non-empty array"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"endpoint": 7001, "source_addresses": ["127.0.1.1"]}],
+                        "connections": 1})"),
+              HasSubstr("plan.agents[0].endpoint: expected a string, got 7001"));
+}
+
+TEST(PlanTest, NegativeAndZeroCountsAreRefused) {
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "-5"}})),
+              HasSubstr("plan.connections: expected a whole number from 1 to"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "0"}})),
+              HasSubstr("plan.connections: expected a whole number from 1 to"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "2.5"}})),
+              HasSubstr("got 2.5"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "max_in_flight": 0)")),
+              HasSubstr("plan.max_in_flight: expected a whole number from 1"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "connect_rate": -1)")),
+              HasSubstr("plan.connect_rate: expected connections per second, a number >= 0"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"rounds": -1})")),
+              HasSubstr("plan.echo.rounds: expected a whole number from 0"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "hold": "-1s")")), HasSubstr("plan.hold:"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "connect_timeout": "0s")")),
+              HasSubstr("plan.connect_timeout: must be at least 1ms, got 0s"));
+}
+
+TEST(PlanTest, PayloadBytesBounds) {
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 15})")),
+              HasSubstr("plan.echo.payload_bytes: expected a whole number from 16 to 4096, got 15"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 4097})")),
+              HasSubstr("plan.echo.payload_bytes"));
+  EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"payload_bytes": 4096})")).ok());
+}
+
+TEST(PlanTest, ExplicitAgentCountsMustFit) {
+  const std::string over = R"({
+    "target": {"endpoints": ["127.0.0.1:9000"]},
+    "agents": [
+      {"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"], "connections": 60},
+      {"endpoint": "127.0.0.1:7002", "source_addresses": ["127.0.1.2"], "connections": 50}
+    ],
+    "connections": 100
+  })";
+  EXPECT_THAT(ErrorOf(over), HasSubstr("add up to more than connections (100)"));
+
+  const std::string one_over = R"({
+    "target": {"endpoints": ["127.0.0.1:9000"]},
+    "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"],
+                "connections": 101}],
+    "connections": 100
+  })";
+  EXPECT_THAT(ErrorOf(one_over),
+              HasSubstr("plan.agents[0].connections: 101 is more than the plan's total"));
+
+  const std::string short_sum = R"({
+    "target": {"endpoints": ["127.0.0.1:9000"]},
+    "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"],
+                "connections": 90}],
+    "connections": 100
+  })";
+  EXPECT_THAT(ErrorOf(short_sum), HasSubstr("add up to 90, not connections (100)"));
+
+  const std::string nothing_left = R"({
+    "target": {"endpoints": ["127.0.0.1:9000"]},
+    "agents": [
+      {"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"], "connections": 100},
+      {"endpoint": "127.0.0.1:7002", "source_addresses": ["127.0.1.2"]}
+    ],
+    "connections": 100
+  })";
+  EXPECT_THAT(ErrorOf(nothing_left), HasSubstr("agents[1]: gets no connection"));
+}
+
+TEST(PlanTest, MissingRequiredFields) {
+  EXPECT_THAT(ErrorOf(R"({"agents": [], "connections": 1})"), HasSubstr("plan.target: missing"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]}, "connections": 1})"),
+              HasSubstr("plan.agents: missing"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"endpoint": "a:1", "source_addresses": ["127.0.1.1"]}]})"),
+              HasSubstr("plan.connections: missing"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"source_addresses": ["127.0.1.1"]}], "connections": 1})"),
+              HasSubstr("plan.agents[0].endpoint: missing"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [], "connections": 1})"),
+              HasSubstr("plan.agents: expected a non-empty array"));
+}
+
+TEST(PlanTest, AddressesAndEndpoints) {
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:9000", "127.0.0.1"}})),
+              HasSubstr("plan.target.endpoints[0]:"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:9000", "127.0.0.1:99999"}})),
+              HasSubstr("plan.target.endpoints[0]:"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "127.0.0.1"}})),
+              HasSubstr("plan.agents[0].endpoint: expected HOST:PORT"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "127.0.0.300:7001"}})),
+              HasSubstr("plan.agents[0].endpoint:"));
+  // Agents may be named.
+  EXPECT_TRUE(ParsePlan(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "lab-1.example:7000"}}))
+                  .ok());
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.8-127.0.1.1\""}})),
+              HasSubstr("plan.agents[0].source_addresses[0]: range"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.0/30\", \"127.0.1.2\""}})),
+      HasSubstr("plan.agents[0].source_addresses[1]: 127.0.1.2 is already listed"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"::1\""}})),
+              HasSubstr("plan.agents[0].source_addresses[0]: ::1 is IPv6 but no target endpoint is"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"10.0.0.0/8\""}})),
+              HasSubstr("plan.agents[0].source_addresses[0]:"));
+}
+
+TEST(PlanTest, DuplicateAgentsAndKeys) {
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"endpoint": "a:1", "source_addresses": ["127.0.1.1"]},
+                                   {"endpoint": "a:1", "source_addresses": ["127.0.1.2"]}],
+                        "connections": 2})"),
+              HasSubstr("plan.agents[1].endpoint: \"a:1\" is listed twice"));
+  EXPECT_THAT(ErrorOf(R"({"target": {"endpoints": ["127.0.0.1:9000"]},
+                        "agents": [{"endpoint": "a:1", "source_addresses": ["127.0.1.1"]},
+                                   {"endpoint": "b:1", "source_addresses": ["127.0.1.2"],
+                                    "connections": 1, "connections": 2}],
+                        "connections": 3})"),
+              HasSubstr("plan.agents[1].connections: field appears twice"));
+}
+
+TEST(PlanTest, LeaseMustOutlastTheReportInterval) {
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "report_interval": "2s", "lease": "2s")")),
+              HasSubstr("plan.lease: must be longer than report_interval (2s), got 2s"));
+}
+
+TEST(PlanTest, TruncatedJsonGivesLineAndColumn) {
+  const std::string text = "{\n  \"target\": {\"endpoints\": [\"127.0.0.1:9000\"]},\n  \"agents\": [";
+  const std::string error = ErrorOf(text);
+  EXPECT_THAT(error, HasSubstr("invalid JSON at line 3, column 14"));
+  EXPECT_THAT(error, HasSubstr("unexpected end of input"));
+}
+
+TEST(PlanTest, SyntaxErrorGivesLineAndColumn) {
+  const std::string text = "{\n  \"connections\": 10,\n  \"hold\": 10s\n}";
+  //                                                  ^ line 3, column 13
+  EXPECT_THAT(ErrorOf(text), HasSubstr("invalid JSON at line 3, column 13"));
+  EXPECT_THAT(ErrorOf(""), HasSubstr("invalid JSON at line 1, column 1"));
+}
+
+TEST(PlanTest, PlanToJsonRoundTrips) {
+  const std::string text = R"({
+    "target": {"endpoints": ["127.0.0.1:9000", "127.0.0.1:9002"], "control": "127.0.0.1:9001"},
+    "agents": [
+      {"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1-127.0.1.8"]},
+      {"endpoint": "127.0.0.1:7002", "source_addresses": ["127.0.2.0/29"], "connections": 30}
+    ],
+    "connections": 101,
+    "hold": "1.5s",
+    "echo": {"rounds": 2, "interval": "500ms"}
+  })";
+  absl::StatusOr<Plan> plan = ParsePlan(text);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  nlohmann::ordered_json json = PlanToJson(*plan);
+  EXPECT_EQ(json["agents"][0]["connections"], 71);
+  EXPECT_EQ(json["agents"][1]["connections"], 30);
+  EXPECT_EQ(json["agents"][0]["source_addresses"][0], "127.0.1.1-127.0.1.8");
+  EXPECT_EQ(json["hold"], "1.5s");
+  EXPECT_EQ(json["echo"]["interval"], "500ms");
+  EXPECT_EQ(json["lease"], "10s");
+  EXPECT_EQ(json["max_in_flight"], 1024);
+
+  absl::StatusOr<Plan> again = ParsePlan(json.dump());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->connections, plan->connections);
+  EXPECT_EQ(again->hold, plan->hold);
+  EXPECT_EQ(again->echo.rounds, 2u);
+  EXPECT_EQ(again->agents[0].source_addresses, plan->agents[0].source_addresses);
+  EXPECT_EQ(PlanToJson(*again), json);
+}
+
+TEST(PlanTest, LoadPlanPrefixesThePath) {
+  absl::StatusOr<Plan> missing = LoadPlan("/nonexistent/plan.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/plan.json"));
+
+  char path[] = "/tmp/plan_test_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = "{\"connections\": 1,";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  absl::StatusOr<Plan> bad = LoadPlan(path);
+  unlink(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr(std::string(path) + ": invalid JSON at line 1"));
+}
+
+}  // namespace
+}  // namespace fourtuple::coordinator

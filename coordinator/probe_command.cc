@@ -1,0 +1,132 @@
+#include "coordinator/probe_command.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_status.h"
+#include "proto/fourtuple.grpc.pb.h"
+
+namespace fourtuple::coordinator {
+namespace {
+
+std::string Bytes(uint64_t bytes) {
+  return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+}
+
+}  // namespace
+
+std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
+                                     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                                     absl::Duration timeout) {
+  std::vector<ProbeResult> results(endpoints.size());
+  std::vector<std::thread> threads;
+  threads.reserve(endpoints.size());
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    results[i].endpoint = endpoints[i];
+    threads.emplace_back([&result = results[i], &credentials, timeout] {
+      std::unique_ptr<v1::Agent::Stub> stub =
+          v1::Agent::NewStub(grpc::CreateChannel(result.endpoint, credentials));
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      v1::HostFacts facts;
+      grpc::Status status = stub->Probe(&context, v1::ProbeRequest(), &facts);
+      if (status.ok()) {
+        result.facts = std::move(facts);
+      } else {
+        result.facts = FromGrpcStatus(status);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return results;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      absl::StrAppend(&line, row[c]);
+      if (c + 1 < row.size()) line.append(widths[c] - row[c].size() + 2, ' ');
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string FormatFactsTable(const std::vector<ProbeResult>& results) {
+  static constexpr const char* kRows[] = {
+      "agent",     "host",          "version",       "cores",        "memory total",
+      "memory available", "nofile soft/hard", "fs.nr_open", "fs.file-max",
+      "ephemeral ports", "somaxconn", "tcp_max_syn_backlog", "conntrack",
+      "processes", "local addresses"};
+  std::vector<std::vector<std::string>> rows;
+  for (const char* name : kRows) rows.push_back({name});
+  for (const ProbeResult& result : results) {
+    std::vector<std::string> column;
+    column.push_back(result.endpoint);
+    if (!result.facts.ok()) {
+      column.push_back(absl::StrCat("unreachable: ", result.facts.status().message()));
+    } else {
+      const v1::HostFacts& f = *result.facts;
+      column.push_back(f.hostname());
+      column.push_back(f.version());
+      column.push_back(absl::StrCat(f.cores()));
+      column.push_back(Bytes(f.memory_total_bytes()));
+      column.push_back(Bytes(f.memory_available_bytes()));
+      column.push_back(absl::StrCat(f.nofile_soft(), "/", f.nofile_hard()));
+      column.push_back(absl::StrCat(f.nr_open()));
+      column.push_back(absl::StrCat(f.file_max()));
+      const uint32_t ports = f.port_range_high() >= f.port_range_low()
+                                 ? f.port_range_high() - f.port_range_low() + 1
+                                 : 0;
+      column.push_back(
+          absl::StrCat(f.port_range_low(), "-", f.port_range_high(), " (", ports, ")"));
+      column.push_back(absl::StrCat(f.somaxconn()));
+      column.push_back(absl::StrCat(f.tcp_max_syn_backlog()));
+      column.push_back(f.conntrack_present()
+                           ? absl::StrCat(f.conntrack_count(), "/", f.conntrack_max())
+                           : std::string("not loaded"));
+      column.push_back(f.processes() == 0 ? std::string("auto") : absl::StrCat(f.processes()));
+      std::vector<std::string> shown;
+      for (int i = 0; i < f.local_addresses_size() && i < 4; ++i) {
+        shown.push_back(f.local_addresses(i));
+      }
+      std::string addresses = absl::StrJoin(shown, " ");
+      if (f.local_addresses_size() > 4) {
+        absl::StrAppend(&addresses, " ... (", f.local_addresses_size(), ")");
+      }
+      column.push_back(addresses);
+    }
+    column.resize(rows.size(), "-");
+    for (size_t r = 0; r < rows.size(); ++r) rows[r].push_back(column[r]);
+  }
+  return FormatTable(rows);
+}
+
+int RunProbeCommand(const std::vector<std::string>& endpoints,
+                    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  std::vector<ProbeResult> results = ProbeAgents(endpoints, credentials, absl::Seconds(5));
+  std::fputs(FormatFactsTable(results).c_str(), stdout);
+  std::fflush(stdout);
+  int exit_code = 0;
+  for (const ProbeResult& result : results) {
+    if (!result.facts.ok()) {
+      std::fprintf(stderr, "agent %s is unreachable: %s\n", result.endpoint.c_str(),
+                   std::string(result.facts.status().message()).c_str());
+      exit_code = 3;
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace fourtuple::coordinator

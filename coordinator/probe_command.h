@@ -1,0 +1,44 @@
+// `coordinator probe`: asks agents for their host facts and prints them as a
+// plain table (one column per agent), and the probing that preflight shares.
+//
+// Thread-safety: ProbeAgents starts one short-lived thread per agent and
+// joins them; the formatting functions are pure.
+#ifndef FOURTUPLE_COORDINATOR_PROBE_COMMAND_H_
+#define FOURTUPLE_COORDINATOR_PROBE_COMMAND_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::coordinator {
+
+struct ProbeResult {
+  std::string endpoint;
+  absl::StatusOr<v1::HostFacts> facts = absl::UnknownError("not probed");
+};
+
+// Probes every endpoint concurrently, each bounded by `timeout`.
+std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
+                                     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                                     absl::Duration timeout);
+
+// Rows of facts, a column per agent; an unreachable agent's column says why.
+std::string FormatFactsTable(const std::vector<ProbeResult>& results);
+
+// Lays out rows of cells as left-aligned columns two spaces apart.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
+// `coordinator probe --agents=A,B`: prints the table to stdout; 0 when every
+// agent answered, 3 otherwise.
+int RunProbeCommand(const std::vector<std::string>& endpoints,
+                    const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+
+}  // namespace fourtuple::coordinator
+
+#endif  // FOURTUPLE_COORDINATOR_PROBE_COMMAND_H_

@@ -1,0 +1,281 @@
+#include "coordinator/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/duration.h"
+#include "common/failure_reason.h"
+#include "common/histogram.h"
+#include "common/ready_file.h"
+
+namespace fourtuple::coordinator {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Rounds for the report: readers want 2.1, not 2.0999999999999996.
+double Round3(double value) { return std::round(value * 1000.0) / 1000.0; }
+
+Json Percentiles(const Histogram& histogram) {
+  Json out;
+  out["p50"] = Round3(histogram.PercentileUs(0.50) / 1000.0);
+  out["p99"] = Round3(histogram.PercentileUs(0.99) / 1000.0);
+  out["p999"] = Round3(histogram.PercentileUs(0.999) / 1000.0);
+  out["max"] = Round3(histogram.max_us() / 1000.0);
+  out["count"] = histogram.count();
+  return out;
+}
+
+Json CountMap(const google::protobuf::Map<std::string, uint64_t>& map) {
+  // Sorted keys, so reports diff cleanly.
+  std::map<std::string, uint64_t> sorted(map.begin(), map.end());
+  Json out = Json::object();
+  for (const auto& [key, value] : sorted) out[key] = value;
+  return out;
+}
+
+std::string Plural(uint64_t count, absl::string_view noun) {
+  return absl::StrCat(count, " ", noun, count == 1 ? "" : "s");
+}
+
+}  // namespace
+
+absl::string_view AgentStateName(AgentState state) {
+  switch (state) {
+    case AgentState::kDone:
+      return "done";
+    case AgentState::kLost:
+      return "lost";
+    case AgentState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+Report BuildReport(const RunRecord& record) {
+  uint64_t requested = 0, established = 0, failed = 0;
+  uint64_t echo_verified = 0, echo_failed = 0;
+  std::map<std::string, uint64_t> failures;
+  Histogram connect_latency, echo_rtt;
+  Json agents = Json::array();
+  std::vector<std::string> reasons;
+
+  for (const AgentRecord& agent : record.agents) {
+    const v1::RunReport& last = agent.last;  // all zero when there was no report
+    requested += agent.requested;
+    established += last.established();
+    failed += last.failed();
+    echo_verified += last.echo_verified();
+    const uint64_t agent_echo_failed =
+        last.echo_mismatched() + last.echo_timed_out() + last.echo_closed();
+    echo_failed += agent_echo_failed;
+    for (const auto& [reason, count] : last.failures()) failures[reason] += count;
+    connect_latency.Merge(last.connect_latency());
+    echo_rtt.Merge(last.echo_rtt());
+
+    Json item;
+    item["endpoint"] = agent.endpoint;
+    item["host"] = last.host().empty() ? agent.host : last.host();
+    item["state"] = AgentStateName(agent.state);
+    item["requested"] = agent.requested;
+    item["established"] = last.established();
+    item["failed"] = last.failed();
+    item["open"] = last.open();
+    item["closed_by_peer"] = last.closed_by_peer();
+    item["failures"] = CountMap(last.failures());
+    item["echo_verified"] = last.echo_verified();
+    item["echo_mismatched"] = last.echo_mismatched();
+    item["echo_timed_out"] = last.echo_timed_out();
+    item["echo_closed"] = last.echo_closed();
+    item["processes"] = last.processes();
+    item["by_source_address"] = CountMap(last.established_by_source());
+    if (!agent.error.empty()) item["error"] = agent.error;
+    if (agent.state != AgentState::kDone) {
+      reasons.push_back(absl::StrCat("agent ", agent.endpoint, " ", AgentStateName(agent.state),
+                                     agent.error.empty() ? "" : ": ", agent.error));
+    }
+    agents.push_back(std::move(item));
+  }
+
+  const uint64_t echo_expected = static_cast<uint64_t>(record.plan.echo.rounds) * established;
+  if (established < requested) {
+    reasons.push_back(
+        absl::StrCat(requested - established, " of ", requested, " connections not established"));
+  }
+  if (echo_verified < echo_expected || echo_failed > 0) {
+    reasons.push_back(absl::StrCat(echo_verified, " of ", echo_expected, " echo checks verified (",
+                                   record.plan.echo.rounds, " rounds x ", established,
+                                   " connections)"));
+  }
+  if (record.interrupted) reasons.push_back("interrupted");
+  const bool pass = reasons.empty();
+
+  Report report;
+  report.pass = pass;
+  Json& out = report.json;
+  out["outcome"] = pass ? "pass" : "fail";
+  if (!pass) out["fail_reasons"] = reasons;
+  out["plan"] = PlanToJson(record.plan);
+
+  Json& totals = out["totals"];
+  totals["requested"] = requested;
+  totals["established"] = established;
+  totals["failed"] = failed;
+  totals["peak_open"] = record.peak_open;
+  totals["echo_verified"] = echo_verified;
+  totals["echo_failed"] = echo_failed;
+  totals["connect_seconds"] = Round3(record.connect_seconds);
+  totals["connect_rate"] =
+      Round3(record.connect_seconds > 0 ? established / record.connect_seconds : 0.0);
+  totals["echo_seconds"] = Round3(record.echo_seconds);
+  totals["echo_rate"] =
+      Round3(record.echo_seconds > 0 ? echo_verified / record.echo_seconds : 0.0);
+
+  out["failures"] = Json::object();
+  for (const auto& [reason, count] : failures) out["failures"][reason] = count;
+  out["latency_ms"]["connect"] = Percentiles(connect_latency);
+  out["latency_ms"]["echo_rtt"] = Percentiles(echo_rtt);
+  out["agents"] = std::move(agents);
+  if (record.target.has_value()) {
+    Json& target = out["target"];
+    if (record.target->queried) {
+      target["open_at_peak"] = record.target->open_at_peak;
+      target["accepted"] = record.target->accepted;
+    }
+    if (!record.target->error.empty()) target["error"] = record.target->error;
+  }
+  out["timeline"] = Json::array();
+  for (const TimelineSample& sample : record.timeline) {
+    Json item;
+    item["t"] = Round3(sample.t);
+    item["open"] = sample.open;
+    item["established"] = sample.established;
+    item["failed"] = sample.failed;
+    out["timeline"].push_back(std::move(item));
+  }
+  if (record.barrier_timed_out || !record.notes.empty()) {
+    Json notes = Json::array();
+    if (record.barrier_timed_out) {
+      notes.push_back(absl::StrCat("ramp_timeout (", FormatDuration(record.plan.ramp_timeout),
+                                   ") passed before every agent finished connecting"));
+    }
+    for (const std::string& note : record.notes) notes.push_back(note);
+    out["notes"] = std::move(notes);
+  }
+  return report;
+}
+
+std::string FormatSummary(const Json& report) {
+  // Checked accessors: value() throws on a type mismatch, and the summary
+  // must never throw, whatever the report holds.
+  auto u = [](const Json& object, const char* key) -> uint64_t {
+    if (!object.is_object()) return 0;
+    auto it = object.find(key);
+    return it != object.end() && it->is_number() ? it->get<uint64_t>() : 0;
+  };
+  auto d = [](const Json& object, const char* key) -> double {
+    if (!object.is_object()) return 0;
+    auto it = object.find(key);
+    return it != object.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  auto s = [](const Json& object, const char* key, const char* fallback) -> std::string {
+    if (!object.is_object()) return fallback;
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+  };
+  const Json empty = Json::object();
+  auto child = [&empty](const Json& object, const char* key) -> const Json& {
+    if (!object.is_object()) return empty;
+    auto it = object.find(key);
+    return it == object.end() ? empty : *it;
+  };
+
+  std::string out;
+  const Json& totals = child(report, "totals");
+  const bool pass = s(report, "outcome", "") == "pass";
+  absl::StrAppend(&out, "outcome: ", pass ? "PASS" : "FAIL", "\n");
+  const Json& reasons = child(report, "fail_reasons");
+  if (reasons.is_array()) {
+    for (const Json& reason : reasons) {
+      if (reason.is_string()) absl::StrAppend(&out, "  - ", reason.get<std::string>(), "\n");
+    }
+  }
+  absl::StrAppendFormat(&out,
+                        "connections: %d requested, %d established, %d failed, peak open %d\n",
+                        u(totals, "requested"), u(totals, "established"), u(totals, "failed"),
+                        u(totals, "peak_open"));
+  absl::StrAppendFormat(&out, "connect rate: %.0f conn/s (%d established in %.2f s)\n",
+                        d(totals, "connect_rate"), u(totals, "established"),
+                        d(totals, "connect_seconds"));
+  const uint64_t rounds = u(child(child(report, "plan"), "echo"), "rounds");
+  absl::StrAppendFormat(&out,
+                        "echo rate: %.0f verified/s (%d verified, %d failed, %s in %.2f s)\n",
+                        d(totals, "echo_rate"), u(totals, "echo_verified"),
+                        u(totals, "echo_failed"), Plural(rounds, "round"),
+                        d(totals, "echo_seconds"));
+
+  const Json& failures = child(report, "failures");
+  bool any_failure = false;
+  for (const auto& item : failures.items()) {
+    if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;
+    if (!any_failure) absl::StrAppend(&out, "failures:\n");
+    any_failure = true;
+    absl::StrAppendFormat(&out, "  %-16s %d", item.key(), item.value().get<uint64_t>());
+    absl::string_view hint = ReasonHint(item.key());
+    if (!hint.empty()) absl::StrAppend(&out, "  -- ", hint);
+    absl::StrAppend(&out, "\n");
+  }
+
+  const Json& latency = child(report, "latency_ms");
+  absl::StrAppend(&out, "latency (ms)      p50      p99    p99.9      max\n");
+  for (const char* name : {"connect", "echo_rtt"}) {
+    const Json& row = child(latency, name);
+    absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", name, d(row, "p50"),
+                          d(row, "p99"), d(row, "p999"), d(row, "max"));
+  }
+
+  const Json& target = child(report, "target");
+  if (report.is_object() && report.contains("target")) {
+    if (target.is_object() && target.contains("open_at_peak")) {
+      absl::StrAppendFormat(&out, "target: open at peak %d, accepted %d\n",
+                            u(target, "open_at_peak"), u(target, "accepted"));
+    } else {
+      absl::StrAppend(&out, "target: no counts (", s(target, "error", "not queried"), ")\n");
+    }
+  }
+
+  const Json& agents = child(report, "agents");
+  if (agents.is_array()) {
+    absl::StrAppend(&out, "agents:\n");
+    for (const Json& agent : agents) {
+      if (!agent.is_object()) continue;
+      absl::StrAppendFormat(
+          &out, "  %s (%s) %s: %d/%d established, %d failed, %d echo verified\n",
+          s(agent, "endpoint", "?"), s(agent, "host", "?"), s(agent, "state", "?"),
+          u(agent, "established"), u(agent, "requested"), u(agent, "failed"),
+          u(agent, "echo_verified"));
+      if (agent.contains("error")) {  // agent is an object here
+        absl::StrAppend(&out, "    error: ", s(agent, "error", ""), "\n");
+      }
+    }
+  }
+  const Json& notes = child(report, "notes");
+  if (notes.is_array()) {
+    for (const Json& note : notes) {
+      if (note.is_string()) absl::StrAppend(&out, "note: ", note.get<std::string>(), "\n");
+    }
+  }
+  return out;
+}
+
+absl::Status WriteReport(absl::string_view path, const Json& report) {
+  // Agents' error texts are not ours: replace invalid UTF-8 instead of
+  // letting dump() throw.
+  return WriteFileAtomically(path,
+                             report.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+}
+
+}  // namespace fourtuple::coordinator

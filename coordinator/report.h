@@ -1,0 +1,90 @@
+// The run report: DESIGN.md's "Report" JSON built from each agent's last
+// RunReport, the target's counts and the timeline the driver sampled, plus
+// the human summary printed at the end of a run.
+//
+// Everything here is a pure function of a RunRecord, so it is tested with
+// synthetic reports.
+//
+// Thread-safety: plain values and pure functions.
+#ifndef FOURTUPLE_COORDINATOR_REPORT_H_
+#define FOURTUPLE_COORDINATOR_REPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "coordinator/plan.h"
+#include "nlohmann/json.hpp"
+#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::coordinator {
+
+// How an agent's part of the run ended.
+enum class AgentState {
+  kDone,    // it sent its final CLOSED report
+  kLost,    // its stream broke or it went silent before the end
+  kFailed,  // it reported RUN_PHASE_FAILED
+};
+absl::string_view AgentStateName(AgentState state);  // "done", "lost", "failed"
+
+struct AgentRecord {
+  std::string endpoint;
+  AgentState state = AgentState::kDone;
+  uint64_t requested = 0;  // its share of the plan's connections
+  bool has_report = false;
+  v1::RunReport last;      // its last report (valid when has_report)
+  std::string host;        // from the probe when no report names it
+  std::string error;       // why it was lost or failed; the agent's own error
+};
+
+struct TimelineSample {
+  double t = 0;  // seconds since the run started
+  uint64_t open = 0;
+  uint64_t established = 0;
+  uint64_t failed = 0;
+};
+
+// Server-side counts from TargetControl.GetStats.
+struct TargetRecord {
+  bool queried = false;      // at least one GetStats answered
+  uint64_t open_at_peak = 0; // the largest `open` seen
+  uint64_t accepted = 0;     // `accepted` at the last answer
+  std::string error;         // the last GetStats failure, if any
+};
+
+struct RunRecord {
+  Plan plan;
+  std::vector<AgentRecord> agents;
+  std::optional<TargetRecord> target;  // set when the plan names target.control
+  std::vector<TimelineSample> timeline;
+  uint64_t peak_open = 0;        // largest sum of the agents' open counts seen
+  double connect_seconds = 0;    // connect command to the barrier
+  double echo_seconds = 0;       // time spent in echo rounds
+  bool barrier_timed_out = false;  // ramp_timeout passed before every agent finished
+  bool interrupted = false;      // SIGINT/SIGTERM cut the run short
+  std::vector<std::string> notes;  // other things that went wrong, for the report
+};
+
+struct Report {
+  bool pass = false;
+  nlohmann::ordered_json json;
+};
+
+// "pass" only when every requested connection was established, every echo
+// round verified on every established connection, every agent finished
+// ("done") and the run was not interrupted.
+Report BuildReport(const RunRecord& record);
+
+// The end-of-run summary for people: totals, rates, failures with their
+// cause and fix, latency percentiles, one line per agent.
+std::string FormatSummary(const nlohmann::ordered_json& report);
+
+// Writes the report (pretty-printed JSON) to `path` atomically.
+absl::Status WriteReport(absl::string_view path, const nlohmann::ordered_json& report);
+
+}  // namespace fourtuple::coordinator
+
+#endif  // FOURTUPLE_COORDINATOR_REPORT_H_

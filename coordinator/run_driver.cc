@@ -1,0 +1,443 @@
+#include "coordinator/run_driver.h"
+
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/duration.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "coordinator/agent_session.h"
+#include "coordinator/progress.h"
+#include "coordinator/split.h"
+#include "proto/fourtuple.grpc.pb.h"
+
+namespace fourtuple::coordinator {
+namespace {
+
+// Polling bound for the stop flag (a signal handler cannot signal a condvar).
+constexpr absl::Duration kStopPoll = absl::Milliseconds(200);
+// After the close phase, how long a stream may take to end once half-closed.
+constexpr absl::Duration kStreamEndTimeout = absl::Seconds(5);
+// An echo round may take longer than echo.timeout: sending the payloads to
+// every connection and the report delay come on top.
+constexpr absl::Duration kEchoMargin = absl::Seconds(10);
+
+std::string RandomRunId() {
+  std::random_device random;
+  return absl::StrFormat("%08x%08x", random(), random());
+}
+
+bool PhaseAtLeast(const v1::RunReport& report, v1::RunPhase phase) {
+  // FAILED is numerically last but is not progress.
+  return report.phase() != v1::RUN_PHASE_FAILED && report.phase() >= phase;
+}
+
+class RunDriver {
+ public:
+  explicit RunDriver(const RunOptions& options)
+      : options_(options),
+        plan_(options.plan),
+        credentials_(options.credentials ? options.credentials
+                                         : grpc::InsecureChannelCredentials()) {}
+
+  ~RunDriver() {
+    // Whatever path led here, no session thread outlives the driver.
+    for (auto& session : sessions_) session->Cancel();
+    for (auto& session : sessions_) session->Join();
+  }
+
+  absl::StatusOr<RunRecord> Drive() {
+    ASSIGN_OR_RETURN(shares_, SplitPlan(plan_));
+    RETURN_IF_ERROR(Prepare());
+    Run();
+    return Finish();
+  }
+
+ private:
+  struct AgentView {
+    AgentSession::Snapshot snapshot;
+    std::optional<AgentState> final_state;  // decided: set aside or finished
+    std::string error;
+  };
+
+  bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+  double Elapsed() const { return absl::ToDoubleSeconds(absl::Now() - start_); }
+
+  // Active: still in the run (not lost, failed or finished early).
+  bool Active(size_t i) const { return !views_[i].final_state.has_value(); }
+
+  // ------------------------------------------------------------ assign
+
+  absl::Status Prepare() {
+    start_ = absl::Now();
+    next_tick_ = start_ + plan_.report_interval;
+    run_id_ = options_.run_id.empty() ? RandomRunId() : options_.run_id;
+    phase_ = "assign";
+    views_.resize(plan_.agents.size());
+    for (size_t i = 0; i < plan_.agents.size(); ++i) {
+      sessions_.push_back(
+          std::make_unique<AgentSession>(plan_.agents[i].endpoint, credentials_, &notifier_));
+    }
+    for (size_t i = 0; i < plan_.agents.size(); ++i) {
+      sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout);
+    }
+    LOG_INFO("run %s: assigning %d connections to %d agents", run_id_, plan_.connections,
+             plan_.agents.size());
+
+    const absl::Time deadline = start_ + options_.ready_timeout;
+    WaitUntil(
+        [this] {
+          for (const AgentView& view : views_) {
+            const AgentSession::Snapshot& s = view.snapshot;
+            const bool settled = s.stage == AgentSession::Stage::kEnded ||
+                                 (s.has_report && s.report.phase() != v1::RUN_PHASE_UNSPECIFIED);
+            if (!settled) return false;
+          }
+          return true;
+        },
+        deadline, /*honor_stop=*/true);
+
+    std::vector<std::string> problems;
+    for (size_t i = 0; i < views_.size(); ++i) {
+      const AgentSession::Snapshot& s = views_[i].snapshot;
+      const std::string& endpoint = plan_.agents[i].endpoint;
+      if (s.stage == AgentSession::Stage::kEnded) {
+        if (!s.reached) {
+          problems.push_back(absl::StrCat("agent ", endpoint, " is unreachable (",
+                                          absl::StatusCodeToString(s.end_status.code()),
+                                          "): ", s.end_status.message()));
+        } else {
+          problems.push_back(absl::StrCat("agent ", endpoint, " refused the run (",
+                                          absl::StatusCodeToString(s.end_status.code()),
+                                          "): ", s.end_status.message()));
+        }
+      } else if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
+        problems.push_back(
+            absl::StrCat("agent ", endpoint, " failed to start the run: ", s.report.error()));
+      } else if (!s.has_report || !PhaseAtLeast(s.report, v1::RUN_PHASE_READY)) {
+        problems.push_back(absl::StrCat(
+            "agent ", endpoint, " was not ready after ",
+            FormatDuration(absl::Now() - start_), " (",
+            s.has_report ? v1::RunPhase_Name(s.report.phase()) : std::string("no report yet"),
+            ")"));
+      } else if (PhaseAtLeast(s.report, v1::RUN_PHASE_CONNECTING)) {
+        problems.push_back(absl::StrCat("agent ", endpoint, " started connecting on its own (",
+                                        v1::RunPhase_Name(s.report.phase()), ")"));
+      }
+    }
+    if (Stopping() || !problems.empty()) {
+      // Nothing was opened yet: ending the streams ends the run on every
+      // agent that took it.
+      for (auto& session : sessions_) session->Cancel();
+      for (auto& session : sessions_) session->Join();
+      if (problems.empty()) return absl::CancelledError("interrupted before the run started");
+      return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
+    }
+    started_ = true;
+    for (size_t i = 0; i < views_.size(); ++i) {
+      const v1::RunReport& report = views_[i].snapshot.report;
+      LOG_INFO("agent %s (%s): ready, %d worker processes", plan_.agents[i].endpoint,
+               report.host(), report.processes());
+    }
+    return absl::OkStatus();
+  }
+
+  v1::Assignment MakeAssignment(size_t i) const {
+    v1::Assignment assignment;
+    assignment.set_run_id(run_id_);
+    assignment.set_agent_index(static_cast<uint32_t>(i));
+    for (const std::string& target : plan_.target_endpoints) assignment.add_targets(target);
+    for (const std::string& source : plan_.agents[i].source_addresses) {
+      assignment.add_source_addresses(source);
+    }
+    assignment.set_connections(shares_[i].connections);
+    assignment.set_connect_rate(shares_[i].connect_rate);
+    assignment.set_max_in_flight(shares_[i].max_in_flight);
+    assignment.set_connect_timeout_ms(absl::ToInt64Milliseconds(plan_.connect_timeout));
+    assignment.set_payload_bytes(plan_.echo.payload_bytes);
+    assignment.set_echo_timeout_ms(absl::ToInt64Milliseconds(plan_.echo.timeout));
+    assignment.set_report_interval_ms(absl::ToInt64Milliseconds(plan_.report_interval));
+    assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
+    assignment.set_processes(0);
+    return assignment;
+  }
+
+  // ------------------------------------------------------------ phases
+
+  void Run() {
+    // connect → barrier
+    phase_ = "connect";
+    const absl::Time connect_start = absl::Now();
+    v1::RunCommand connect;
+    connect.mutable_connect();
+    SendToActive(connect);
+    const bool barrier = WaitUntil(
+        [this] { return AllActive([](const AgentView& v) {
+          return PhaseAtLeast(v.snapshot.report, v1::RUN_PHASE_CONNECTED);
+        }); },
+        connect_start + plan_.ramp_timeout, /*honor_stop=*/true);
+    const absl::Time barrier_time = absl::Now();
+    record_.connect_seconds = absl::ToDoubleSeconds(barrier_time - connect_start);
+    if (!barrier && !Stopping()) {
+      record_.barrier_timed_out = true;
+      LOG_WARNING("ramp_timeout (%s) passed before every agent finished connecting",
+                  FormatDuration(plan_.ramp_timeout));
+    }
+    QueryTarget();
+
+    // hold, with echo rounds
+    for (uint32_t round = 1; round <= plan_.echo.rounds && !Stopping(); ++round) {
+      phase_ = absl::StrCat("echo ", round);
+      v1::RunCommand echo;
+      echo.mutable_echo()->set_round(round);
+      SendToActive(echo);
+      const absl::Time round_start = absl::Now();
+      const bool done = WaitUntil(
+          [this, round] { return AllActive([round](const AgentView& v) {
+            return v.snapshot.report.echo_rounds_done() >= round;
+          }); },
+          round_start + plan_.echo.timeout + 2 * plan_.report_interval + kEchoMargin,
+          /*honor_stop=*/true);
+      record_.echo_seconds += absl::ToDoubleSeconds(absl::Now() - round_start);
+      if (!done && !Stopping()) {
+        std::vector<std::string> late;
+        for (size_t i = 0; i < views_.size(); ++i) {
+          if (Active(i) && views_[i].snapshot.report.echo_rounds_done() < round) {
+            late.push_back(plan_.agents[i].endpoint);
+          }
+        }
+        record_.notes.push_back(absl::StrCat("echo round ", round, " did not finish in time on ",
+                                             absl::StrJoin(late, ", ")));
+        LOG_WARNING("%s", record_.notes.back());
+      }
+      if (round < plan_.echo.rounds) {
+        phase_ = "hold";
+        WaitUntil([] { return false; }, absl::Now() + plan_.echo.interval, /*honor_stop=*/true);
+      }
+    }
+    QueryTarget();
+    phase_ = "hold";
+    WaitUntil([] { return false; }, barrier_time + plan_.hold, /*honor_stop=*/true);
+
+    // close: not cut short by a stop request, the agents must be told.
+    record_.interrupted = Stopping();
+    phase_ = "close";
+    v1::RunCommand close;
+    close.mutable_close();
+    SendToActive(close);
+    WaitUntil(
+        [this] { return AllActive([](const AgentView& v) {
+          return v.snapshot.report.phase() == v1::RUN_PHASE_CLOSED ||
+                 v.snapshot.stage == AgentSession::Stage::kEnded;
+        }); },
+        absl::Now() + options_.close_timeout, /*honor_stop=*/false);
+    // The agents end their streams after the final report; half-close ours
+    // and give theirs a moment.
+    for (auto& session : sessions_) session->WritesDone();
+    WaitUntil(
+        [this] {
+          for (const AgentView& view : views_) {
+            if (view.snapshot.stage != AgentSession::Stage::kEnded) return false;
+          }
+          return true;
+        },
+        absl::Now() + kStreamEndTimeout, /*honor_stop=*/false);
+    phase_ = "done";
+    Tick(/*heartbeat=*/false);
+  }
+
+  RunRecord Finish() {
+    for (auto& session : sessions_) session->Cancel();
+    for (auto& session : sessions_) session->Join();
+    Observe();
+    record_.plan = plan_;
+    for (size_t i = 0; i < views_.size(); ++i) {
+      AgentView& view = views_[i];
+      if (!view.final_state.has_value()) {
+        // Still "active" after the close phase: it never sent CLOSED.
+        view.final_state = AgentState::kLost;
+        view.error = absl::StrCat("no final report within ",
+                                  FormatDuration(options_.close_timeout), " of the close command");
+      }
+      AgentRecord agent;
+      agent.endpoint = plan_.agents[i].endpoint;
+      agent.state = *view.final_state;
+      agent.requested = shares_[i].connections;
+      agent.has_report = view.snapshot.has_report;
+      agent.last = view.snapshot.report;
+      agent.host = view.snapshot.facts.hostname();
+      agent.error = view.error;
+      record_.agents.push_back(std::move(agent));
+    }
+    return std::move(record_);
+  }
+
+  // ------------------------------------------------------------ plumbing
+
+  bool AllActive(const std::function<bool(const AgentView&)>& predicate) const {
+    for (size_t i = 0; i < views_.size(); ++i) {
+      if (Active(i) && !predicate(views_[i])) return false;
+    }
+    return true;
+  }
+
+  void SendToActive(const v1::RunCommand& command) {
+    for (size_t i = 0; i < sessions_.size(); ++i) {
+      // A failed write shows up as the stream ending; Observe handles it.
+      if (Active(i)) sessions_[i]->Send(command);
+    }
+  }
+
+  // Waits, sending heartbeats and printing progress each report interval,
+  // until `done` holds over fresh snapshots or `deadline` passes (or a stop
+  // is requested, when honored). Returns whether `done` held.
+  bool WaitUntil(const std::function<bool()>& done, absl::Time deadline, bool honor_stop) {
+    while (true) {
+      const uint64_t generation = notifier_.generation();
+      Observe();
+      if (done()) return true;
+      if (honor_stop && Stopping()) return false;
+      const absl::Time now = absl::Now();
+      if (now >= deadline) return false;
+      if (now >= next_tick_) {
+        Tick(/*heartbeat=*/true);
+        continue;
+      }
+      notifier_.WaitForChange(generation, std::min({deadline, next_tick_, now + kStopPoll}));
+    }
+  }
+
+  // Takes fresh snapshots and sets aside agents that dropped out.
+  void Observe() {
+    const absl::Time now = absl::Now();
+    const absl::Duration silence_limit = std::max(plan_.lease, 3 * plan_.report_interval);
+    uint64_t open = 0;
+    for (size_t i = 0; i < sessions_.size(); ++i) {
+      AgentView& view = views_[i];
+      view.snapshot = sessions_[i]->snapshot();
+      if (!started_ || !Active(i)) continue;
+      const AgentSession::Snapshot& s = view.snapshot;
+      if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
+        view.final_state = AgentState::kFailed;
+        view.error = s.report.error().empty() ? "the agent reported FAILED" : s.report.error();
+        LOG_ERROR("agent %s failed: %s", plan_.agents[i].endpoint, view.error);
+        sessions_[i]->Cancel();
+      } else if (s.stage == AgentSession::Stage::kEnded) {
+        if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
+          view.final_state = AgentState::kDone;
+        } else {
+          view.final_state = AgentState::kLost;
+          view.error = absl::StrCat("stream ended (", absl::StatusCodeToString(s.end_status.code()),
+                                    "): ", s.end_status.message());
+          LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
+        }
+      } else if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
+        view.final_state = AgentState::kDone;
+      } else if (now - s.last_report_time > silence_limit) {
+        view.final_state = AgentState::kLost;
+        view.error = absl::StrCat("no report for ", FormatDuration(now - s.last_report_time));
+        LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
+        sessions_[i]->Cancel();
+      }
+      if (Active(i) || view.final_state == AgentState::kDone) open += s.report.open();
+    }
+    if (started_) record_.peak_open = std::max(record_.peak_open, open);
+  }
+
+  ProgressCounts Counts() const {
+    ProgressCounts counts;
+    for (size_t i = 0; i < views_.size(); ++i) {
+      const v1::RunReport& report = views_[i].snapshot.report;
+      counts.established += report.established();
+      counts.failed += report.failed();
+      counts.echo_verified += report.echo_verified();
+      // A lost agent's connections are being closed by its lease.
+      if (Active(i) || views_[i].final_state == AgentState::kDone) counts.open += report.open();
+    }
+    return counts;
+  }
+
+  void Tick(bool heartbeat) {
+    const absl::Time now = absl::Now();
+    if (heartbeat) {
+      v1::RunCommand command;
+      command.mutable_heartbeat();
+      for (size_t i = 0; i < sessions_.size(); ++i) {
+        // Before its first report an agent is still taking the assignment.
+        if (Active(i) && views_[i].snapshot.has_report) sessions_[i]->Send(command);
+      }
+    }
+    const ProgressCounts counts = Counts();
+    const double t = Elapsed();
+    record_.timeline.push_back(TimelineSample{t, counts.open, counts.established, counts.failed});
+    const std::string line = progress_.Line(t, phase_, counts);
+    if (options_.progress) {
+      options_.progress(line);
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+      std::fflush(stderr);
+    }
+    next_tick_ += plan_.report_interval;
+    if (next_tick_ <= now) next_tick_ = now + plan_.report_interval;
+  }
+
+  void QueryTarget() {
+    if (plan_.target_control.empty()) return;
+    if (!record_.target.has_value()) {
+      record_.target.emplace();
+      target_stub_ = v1::TargetControl::NewStub(
+          grpc::CreateChannel(plan_.target_control, credentials_));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.probe_timeout));
+    v1::TargetStats stats;
+    grpc::Status status = target_stub_->GetStats(&context, v1::GetStatsRequest(), &stats);
+    TargetRecord& target = *record_.target;
+    if (!status.ok()) {
+      target.error = absl::StrCat("GetStats on ", plan_.target_control, ": ",
+                                  FromGrpcStatus(status).ToString());
+      LOG_WARNING("%s", target.error);
+      return;
+    }
+    target.queried = true;
+    target.open_at_peak = std::max(target.open_at_peak, stats.total().open());
+    target.accepted = stats.total().accepted();
+  }
+
+  // Constant after construction.
+  const RunOptions& options_;
+  const Plan& plan_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+
+  // Owned by the driver thread.
+  std::vector<AgentShare> shares_;
+  std::string run_id_;
+  Notifier notifier_;  // outlives the sessions (declared before them)
+  std::vector<std::unique_ptr<AgentSession>> sessions_;
+  std::vector<AgentView> views_;
+  bool started_ = false;  // every agent was READY
+  absl::Time start_;
+  absl::Time next_tick_;
+  std::string phase_;
+  ProgressMeter progress_;
+  std::unique_ptr<v1::TargetControl::Stub> target_stub_;
+  RunRecord record_;
+};
+
+}  // namespace
+
+absl::StatusOr<RunRecord> DriveRun(const RunOptions& options) {
+  RunDriver driver(options);
+  return driver.Drive();
+}
+
+}  // namespace fourtuple::coordinator

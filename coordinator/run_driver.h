@@ -1,0 +1,61 @@
+// Drives one run over every agent of a plan, through DESIGN.md's phases:
+// assign (each agent READY) → connect → barrier (all CONNECTED, or
+// ramp_timeout) → hold with echo rounds → close (every agent's final CLOSED
+// report) → the RunRecord the report is built from.
+//
+// Agents move together: each phase command goes to every agent before the
+// driver waits for all of them, so peak concurrency is global. Heartbeats go
+// to every agent each report_interval so their lease holds; an agent whose
+// stream breaks, that reports FAILED, or that stays silent past its lease is
+// set aside (its last counts kept) and the others finish.
+//
+// Thread-safety: DriveRun blocks the calling thread (the driver thread) and
+// starts one session thread per agent, all joined before it returns.
+#ifndef FOURTUPLE_COORDINATOR_RUN_DRIVER_H_
+#define FOURTUPLE_COORDINATOR_RUN_DRIVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "coordinator/plan.h"
+#include "coordinator/report.h"
+
+namespace fourtuple::coordinator {
+
+struct RunOptions {
+  Plan plan;
+  // Names the run in every agent's logs; empty = a random one.
+  std::string run_id;
+  // For agents and the target's control port; null = insecure channels.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Bounds the reachability probe of each agent.
+  absl::Duration probe_timeout = absl::Seconds(5);
+  // How long agents may take to accept the assignment and start workers.
+  absl::Duration ready_timeout = absl::Seconds(60);
+  // How long agents may take, after the close command, to send their final
+  // report.
+  absl::Duration close_timeout = absl::Seconds(30);
+  // Set (from a signal handler) to cut the run short: the driver goes
+  // straight to the close phase and the report says "interrupted". Polled.
+  const std::atomic<bool>* stop = nullptr;
+  // Receives each progress line; null = written to stderr.
+  std::function<void(absl::string_view)> progress;
+};
+
+// Runs the plan. Fails (FailedPrecondition, listing each problem agent:
+// unreachable, refused the assignment, not ready in time) when the run could
+// not start on every agent; nothing was left running then. Once every agent
+// is READY the run always ends with a RunRecord, whatever happens to agents.
+// Cancelled when `stop` was set before every agent was READY.
+absl::StatusOr<RunRecord> DriveRun(const RunOptions& options);
+
+}  // namespace fourtuple::coordinator
+
+#endif  // FOURTUPLE_COORDINATOR_RUN_DRIVER_H_
