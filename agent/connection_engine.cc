@@ -1,0 +1,672 @@
+#include "agent/connection_engine.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "agent/echo_payload.h"
+#include "common/address.h"
+#include "common/failure_reason.h"
+#include "common/logging.h"
+#include "common/posix_error.h"
+
+namespace fourtuple::agent {
+namespace {
+
+constexpr size_t kScratchBytes = 64 * 1024;
+constexpr int kMaxEvents = 1024;
+// epoll tag slot of an outside fd (no connection has this slot).
+constexpr uint32_t kExternalSlot = UINT32_MAX;
+// Every connection is registered once, for all it will ever wait for:
+// edge-triggered, so no epoll_ctl(MOD) is needed between phases.
+constexpr uint32_t kConnectionEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+constexpr uint32_t kReadableEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr uint32_t kPeerDoneEvents = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
+// The shared block has one writer (this loop): load + store, no locked add.
+void Add(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+void Set(std::atomic<uint64_t>& counter, uint64_t value) { counter.store(value, std::memory_order_relaxed); }
+
+void ResetHistogram(SharedHistogram& h) {
+  for (auto& bucket : h.buckets) bucket.store(0, std::memory_order_relaxed);
+  h.count.store(0, std::memory_order_relaxed);
+  h.sum_us.store(0, std::memory_order_relaxed);
+  h.max_us.store(0, std::memory_order_relaxed);
+}
+
+uint64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool SameAddress(const sockaddr* a, const sockaddr* b) {
+  if (a->sa_family != b->sa_family) return false;
+  if (a->sa_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
+  }
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr, sizeof(in6_addr)) == 0;
+}
+
+uint16_t PortOf(const sockaddr* a) {
+  return ntohs(a->sa_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(a)->sin_port
+                                       : reinterpret_cast<const sockaddr_in6*>(a)->sin6_port);
+}
+
+absl::Status CheckTimeout(absl::string_view field, uint64_t ms) {
+  if (ms == 0 || ms > kMaxEngineTimeoutMs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("assignment.", field, " must be 1..", kMaxEngineTimeoutMs, " ms, got ", ms));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ConnectionEngine>> ConnectionEngine::Create(AgentWorkerShared* shared) {
+  if (shared == nullptr) return absl::InvalidArgumentError("connection engine: no shared block");
+  int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) return PosixError("connection engine: epoll_create1", errno);
+  return std::unique_ptr<ConnectionEngine>(new ConnectionEngine(shared, epoll_fd));
+}
+
+ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, int epoll_fd)
+    : shared_(shared),
+      epoll_fd_(epoll_fd),
+      epoch_ns_(MonotonicNanos()),
+      scratch_(new char[kScratchBytes]),
+      payload_(new char[kMaxPayloadBytes]),
+      events_(new epoll_event[kMaxEvents]) {}
+
+ConnectionEngine::~ConnectionEngine() {
+  if (started_ && !closed_) CloseAll();
+  close(epoll_fd_);
+}
+
+uint64_t ConnectionEngine::NowMicros() const { return (MonotonicNanos() - epoch_ns_) / 1000; }
+
+absl::Status ConnectionEngine::WatchExternal(int fd, int tag) {
+  if (tag < 0 || tag > 31) return absl::InvalidArgumentError("external tag must be 0..31");
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = EpollTag(kExternalSlot, static_cast<uint32_t>(tag));
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return PosixError("epoll_ctl(ADD) outside fd", errno);
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------ commands
+
+absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
+  if (started_ && !closed_) CloseAll();
+  const v1::Assignment& a = start.assignment();
+  if (a.targets_size() == 0 || a.targets_size() > kMaxTargets) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("assignment.targets: need 1..", kMaxTargets, " endpoints, got ", a.targets_size()));
+  }
+  if (a.source_addresses_size() == 0 || a.source_addresses_size() > kMaxSourceAddresses) {
+    return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses: need 1..", kMaxSourceAddresses,
+                                                   " addresses, got ", a.source_addresses_size()));
+  }
+  if (a.payload_bytes() < kMinPayloadBytes || a.payload_bytes() > kMaxPayloadBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("assignment.payload_bytes must be ", kMinPayloadBytes, "..",
+                                                   kMaxPayloadBytes, ", got ", a.payload_bytes()));
+  }
+  if (absl::Status s = CheckTimeout("connect_timeout_ms", a.connect_timeout_ms()); !s.ok()) return s;
+  if (absl::Status s = CheckTimeout("echo_timeout_ms", a.echo_timeout_ms()); !s.ok()) return s;
+  if (start.connections() > kMaxWorkerConnections) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker slice of ", start.connections(), " connections exceeds ", kMaxWorkerConnections));
+  }
+  if (start.first_connection() > UINT64_MAX - start.connections()) {
+    return absl::InvalidArgumentError("worker slice overflows the connection id space");
+  }
+  if (start.max_in_flight() == 0) return absl::InvalidArgumentError("worker max_in_flight must be >= 1");
+  if (!(start.connect_rate() >= 0) || !std::isfinite(start.connect_rate())) {
+    return absl::InvalidArgumentError("worker connect_rate must be a finite number >= 0");
+  }
+
+  std::vector<SocketAddress> targets(a.targets_size());
+  std::vector<std::string> target_names;
+  for (int i = 0; i < a.targets_size(); ++i) {
+    absl::StatusOr<Endpoint> endpoint = ParseEndpoint(a.targets(i));
+    if (!endpoint.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("assignment.targets[", i, "]: ", endpoint.status().message()));
+    }
+    sockaddr_storage storage;
+    targets[i].length = endpoint->ToSockaddr(&storage);
+    std::memcpy(&targets[i].any, &storage, targets[i].length);
+    target_names.push_back(endpoint->ToString());
+  }
+  std::vector<SocketAddress> sources(a.source_addresses_size());
+  std::vector<std::string> source_names;
+  for (int i = 0; i < a.source_addresses_size(); ++i) {
+    absl::StatusOr<IpAddress> address = ParseIpAddress(a.source_addresses(i));
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("assignment.source_addresses[", i, "]: ", address.status().message()));
+    }
+    if (address->family != targets[0].any.sa_family) {
+      return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses[", i, "] ", a.source_addresses(i),
+                                                     " is not of the family of target ", a.targets(0)));
+    }
+    Endpoint endpoint{*address, 0};
+    sockaddr_storage storage;
+    sources[i].length = endpoint.ToSockaddr(&storage);
+    std::memcpy(&sources[i].any, &storage, sources[i].length);
+    source_names.push_back(address->ToString());
+  }
+  for (int i = 1; i < a.targets_size(); ++i) {
+    if (targets[i].any.sa_family != targets[0].any.sa_family) {
+      return absl::InvalidArgumentError(absl::StrCat("assignment.targets[", i, "] ", a.targets(i),
+                                                     " is not of the family of ", a.targets(0)));
+    }
+  }
+  if (!table_.Allocate(start.connections())) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no memory for a table of ", start.connections(), " connections"));
+  }
+
+  ResetShared();
+  agent_index_ = a.agent_index();
+  first_connection_ = start.first_connection();
+  connections_ = static_cast<uint32_t>(start.connections());
+  max_in_flight_ = start.max_in_flight();
+  payload_bytes_ = a.payload_bytes();
+  connect_timeout_us_ = a.connect_timeout_ms() * 1000;
+  echo_timeout_us_ = a.echo_timeout_ms() * 1000;
+  sources_ = std::move(sources);
+  targets_ = std::move(targets);
+  source_names_ = std::move(source_names);
+  target_names_ = std::move(target_names);
+  logged_failures_.assign(targets_.size(), {});
+
+  uint64_t now = NowMicros();
+  wheel_.Reset(table_.data(), TickOf(now));
+  limiter_.emplace(start.connect_rate(), RateLimiter::DefaultBurst(start.connect_rate()), now);
+  connect_started_ = false;
+  connect_cursor_ = 0;
+  in_flight_ = 0;
+  open_ = 0;
+  echo_active_ = false;
+  echo_round_ = 0;
+  echo_cursor_ = 0;
+  echo_outstanding_ = 0;
+  pending_round_ = 0;
+  closed_ = false;
+  failed_ = false;
+  started_ = true;
+  UpdatePhase();
+  return absl::OkStatus();
+}
+
+absl::Status ConnectionEngine::BeginConnect() {
+  if (!started_) return absl::FailedPreconditionError("connect before start");
+  if (closed_) return absl::FailedPreconditionError("connect after close");
+  if (failed_) return absl::FailedPreconditionError("connect after a failure");
+  if (connect_started_) return absl::OkStatus();
+  connect_started_ = true;
+  PumpConnects();
+  UpdatePhase();
+  return absl::OkStatus();
+}
+
+absl::Status ConnectionEngine::BeginEcho(uint32_t round) {
+  if (round == 0) return absl::InvalidArgumentError("echo rounds count from 1");
+  if (!started_ || !connect_started_) return absl::FailedPreconditionError("echo before connect");
+  if (closed_) return absl::FailedPreconditionError("echo after close");
+  if (failed_) return absl::FailedPreconditionError("echo after a failure");
+  if (echo_active_) {
+    pending_round_ = round;
+    return absl::OkStatus();
+  }
+  StartRound(round);
+  UpdatePhase();
+  return absl::OkStatus();
+}
+
+void ConnectionEngine::CloseAll() {
+  shared_->phase.store(static_cast<uint32_t>(WorkerPhase::kClosing), std::memory_order_release);
+  for (uint32_t slot = 0; slot < connect_cursor_; ++slot) {
+    Connection& c = table_[slot];
+    if (c.fd >= 0) CloseFd(c, /*reset=*/c.state != ConnState::kConnecting);
+  }
+  if (table_.data() != nullptr) wheel_.Reset(table_.data(), TickOf(NowMicros()));
+  in_flight_ = 0;
+  open_ = 0;
+  echo_active_ = false;
+  echo_outstanding_ = 0;
+  pending_round_ = 0;
+  Set(shared_->in_flight, 0);
+  Set(shared_->open, 0);
+  closed_ = true;
+  UpdatePhase();
+}
+
+void ConnectionEngine::Fail(absl::string_view message) {
+  LOG_ERROR("worker failed: %s", message);
+  size_t n = std::min(message.size(), sizeof shared_->error - 1);
+  std::memcpy(shared_->error, message.data(), n);
+  shared_->error[n] = '\0';
+  shared_->error_set.store(1, std::memory_order_release);
+  failed_ = true;
+  UpdatePhase();
+}
+
+void ConnectionEngine::ResetShared() {
+  AgentWorkerShared& s = *shared_;
+  s.phase.store(static_cast<uint32_t>(WorkerPhase::kStarting), std::memory_order_relaxed);
+  s.echo_round.store(0, std::memory_order_relaxed);
+  s.echo_rounds_done.store(0, std::memory_order_relaxed);
+  for (std::atomic<uint64_t>* counter :
+       {&s.attempted, &s.established, &s.open, &s.in_flight, &s.failed, &s.closed_by_peer, &s.echo_sent,
+        &s.echo_verified, &s.echo_mismatched, &s.echo_timed_out, &s.echo_closed}) {
+    Set(*counter, 0);
+  }
+  for (auto& counter : s.failures) Set(counter, 0);
+  for (auto& counter : s.established_by_source) Set(counter, 0);
+  ResetHistogram(s.connect_latency);
+  ResetHistogram(s.echo_rtt);
+  s.error_set.store(0, std::memory_order_relaxed);
+  s.error[0] = '\0';
+}
+
+WorkerPhase ConnectionEngine::phase() const {
+  return static_cast<WorkerPhase>(shared_->phase.load(std::memory_order_relaxed));
+}
+
+void ConnectionEngine::UpdatePhase() {
+  WorkerPhase phase;
+  if (failed_) {
+    phase = WorkerPhase::kFailed;
+  } else if (closed_) {
+    phase = WorkerPhase::kClosed;
+  } else if (!started_) {
+    phase = WorkerPhase::kStarting;
+  } else if (echo_active_) {
+    phase = WorkerPhase::kEchoing;
+  } else if (connect_started_) {
+    bool settled = connect_cursor_ == connections_ && in_flight_ == 0;
+    phase = settled ? WorkerPhase::kConnected : WorkerPhase::kConnecting;
+  } else {
+    phase = WorkerPhase::kReady;
+  }
+  // Release: a reader that sees the phase sees the counters that led to it.
+  shared_->phase.store(static_cast<uint32_t>(phase), std::memory_order_release);
+}
+
+// ------------------------------------------------------------ the loop
+
+int ConnectionEngine::WaitMillis(int max_wait_ms) {
+  int wait = max_wait_ms;
+  auto consider = [&wait](uint64_t micros) {
+    int ms = static_cast<int>(std::min<uint64_t>((micros + 999) / 1000, INT_MAX));
+    if (wait < 0 || ms < wait) wait = ms;
+  };
+  uint64_t now = NowMicros();
+  if (!wheel_.empty()) consider((now / kEngineTickUs + 1) * kEngineTickUs - now);
+  if (connect_started_ && !closed_ && !failed_ && connect_cursor_ < connections_ && in_flight_ < max_in_flight_) {
+    consider(limiter_->MicrosUntilToken(now));
+  }
+  return wait;
+}
+
+absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
+  int count = epoll_wait(epoll_fd_, events_.get(), kMaxEvents, WaitMillis(max_wait_ms));
+  if (count < 0) {
+    if (errno != EINTR) return PosixError("epoll_wait", errno);
+    count = 0;
+  }
+  uint32_t external = 0;
+  for (int i = 0; i < count; ++i) {
+    uint64_t tag = events_[i].data.u64;
+    uint32_t slot = EpollTagSlot(tag);
+    if (slot == kExternalSlot) {
+      external |= 1u << EpollTagGeneration(tag);
+      continue;
+    }
+    if (slot >= connect_cursor_) continue;
+    Connection& c = table_[slot];
+    // A connection closed earlier in this batch (or in an earlier run).
+    if (c.generation != EpollTagGeneration(tag) || c.fd < 0) continue;
+    if (c.state == ConnState::kConnecting) {
+      OnConnectEvent(slot, c, events_[i].events);
+    } else {
+      OnEstablishedEvent(slot, c, events_[i].events);
+    }
+  }
+  if (started_ && !closed_) {
+    wheel_.Advance(TickOf(NowMicros()), [this](uint32_t slot) { OnTimeout(slot); });
+    PumpConnects();
+    PumpEchoes();
+  }
+  UpdatePhase();
+  return external;
+}
+
+// ------------------------------------------------------------ connecting
+
+void ConnectionEngine::PumpConnects() {
+  if (!connect_started_ || closed_ || failed_) return;
+  uint64_t now = NowMicros();
+  while (connect_cursor_ < connections_ && in_flight_ < max_in_flight_ && limiter_->TryTake(now)) {
+    StartConnect(connect_cursor_++);
+  }
+}
+
+void ConnectionEngine::StartConnect(uint32_t slot) {
+  Connection& c = table_[slot];
+  c = Connection{};
+  c.fd = -1;
+  c.generation = next_generation_++;
+  c.state = ConnState::kConnecting;
+  TimerWheel<Connection>::MarkUnscheduled(c);
+  Add(shared_->attempted);
+
+  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
+                                  static_cast<uint32_t>(targets_.size()));
+  const SocketAddress& target = targets_[route.target_index];
+  const SocketAddress& source = sources_[route.source_index];
+  c.fd = socket(target.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) return FailConnect(slot, c, errno);
+  // The kernel picks the source port at connect() per 4-tuple, not at bind()
+  // per address: each source address then serves a full ephemeral range per
+  // target endpoint.
+  int one = 1;
+  if (setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) {
+    return FailConnect(slot, c, errno);
+  }
+  if (bind(c.fd, &source.any, source.length) != 0) return FailConnect(slot, c, errno);
+  uint64_t now = NowMicros();
+  c.stamp_us = static_cast<uint32_t>(now);
+  if (connect(c.fd, &target.any, target.length) != 0 && errno != EINPROGRESS) return FailConnect(slot, c, errno);
+  epoll_event event{};
+  event.events = kConnectionEvents;
+  event.data.u64 = EpollTag(slot, c.generation);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &event) != 0) return FailConnect(slot, c, errno);
+  ++in_flight_;
+  Set(shared_->in_flight, in_flight_);
+  wheel_.Schedule(slot, DeadlineTick(now, connect_timeout_us_));
+}
+
+void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
+  if (TimerWheel<Connection>::IsScheduled(c)) {  // registered: it was pending
+    wheel_.Cancel(slot);
+    --in_flight_;
+    Set(shared_->in_flight, in_flight_);
+  }
+  if (c.fd >= 0) close(c.fd);
+  c.fd = -1;
+  c.state = ConnState::kClosed;
+  CountFailure(slot, c, reason);
+}
+
+bool ConnectionEngine::IsSelfConnect(uint32_t slot, const Connection& c) const {
+  // Only possible when source and target address are the same (and the
+  // target port lies in the ephemeral range): one getsockname, and only then.
+  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
+                                  static_cast<uint32_t>(targets_.size()));
+  const SocketAddress& target = targets_[route.target_index];
+  if (!SameAddress(&sources_[route.source_index].any, &target.any)) return false;
+  sockaddr_storage local;
+  socklen_t length = sizeof local;
+  if (getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return false;
+  return PortOf(reinterpret_cast<sockaddr*>(&local)) == PortOf(&target.any);
+}
+
+void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t events) {
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    if (error != 0) return FailConnect(slot, c, error);
+  }
+  if (!(events & EPOLLOUT)) return;
+  // Connected to itself (muduo's Connector rejects this too): nothing listens
+  // on the target, so it counts as refused.
+  if (IsSelfConnect(slot, c)) return FailConnect(slot, c, ECONNREFUSED);
+
+  wheel_.Cancel(slot);
+  --in_flight_;
+  Set(shared_->in_flight, in_flight_);
+  uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
+  shared_->connect_latency.Record(latency_us);
+  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
+                                  static_cast<uint32_t>(targets_.size()));
+  Add(shared_->established);
+  Add(shared_->established_by_source[route.source_index]);
+  ++open_;
+  Set(shared_->open, open_);
+  c.state = ConnState::kIdle;
+  // The far side may have closed (or written) already, and with edge
+  // triggering that edge is this one.
+  if (events & kReadableEvents) ReadEcho(slot, c, events);
+}
+
+// ------------------------------------------------------------ established
+
+void ConnectionEngine::OnEstablishedEvent(uint32_t slot, Connection& c, uint32_t events) {
+  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing && c.echo_sent < payload_bytes_) {
+    if (!SendEcho(slot, c)) return;
+  }
+  if (events & kReadableEvents) ReadEcho(slot, c, events);
+}
+
+EchoId ConnectionEngine::EchoIdOf(uint32_t slot) const {
+  return EchoId{agent_index_, first_connection_ + slot, echo_round_};
+}
+
+bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
+  while (c.echo_sent < payload_bytes_) {
+    size_t size = payload_bytes_ - c.echo_sent;
+    FillEchoPayload(EchoIdOf(slot), c.echo_sent, size, payload_.get());
+    ssize_t sent = send(c.fd, payload_.get(), size, MSG_NOSIGNAL);
+    if (sent > 0) {
+      c.echo_sent = static_cast<uint16_t>(c.echo_sent + sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // EPOLLOUT resumes it
+    LoseConnection(slot, c, sent < 0 ? errno : EIO);
+    return false;
+  }
+  return true;
+}
+
+bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
+  // With the far side done, read on to the end-of-file or error: with edge
+  // triggering there is no later event to notice it by.
+  bool peer_done = (events & kPeerDoneEvents) != 0;
+  for (;;) {
+    size_t want;
+    if (c.state == ConnState::kEchoing) {
+      want = size_t{c.echo_skip} + (payload_bytes_ - c.echo_received);
+    } else {
+      // Idle: late bytes of a timed-out echo, else only an end-of-file or a
+      // stray byte can be there.
+      want = c.echo_skip > 0 ? c.echo_skip : kScratchBytes;
+    }
+    size_t request = std::min(want, kScratchBytes);
+    ssize_t n = recv(c.fd, scratch_.get(), request, 0);
+    if (n == 0) {
+      LoseConnection(slot, c, kReasonPeerClosed);
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      LoseConnection(slot, c, errno);
+      return false;
+    }
+    size_t got = static_cast<size_t>(n);
+    const char* data = scratch_.get();
+    size_t skipped = std::min<size_t>(got, c.echo_skip);
+    c.echo_skip = static_cast<uint16_t>(c.echo_skip - skipped);
+    data += skipped;
+    got -= skipped;
+    if (got > 0) {
+      if (c.state != ConnState::kEchoing) {
+        // The target sent bytes nobody asked for: not an echo server's reply.
+        CountFailure(slot, c, kReasonEchoMismatch);
+        DropConnection(slot, c);
+        return false;
+      }
+      if (!EchoPayloadMatches(EchoIdOf(slot), c.echo_received, data, got)) {
+        Add(shared_->echo_mismatched);
+        CountFailure(slot, c, kReasonEchoMismatch);
+        DropConnection(slot, c);
+        return false;
+      }
+      c.echo_received = static_cast<uint16_t>(c.echo_received + got);
+      if (c.echo_received == payload_bytes_) {
+        FinishEcho(slot, c);
+        if (!peer_done) return true;  // nothing more is owed: spare the read that would say EAGAIN
+        continue;
+      }
+    }
+    if (static_cast<size_t>(n) < request && !peer_done) return true;  // drained
+  }
+}
+
+void ConnectionEngine::StartEcho(uint32_t slot, Connection& c, uint64_t now) {
+  c.state = ConnState::kEchoing;
+  c.echo_sent = 0;
+  c.echo_received = 0;
+  c.stamp_us = static_cast<uint32_t>(now);
+  ++echo_outstanding_;
+  Add(shared_->echo_sent);
+  wheel_.Schedule(slot, DeadlineTick(now, echo_timeout_us_));
+  SendEcho(slot, c);
+}
+
+void ConnectionEngine::FinishEcho(uint32_t slot, Connection& c) {
+  wheel_.Cancel(slot);
+  --echo_outstanding_;
+  uint32_t rtt_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
+  shared_->echo_rtt.Record(rtt_us);
+  Add(shared_->echo_verified);
+  c.state = ConnState::kIdle;
+  c.echo_sent = 0;
+  c.echo_received = 0;
+}
+
+void ConnectionEngine::StartRound(uint32_t round) {
+  echo_round_ = round;
+  shared_->echo_round.store(round, std::memory_order_relaxed);
+  echo_active_ = true;
+  echo_cursor_ = 0;
+  PumpEchoes();
+}
+
+void ConnectionEngine::PumpEchoes() {
+  if (!echo_active_) return;
+  uint64_t now = NowMicros();
+  // A steady stream of at most max_in_flight outstanding echoes, not one
+  // burst of every connection at once.
+  while (echo_cursor_ < connect_cursor_ && echo_outstanding_ < max_in_flight_) {
+    uint32_t slot = echo_cursor_++;
+    Connection& c = table_[slot];
+    if (c.state == ConnState::kIdle) StartEcho(slot, c, now);
+  }
+  if (echo_cursor_ >= connect_cursor_ && echo_outstanding_ == 0) {
+    echo_active_ = false;
+    shared_->echo_rounds_done.store(echo_round_, std::memory_order_release);
+    if (pending_round_ != 0) {
+      uint32_t next = pending_round_;
+      pending_round_ = 0;
+      StartRound(next);
+    }
+  }
+}
+
+void ConnectionEngine::OnTimeout(uint32_t slot) {
+  Connection& c = table_[slot];
+  if (c.state == ConnState::kConnecting) {
+    --in_flight_;
+    Set(shared_->in_flight, in_flight_);
+    FailConnect(slot, c, kReasonConnectTimeout);
+    return;
+  }
+  if (c.state != ConnState::kEchoing) return;
+  Add(shared_->echo_timed_out);
+  CountFailure(slot, c, kReasonEchoTimeout);
+  --echo_outstanding_;
+  c.state = ConnState::kIdle;
+  // The connection stays: its late reply is discarded when it comes, so the
+  // next round reads only its own bytes.
+  uint32_t owed = uint32_t{c.echo_skip} + c.echo_sent - c.echo_received;
+  c.echo_sent = 0;
+  c.echo_received = 0;
+  if (owed > UINT16_MAX) {  // too far behind to keep track of: give it up
+    DropConnection(slot, c);
+    return;
+  }
+  c.echo_skip = static_cast<uint16_t>(owed);
+}
+
+void ConnectionEngine::LoseConnection(uint32_t slot, Connection& c, int reason) {
+  if (c.state == ConnState::kEchoing) {
+    wheel_.Cancel(slot);
+    --echo_outstanding_;
+    Add(shared_->echo_closed);
+  }
+  Add(shared_->closed_by_peer);
+  CountFailure(slot, c, reason);
+  CloseFd(c, /*reset=*/false);  // the far side closed first: no TIME_WAIT here
+  --open_;
+  Set(shared_->open, open_);
+}
+
+void ConnectionEngine::DropConnection(uint32_t slot, Connection& c) {
+  if (c.state == ConnState::kEchoing) {
+    wheel_.Cancel(slot);
+    --echo_outstanding_;
+  }
+  CloseFd(c, /*reset=*/true);
+  --open_;
+  Set(shared_->open, open_);
+}
+
+// ------------------------------------------------------------ bookkeeping
+
+void ConnectionEngine::CloseFd(Connection& c, bool reset) {
+  if (reset) {
+    // RST instead of FIN: no TIME_WAIT holding the source port.
+    linger abort{1, 0};
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  }
+  close(c.fd);  // also leaves the epoll set: no EPOLL_CTL_DEL needed
+  c.fd = -1;
+  c.state = ConnState::kClosed;
+}
+
+void ConnectionEngine::CountFailure(uint32_t slot, Connection& c, int reason) {
+  if (c.flags & kConnFlagFailed) return;  // a connection fails once
+  c.flags |= kConnFlagFailed;
+  int code = ReasonCode(reason);
+  Add(shared_->failed);
+  Add(shared_->failures[code]);
+  // The first failure of a kind per target is logged, the rest only counted.
+  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
+                                  static_cast<uint32_t>(targets_.size()));
+  std::bitset<kReasonSlots>& logged = logged_failures_[route.target_index];
+  if (!logged.test(code)) {
+    logged.set(code);
+    LOG_WARNING("connection %d from %s to %s: %s (further %s failures to this target are only counted)",
+                first_connection_ + slot, source_names_[route.source_index], target_names_[route.target_index],
+                ReasonName(code), ReasonName(code));
+  }
+}
+
+}  // namespace fourtuple::agent

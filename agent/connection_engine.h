@@ -1,0 +1,193 @@
+// The connection engine of one agent worker process: one epoll loop that
+// opens this worker's slice of the run's connections (each bound to its source
+// address, non-blocking, rate-limited, a bounded number in flight), holds
+// them, echo-checks them on command and closes them, counting everything in
+// the worker's AgentWorkerShared block (agent/worker_protocol.h).
+//
+// State per connection is one 32-byte record of a preallocated table
+// (agent/conn_table.h); timeouts are a coarse timer wheel linked through the
+// table; reads go to one shared scratch buffer and writes come from one
+// shared payload buffer regenerated per connection (agent/echo_payload.h).
+// Failures are counted by reason and never retried.
+//
+// The loop does not read its control socket itself: RunAgentWorker
+// (worker_main.cc) registers it with WatchExternal() and turns its messages
+// into Start / BeginConnect / BeginEcho / CloseAll calls, and tests call the
+// same methods directly and spin RunOnce().
+//
+// Thread-safety: a ConnectionEngine is used by one thread (its loop). The
+// shared block it writes may be read by other processes at any time.
+#ifndef FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
+#define FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/conn_table.h"
+#include "agent/echo_payload.h"
+#include "agent/rate_limiter.h"
+#include "agent/timer_wheel.h"
+#include "agent/worker_protocol.h"
+#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::agent {
+
+// Loop tick: the resolution of connect and echo timeouts.
+inline constexpr uint32_t kEngineTickUs = 10'000;
+// Timer-wheel size (ticks per revolution: 10.24 s at 10 ms ticks).
+inline constexpr uint32_t kEngineWheelBuckets = 1024;
+// Timeouts are measured with 32-bit microsecond stamps; keep them well inside.
+inline constexpr uint64_t kMaxEngineTimeoutMs = 30 * 60 * 1000;
+// A worker's slice is bounded by its fd budget in practice; this bounds the table.
+inline constexpr uint64_t kMaxWorkerConnections = uint64_t{1} << 24;
+
+class ConnectionEngine {
+ public:
+  // `shared` must stay mapped while the engine lives; it is expected zeroed
+  // (Start() zeroes it again for a second run in the same process).
+  static absl::StatusOr<std::unique_ptr<ConnectionEngine>> Create(AgentWorkerShared* shared);
+  ~ConnectionEngine();  // Closes every connection (RST) and the epoll fd.
+
+  ConnectionEngine(const ConnectionEngine&) = delete;
+  ConnectionEngine& operator=(const ConnectionEngine&) = delete;
+
+  // Takes an assignment slice: validates it, builds the table, phase kReady.
+  // A run already in progress is closed first and the counters start over.
+  absl::Status Start(const v1::WorkerStart& start);
+  // Starts the ramp: phase kConnecting, then kConnected once every connection
+  // of the slice has been attempted and none is pending.
+  absl::Status BeginConnect();
+  // Starts echo round `round` (>= 1) on every open connection, at most
+  // max_in_flight outstanding at once; echo_rounds_done = round when each is
+  // verified, mismatched, timed out or closed. A round asked for while one is
+  // running starts when it finishes (only the latest such request is kept).
+  absl::Status BeginEcho(uint32_t round);
+  // Closes every connection with an RST (no TIME_WAIT holding source ports);
+  // phase kClosed. Pending connects are abandoned, not counted as failures.
+  void CloseAll();
+  // Records an unrecoverable error in the shared block; phase kFailed.
+  void Fail(absl::string_view message);
+
+  // Level-triggered EPOLLIN on an outside fd (control socket, signalfd);
+  // RunOnce reports it readable through bit `tag` (0..31) of its result.
+  absl::Status WatchExternal(int fd, int tag);
+
+  // One turn of the loop: waits for events at most max_wait_ms (-1: no
+  // limit; shorter when a timer tick or a rate-limiter token is due),
+  // handles them, expires timeouts, starts connects and echoes the limits
+  // allow and updates the phase. Returns the tags of readable outside fds.
+  absl::StatusOr<uint32_t> RunOnce(int max_wait_ms);
+
+  WorkerPhase phase() const;
+  // Connects pending, echoes outstanding (for tests and the loop's own bounds).
+  uint64_t in_flight() const { return in_flight_; }
+  uint64_t echo_outstanding() const { return echo_outstanding_; }
+  // The loop clock: microseconds since the engine was created.
+  uint64_t NowMicros() const;
+
+ private:
+  struct SocketAddress {
+    union {
+      sockaddr any;
+      sockaddr_in v4;
+      sockaddr_in6 v6;
+    };
+    socklen_t length = 0;
+  };
+
+  ConnectionEngine(AgentWorkerShared* shared, int epoll_fd);
+
+  void ResetShared();
+  void UpdatePhase();
+  int WaitMillis(int max_wait_ms);
+
+  // Connecting.
+  void PumpConnects();
+  void StartConnect(uint32_t slot);
+  void OnConnectEvent(uint32_t slot, Connection& c, uint32_t events);
+  bool IsSelfConnect(uint32_t slot, const Connection& c) const;
+  void FailConnect(uint32_t slot, Connection& c, int reason);
+
+  // Established connections.
+  void OnEstablishedEvent(uint32_t slot, Connection& c, uint32_t events);
+  // Reads what has arrived (`events` as epoll gave them); false when the
+  // connection was closed meanwhile.
+  bool ReadEcho(uint32_t slot, Connection& c, uint32_t events);
+  // Writes the rest of the payload; false when the connection was closed.
+  bool SendEcho(uint32_t slot, Connection& c);
+  void StartEcho(uint32_t slot, Connection& c, uint64_t now);
+  void FinishEcho(uint32_t slot, Connection& c);
+  void PumpEchoes();
+  void StartRound(uint32_t round);
+  void OnTimeout(uint32_t slot);
+  // The far side closed or reset an established connection.
+  void LoseConnection(uint32_t slot, Connection& c, int reason);
+  // Our decision to drop an established connection (mismatch, unexpected data).
+  void DropConnection(uint32_t slot, Connection& c);
+
+  // Bookkeeping.
+  void CountFailure(uint32_t slot, Connection& c, int reason);
+  void CloseFd(Connection& c, bool reset);
+  EchoId EchoIdOf(uint32_t slot) const;
+  uint32_t TickOf(uint64_t now_us) const { return static_cast<uint32_t>(now_us / kEngineTickUs); }
+  uint32_t DeadlineTick(uint64_t now_us, uint64_t timeout_us) const {
+    return static_cast<uint32_t>((now_us + timeout_us + kEngineTickUs - 1) / kEngineTickUs);
+  }
+
+  // Constant after construction.
+  AgentWorkerShared* const shared_;
+  const int epoll_fd_;
+  const uint64_t epoch_ns_;
+
+  // Constant during a run (set by Start).
+  bool started_ = false;
+  uint32_t agent_index_ = 0;
+  uint64_t first_connection_ = 0;
+  uint32_t connections_ = 0;
+  uint32_t max_in_flight_ = 1;
+  uint32_t payload_bytes_ = kMinPayloadBytes;
+  uint64_t connect_timeout_us_ = 0;
+  uint64_t echo_timeout_us_ = 0;
+  std::vector<SocketAddress> sources_;
+  std::vector<SocketAddress> targets_;
+  std::vector<std::string> source_names_;  // for log lines only
+  std::vector<std::string> target_names_;
+
+  // Loop state.
+  ConnectionTable table_;
+  TimerWheel<Connection> wheel_{kEngineWheelBuckets};
+  std::optional<RateLimiter> limiter_;
+  uint32_t next_generation_ = 1;
+  bool connect_started_ = false;
+  uint32_t connect_cursor_ = 0;  // slots below have been attempted
+  uint64_t in_flight_ = 0;
+  uint64_t open_ = 0;
+  bool echo_active_ = false;
+  uint32_t echo_round_ = 0;
+  uint32_t echo_cursor_ = 0;     // slots below were offered this round
+  uint64_t echo_outstanding_ = 0;
+  uint32_t pending_round_ = 0;   // asked for while a round ran; 0 = none
+  bool closed_ = false;
+  bool failed_ = false;
+  std::vector<std::bitset<kReasonSlots>> logged_failures_;  // per target
+
+  // Shared buffers: the only I/O memory, whatever the connection count.
+  std::unique_ptr<char[]> scratch_;  // reads
+  std::unique_ptr<char[]> payload_;  // writes
+  std::unique_ptr<epoll_event[]> events_;
+};
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_CONNECTION_ENGINE_H_

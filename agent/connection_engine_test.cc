@@ -1,0 +1,454 @@
+// The connection engine against real sockets on loopback: an echo server
+// thread in this process (agent/test_echo_server.h) and the engine's loop
+// driven by the test through RunOnce().
+#include "agent/connection_engine.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/test_echo_server.h"
+#include "common/failure_reason.h"
+#include "gtest/gtest.h"
+
+namespace fourtuple::agent {
+namespace {
+
+using testing::TestEchoServer;
+
+uint64_t Load(const std::atomic<uint64_t>& counter) { return counter.load(std::memory_order_relaxed); }
+
+struct StartOptions {
+  std::vector<std::string> targets;
+  std::vector<std::string> sources = {"127.0.1.1", "127.0.1.2", "127.0.1.3", "127.0.1.4"};
+  uint64_t first_connection = 0;
+  uint64_t connections = 100;
+  double connect_rate = 0;
+  uint32_t max_in_flight = 256;
+  uint32_t payload_bytes = 64;
+  uint64_t connect_timeout_ms = 5000;
+  uint64_t echo_timeout_ms = 5000;
+  uint32_t agent_index = 3;
+};
+
+v1::WorkerStart MakeStart(const StartOptions& o) {
+  v1::WorkerStart start;
+  v1::Assignment* a = start.mutable_assignment();
+  a->set_run_id("test");
+  a->set_agent_index(o.agent_index);
+  for (const std::string& t : o.targets) a->add_targets(t);
+  for (const std::string& s : o.sources) a->add_source_addresses(s);
+  a->set_connections(o.connections);
+  a->set_connect_timeout_ms(o.connect_timeout_ms);
+  a->set_payload_bytes(o.payload_bytes);
+  a->set_echo_timeout_ms(o.echo_timeout_ms);
+  start.set_first_connection(o.first_connection);
+  start.set_connections(o.connections);
+  start.set_connect_rate(o.connect_rate);
+  start.set_max_in_flight(o.max_in_flight);
+  return start;
+}
+
+// A loopback port with a bound socket that does not listen: connects to it
+// are refused, and nothing else can take the port while the test runs.
+class RefusingPort {
+ public:
+  RefusingPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t length = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~RefusingPort() { close(fd_); }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ protected:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A listener that never accepts, with the smallest accept queue: once it is
+// full, SYNs are dropped (tcp_abort_on_overflow=0), so connects hang.
+class FullBacklogPort : public RefusingPort {
+ public:
+  FullBacklogPort() { listen(fd_, 0); }
+};
+
+class ConnectionEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    shared_ = std::make_unique<AgentWorkerShared>();
+    absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine = ConnectionEngine::Create(shared_.get());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = *std::move(engine);
+  }
+
+  // Spins the loop until `done` or the timeout; tracks the largest number of
+  // connects and echoes seen pending at once.
+  bool RunUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(20)) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      absl::StatusOr<uint32_t> ready = engine_->RunOnce(5);
+      EXPECT_TRUE(ready.ok()) << ready.status();
+      max_in_flight_seen_ = std::max(max_in_flight_seen_, engine_->in_flight());
+      max_echoes_seen_ = std::max(max_echoes_seen_, engine_->echo_outstanding());
+    }
+    return true;
+  }
+  bool RunUntilPhase(WorkerPhase phase, absl::Duration timeout = absl::Seconds(20)) {
+    return RunUntil([&] { return engine_->phase() == phase; }, timeout);
+  }
+  bool RunUntilRoundDone(uint32_t round, absl::Duration timeout = absl::Seconds(20)) {
+    return RunUntil([&] { return shared_->echo_rounds_done.load() == round && !Echoing(); }, timeout);
+  }
+  bool Echoing() const { return engine_->phase() == WorkerPhase::kEchoing; }
+
+  uint64_t Failures(int reason) const { return Load(shared_->failures[ReasonCode(reason)]); }
+  uint64_t TotalFailures() const {
+    uint64_t sum = 0;
+    for (const auto& counter : shared_->failures) sum += Load(counter);
+    return sum;
+  }
+
+  // Starts `o` and ramps to kConnected.
+  void Connect(const StartOptions& o) {
+    ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+    ASSERT_TRUE(engine_->BeginConnect().ok());
+    ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected)) << "established " << Load(shared_->established);
+  }
+
+  std::unique_ptr<AgentWorkerShared> shared_;
+  std::unique_ptr<ConnectionEngine> engine_;
+  uint64_t max_in_flight_seen_ = 0;
+  uint64_t max_echoes_seen_ = 0;
+};
+
+TEST_F(ConnectionEngineTest, OpensEchoesTwoRoundsAndCloses) {
+  TestEchoServer server(/*ports=*/2);
+  StartOptions o;
+  o.targets = {server.endpoint(0), server.endpoint(1)};
+  o.first_connection = 1000;  // a slice that does not start at 0
+  o.connections = 3000;
+  o.max_in_flight = 256;
+  o.payload_bytes = 100;
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kReady);
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kConnecting);
+  ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
+
+  EXPECT_EQ(Load(shared_->attempted), 3000u);
+  EXPECT_EQ(Load(shared_->established), 3000u);
+  EXPECT_EQ(Load(shared_->open), 3000u);
+  EXPECT_EQ(Load(shared_->in_flight), 0u);
+  EXPECT_EQ(Load(shared_->failed), 0u);
+  EXPECT_EQ(TotalFailures(), 0u);
+  // ids 1000..3999 over 4 sources x 2 targets: 750 per source.
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(Load(shared_->established_by_source[s]), 750u) << s;
+  EXPECT_EQ(Load(shared_->established_by_source[4]), 0u);
+  EXPECT_EQ(Load(shared_->connect_latency.count), 3000u);
+  EXPECT_GT(Load(shared_->connect_latency.sum_us), 0u);
+  EXPECT_LE(max_in_flight_seen_, 256u);
+  EXPECT_GT(max_in_flight_seen_, 0u);
+  ASSERT_TRUE(RunUntil([&] { return server.open() == 3000; }));
+
+  for (uint32_t round = 1; round <= 2; ++round) {
+    ASSERT_TRUE(engine_->BeginEcho(round).ok());
+    EXPECT_EQ(engine_->phase(), WorkerPhase::kEchoing);
+    EXPECT_EQ(shared_->echo_round.load(), round);
+    ASSERT_TRUE(RunUntilRoundDone(round)) << "verified " << Load(shared_->echo_verified);
+    EXPECT_EQ(engine_->phase(), WorkerPhase::kConnected);
+    EXPECT_EQ(Load(shared_->echo_sent), 3000u * round);
+    EXPECT_EQ(Load(shared_->echo_verified), 3000u * round);
+    EXPECT_EQ(Load(shared_->echo_rtt.count), 3000u * round);
+  }
+  EXPECT_EQ(Load(shared_->echo_mismatched), 0u);
+  EXPECT_EQ(Load(shared_->echo_timed_out), 0u);
+  EXPECT_EQ(Load(shared_->echo_closed), 0u);
+  EXPECT_LE(max_echoes_seen_, 256u);  // a steady stream, not 3000 at once
+  EXPECT_GT(max_echoes_seen_, 0u);
+  EXPECT_EQ(Load(shared_->open), 3000u);
+
+  engine_->CloseAll();
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kClosed);
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Load(shared_->closed_by_peer), 0u);
+  // The server sees every connection go (reset: no TIME_WAIT on our side).
+  ASSERT_TRUE(RunUntil([&] { return server.open() == 0; })) << server.open();
+}
+
+TEST_F(ConnectionEngineTest, LargestPayloadIsVerified) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 300;
+  o.payload_bytes = kMaxPayloadBytes;
+  Connect(o);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Load(shared_->echo_verified), 300u);
+  EXPECT_EQ(Load(shared_->echo_mismatched), 0u);
+}
+
+TEST_F(ConnectionEngineTest, RefusedConnectsAreCountedByErrno) {
+  RefusingPort port;
+  StartOptions o;
+  o.targets = {port.endpoint()};
+  o.connections = 200;
+  o.max_in_flight = 32;
+  Connect(o);
+  EXPECT_EQ(Load(shared_->attempted), 200u);
+  EXPECT_EQ(Load(shared_->established), 0u);
+  EXPECT_EQ(Load(shared_->failed), 200u);
+  EXPECT_EQ(Failures(ECONNREFUSED), 200u);
+  EXPECT_EQ(TotalFailures(), 200u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Load(shared_->connect_latency.count), 0u);
+}
+
+TEST_F(ConnectionEngineTest, ConnectTimeoutWhenTheAcceptQueueIsFull) {
+  FullBacklogPort port;
+  StartOptions o;
+  o.targets = {port.endpoint()};
+  o.connections = 24;
+  o.max_in_flight = 8;
+  o.connect_timeout_ms = 300;
+  absl::Time start = absl::Now();
+  Connect(o);
+  absl::Duration elapsed = absl::Now() - start;
+  // The queue holds one connection; every other SYN is dropped.
+  uint64_t established = Load(shared_->established);
+  EXPECT_LE(established, 2u);
+  EXPECT_EQ(Failures(kReasonConnectTimeout) + established, 24u);
+  EXPECT_EQ(Load(shared_->failed), 24u - established);
+  EXPECT_EQ(max_in_flight_seen_, 8u);  // the in-flight cap held the rest back
+  // Three waves of 8 (the cap), each waiting out the 300 ms timeout.
+  EXPECT_GE(elapsed, absl::Milliseconds(600));
+  EXPECT_LT(elapsed, absl::Seconds(5));
+}
+
+TEST_F(ConnectionEngineTest, RateLimitSpacesConnects) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 150;
+  o.connect_rate = 500;
+  o.max_in_flight = 1000;
+  absl::Time start = absl::Now();
+  Connect(o);
+  absl::Duration elapsed = absl::Now() - start;
+  EXPECT_EQ(Load(shared_->established), 150u);
+  // 149 intervals of 2 ms, less the 20 ms burst allowance.
+  EXPECT_GE(elapsed, absl::Milliseconds(270));
+  EXPECT_LT(elapsed, absl::Seconds(3));
+}
+
+TEST_F(ConnectionEngineTest, PeerCloseWhileIdleIsCounted) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 500;
+  Connect(o);
+  ASSERT_TRUE(RunUntil([&] { return server.open() == 500; }));
+  server.CloseConnections(/*reset=*/false);
+  ASSERT_TRUE(RunUntil([&] { return Load(shared_->open) == 0; })) << Load(shared_->open);
+  EXPECT_EQ(Load(shared_->closed_by_peer), 500u);
+  EXPECT_EQ(Failures(kReasonPeerClosed), 500u);
+  EXPECT_EQ(Load(shared_->failed), 500u);
+  EXPECT_EQ(Load(shared_->established), 500u);
+}
+
+TEST_F(ConnectionEngineTest, PeerResetWhileIdleIsCountedByErrno) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 500;
+  Connect(o);
+  ASSERT_TRUE(RunUntil([&] { return server.open() == 500; }));
+  server.CloseConnections(/*reset=*/true);
+  ASSERT_TRUE(RunUntil([&] { return Load(shared_->open) == 0; })) << Load(shared_->open);
+  EXPECT_EQ(Load(shared_->closed_by_peer), 500u);
+  EXPECT_EQ(Failures(ECONNRESET), 500u);
+  EXPECT_EQ(TotalFailures(), 500u);
+}
+
+TEST_F(ConnectionEngineTest, ServerClosingAtAcceptIsSeen) {
+  TestEchoServer server;
+  server.SetMode(TestEchoServer::Mode::kCloseOnAccept);
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 200;
+  Connect(o);
+  ASSERT_TRUE(RunUntil([&] { return Load(shared_->closed_by_peer) == 200; }));
+  EXPECT_EQ(Load(shared_->established), 200u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Failures(kReasonPeerClosed), 200u);
+}
+
+TEST_F(ConnectionEngineTest, MismatchedEchoIsCountedAndClosed) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 300;
+  Connect(o);
+  server.SetMode(TestEchoServer::Mode::kCorrupt);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Load(shared_->echo_mismatched), 300u);
+  EXPECT_EQ(Load(shared_->echo_verified), 0u);
+  EXPECT_EQ(Failures(kReasonEchoMismatch), 300u);
+  EXPECT_EQ(Load(shared_->failed), 300u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Load(shared_->closed_by_peer), 0u);  // we closed them
+  ASSERT_TRUE(RunUntil([&] { return server.open() == 0; }));
+}
+
+TEST_F(ConnectionEngineTest, EchoTimeoutKeepsTheConnectionAndSkipsTheLateReply) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 200;
+  o.echo_timeout_ms = 1000;
+  o.payload_bytes = 40;
+  Connect(o);
+  server.SetMode(TestEchoServer::Mode::kHold);
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1000));
+  EXPECT_EQ(Load(shared_->echo_timed_out), 200u);
+  EXPECT_EQ(Failures(kReasonEchoTimeout), 200u);
+  EXPECT_EQ(Load(shared_->open), 200u);
+
+  // Round 2 goes out while round 1's replies are still held; then the server
+  // sends both. Each connection must discard round 1's bytes and verify its
+  // round 2 payload.
+  ASSERT_TRUE(engine_->BeginEcho(2).ok());
+  server.Release();
+  ASSERT_TRUE(RunUntilRoundDone(2));
+  EXPECT_EQ(Load(shared_->echo_verified), 200u);
+  EXPECT_EQ(Load(shared_->echo_mismatched), 0u);
+  ASSERT_TRUE(engine_->BeginEcho(3).ok());
+  ASSERT_TRUE(RunUntilRoundDone(3));
+  EXPECT_EQ(Load(shared_->echo_verified), 400u);
+  // A connection fails once: the timeout, not again later.
+  EXPECT_EQ(Load(shared_->failed), 200u);
+  EXPECT_EQ(TotalFailures(), 200u);
+  EXPECT_EQ(Load(shared_->open), 200u);
+}
+
+TEST_F(ConnectionEngineTest, ServerClosingDuringEchoCountsEchoClosed) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 300;
+  Connect(o);
+  server.SetMode(TestEchoServer::Mode::kCloseOnData);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Load(shared_->echo_closed), 300u);
+  EXPECT_EQ(Load(shared_->closed_by_peer), 300u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Failures(kReasonPeerClosed), 300u);
+}
+
+TEST_F(ConnectionEngineTest, EchoAskedForDuringARoundFollowsIt) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 500;
+  o.max_in_flight = 50;
+  Connect(o);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(engine_->BeginEcho(2).ok());
+  ASSERT_TRUE(RunUntilRoundDone(2));
+  EXPECT_EQ(Load(shared_->echo_verified), 1000u);
+  EXPECT_LE(max_echoes_seen_, 50u);
+}
+
+TEST_F(ConnectionEngineTest, ASecondStartBeginsFromZero) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 300;
+  Connect(o);
+  engine_->CloseAll();
+  o.connections = 100;
+  o.first_connection = 7;
+  Connect(o);
+  EXPECT_EQ(Load(shared_->attempted), 100u);
+  EXPECT_EQ(Load(shared_->established), 100u);
+  EXPECT_EQ(Load(shared_->open), 100u);
+  EXPECT_EQ(Load(shared_->connect_latency.count), 100u);
+  ASSERT_TRUE(RunUntil([&] { return server.open() == 100; }));
+}
+
+TEST_F(ConnectionEngineTest, StartRefusesBadAssignments) {
+  StartOptions good;
+  good.targets = {"127.0.0.1:9"};
+  ASSERT_TRUE(engine_->Start(MakeStart(good)).ok());
+
+  struct Case {
+    std::function<void(StartOptions&)> change;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {[](StartOptions& o) { o.targets.clear(); }, "assignment.targets"},
+      {[](StartOptions& o) { o.targets = {"127.0.0.1"}; }, "assignment.targets[0]"},
+      {[](StartOptions& o) { o.sources.clear(); }, "assignment.source_addresses"},
+      {[](StartOptions& o) { o.sources = {"127.0.1.1", "127.0.1.300"}; }, "assignment.source_addresses[1]"},
+      {[](StartOptions& o) { o.sources = {"::1"}; }, "family"},
+      {[](StartOptions& o) { o.payload_bytes = 15; }, "payload_bytes"},
+      {[](StartOptions& o) { o.payload_bytes = kMaxPayloadBytes + 1; }, "payload_bytes"},
+      {[](StartOptions& o) { o.connect_timeout_ms = 0; }, "connect_timeout_ms"},
+      {[](StartOptions& o) { o.echo_timeout_ms = kMaxEngineTimeoutMs + 1; }, "echo_timeout_ms"},
+      {[](StartOptions& o) { o.max_in_flight = 0; }, "max_in_flight"},
+      {[](StartOptions& o) { o.connect_rate = -1; }, "connect_rate"},
+      {[](StartOptions& o) { o.connections = kMaxWorkerConnections + 1; }, "exceeds"},
+  };
+  for (const Case& c : cases) {
+    StartOptions o = good;
+    c.change(o);
+    absl::Status status = engine_->Start(MakeStart(o));
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.expected;
+    EXPECT_NE(status.message().find(c.expected), absl::string_view::npos) << status;
+  }
+}
+
+TEST_F(ConnectionEngineTest, CommandsOutOfOrderAreRefused) {
+  EXPECT_EQ(engine_->BeginConnect().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->BeginEcho(1).code(), absl::StatusCode::kFailedPrecondition);
+  StartOptions o;
+  o.targets = {"127.0.0.1:9"};
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  EXPECT_EQ(engine_->BeginEcho(1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->BeginEcho(0).code(), absl::StatusCode::kInvalidArgument);
+  engine_->CloseAll();
+  EXPECT_EQ(engine_->BeginConnect().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ConnectionEngineTest, FailWritesTheErrorIntoTheSharedBlock) {
+  engine_->Fail("something broke");
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kFailed);
+  EXPECT_EQ(shared_->error_set.load(), 1u);
+  EXPECT_STREQ(shared_->error, "something broke");
+  engine_->Fail(std::string(1000, 'x'));  // truncated, still terminated
+  EXPECT_EQ(std::string(shared_->error).size(), sizeof shared_->error - 1);
+}
+
+}  // namespace
+}  // namespace fourtuple::agent

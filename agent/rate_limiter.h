@@ -1,0 +1,59 @@
+// A token bucket for new connections: `rate` tokens per second, at most
+// `burst` banked. The caller passes the clock (microseconds, any epoch, never
+// going back), so tests drive it deterministically.
+//
+// Thread-safety: owned by one loop thread; nothing is synchronized.
+#ifndef FOURTUPLE_AGENT_RATE_LIMITER_H_
+#define FOURTUPLE_AGENT_RATE_LIMITER_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace fourtuple::agent {
+
+class RateLimiter {
+ public:
+  // rate <= 0 (or not finite) means unlimited. The bucket starts with one
+  // token, so the first connection leaves at once and the rest follow at the
+  // rate instead of as one initial burst.
+  RateLimiter(double rate_per_second, double burst, uint64_t now_us)
+      : unlimited_(!(rate_per_second > 0) || !std::isfinite(rate_per_second)),
+        interval_us_(unlimited_ ? 0 : 1e6 / rate_per_second),
+        tolerance_us_((std::max(1.0, burst) - 1) * interval_us_),
+        next_us_(static_cast<double>(now_us) + tolerance_us_) {}
+
+  // A burst that absorbs the loop's wake-up jitter: 20 ms worth of tokens.
+  static double DefaultBurst(double rate_per_second) { return std::max(1.0, rate_per_second * 0.02); }
+
+  bool unlimited() const { return unlimited_; }
+
+  // Takes one token if one is available at now_us.
+  bool TryTake(uint64_t now_us) {
+    if (unlimited_) return true;
+    double now = static_cast<double>(now_us);
+    if (now + tolerance_us_ < next_us_) return false;
+    next_us_ = std::max(next_us_, now) + interval_us_;
+    return true;
+  }
+
+  // Microseconds from now_us until a token is available (0 when one is).
+  uint64_t MicrosUntilToken(uint64_t now_us) const {
+    if (unlimited_) return 0;
+    double wait = next_us_ - tolerance_us_ - static_cast<double>(now_us);
+    return wait > 0 ? static_cast<uint64_t>(std::ceil(wait)) : 0;
+  }
+
+ private:
+  // The generic cell rate algorithm (a token bucket kept as one time, so no
+  // token count drifts by rounding): a token is available from
+  // next_us_ - tolerance_us_ on; each take moves next_us_ one interval on.
+  bool unlimited_;
+  double interval_us_;
+  double tolerance_us_;  // (burst - 1) intervals
+  double next_us_;
+};
+
+}  // namespace fourtuple::agent
+
+#endif  // FOURTUPLE_AGENT_RATE_LIMITER_H_
