@@ -237,8 +237,8 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     cleanup();
     return status;
   }
-  LOG_INFO("%d workers accepting on %s, up to %d connections each", pool->count(),
-           absl::StrJoin(listen_names, ","), max_connections);
+  LOG_INFO("accepting on %s; worker processes: %d, up to %d connections each",
+           absl::StrJoin(listen_names, ","), pool->count(), max_connections);
 
   TargetControlService service(&counters, listen_names, start);
   std::unique_ptr<grpc::Server> server;
