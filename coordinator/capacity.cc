@@ -1,0 +1,487 @@
+#include "coordinator/capacity.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iterator>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/address.h"
+#include "common/host_facts.h"
+
+namespace fourtuple::coordinator {
+namespace {
+
+constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
+
+// The widest ephemeral range Linux allows past the privileged ports: what
+// "widen net.ipv4.ip_local_port_range" can reach at best.
+constexpr uint64_t kWidestPortRange = 65535 - 1024 + 1;
+
+// Past this many, non-local source addresses are counted, not listed: a
+// mistyped /16 would otherwise print thousands of lines.
+constexpr size_t kNonLocalListed = 5;
+
+uint64_t SaturatingMultiply(uint64_t a, uint64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > kUnlimited / b ? kUnlimited : a * b;
+}
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return a > kUnlimited - b ? kUnlimited : a + b; }
+
+uint64_t SaturatingSubtract(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+// b > 0.
+uint64_t CeilDivide(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
+// "1 source address", "2 source addresses", "40,000 connections".
+std::string Count(uint64_t n, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(GroupThousands(n), " ", n == 1 ? one : many);
+}
+
+uint64_t EphemeralPorts(const v1::HostFacts& facts) {
+  return facts.port_range_high() >= facts.port_range_low()
+             ? uint64_t{facts.port_range_high()} - facts.port_range_low() + 1
+             : 0;
+}
+
+// Messages say "host lab2"; an agent that reported no hostname is named by
+// its endpoint instead.
+std::string HostOf(const AgentDemand& demand, const v1::HostFacts& facts) {
+  return facts.hostname().empty() ? demand.name : facts.hostname();
+}
+
+// The source addresses the host does not have, in plan order. The whole of
+// 127/8 is routed to lo when 127.0.0.1 is there, so any 127.x.y.z binds
+// without an alias; every other address must be on an interface.
+std::vector<std::string> NonLocalSources(const std::vector<std::string>& sources,
+                                         const v1::HostFacts& facts) {
+  std::vector<IpAddress> local;
+  bool loopback_v4 = false;
+  for (const std::string& text : facts.local_addresses()) {
+    absl::StatusOr<IpAddress> address = ParseIpAddress(text);
+    // A form ParseIpAddress does not read (a scoped "fe80::1%eth0") can only
+    // match by its text, below.
+    if (!address.ok()) continue;
+    if (address->family == AF_INET && address->IsLoopback() && ntohl(address->v4.s_addr) == INADDR_LOOPBACK) {
+      loopback_v4 = true;
+    }
+    local.push_back(*address);
+  }
+  std::vector<std::string> missing;
+  for (const std::string& text : sources) {
+    absl::StatusOr<IpAddress> address = ParseIpAddress(text);
+    bool found = false;
+    if (address.ok()) {
+      found = (loopback_v4 && address->family == AF_INET && address->IsLoopback()) ||
+              std::find(local.begin(), local.end(), *address) != local.end();
+    } else {
+      found = std::find(facts.local_addresses().begin(), facts.local_addresses().end(), text) !=
+              facts.local_addresses().end();
+    }
+    if (!found) missing.push_back(text);
+  }
+  return missing;
+}
+
+// The file-descriptor limit: per process (processes x budget) and system
+// wide (fs.file-max). Fills the fd fields of `row` and adds errors.
+void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
+  const uint64_t n = demand.connections;
+  const uint64_t budget = FdBudgetPerProcess(facts.nofile_soft());
+  const bool from_plan = demand.processes != 0;
+  const uint64_t fixed = from_plan ? demand.processes : facts.processes();
+  row.fd_budget_per_process = budget;
+  row.processes_auto = fixed == 0;
+
+  uint64_t per_process_capacity = 0;
+  if (fixed != 0) {
+    row.processes = fixed;
+    per_process_capacity = SaturatingMultiply(fixed, budget);
+  } else {
+    // What agent/worker_plan.cc DecideWorkerCount picks: enough processes
+    // for the fd budget, at least one per core, never more than connections.
+    const uint64_t needed = budget == 0 ? kUnlimited : CeilDivide(n, budget);
+    row.processes =
+        std::min(std::max<uint64_t>(needed, std::max<uint32_t>(facts.cores(), 1)), std::max<uint64_t>(n, 1));
+    row.processes = std::min(row.processes, kMaxAgentProcesses);
+    per_process_capacity = SaturatingMultiply(kMaxAgentProcesses, budget);
+  }
+
+  // fs.file-max counts every open file on the host; each worker keeps its
+  // reserve open besides its connections. When the target shares the host
+  // its sockets count too, which only the caller knows. 0 = not reported.
+  const uint64_t reserve = SaturatingMultiply(row.processes, kFdReserve);
+  const uint64_t file_max_capacity =
+      facts.file_max() == 0 ? kUnlimited : SaturatingSubtract(facts.file_max(), reserve);
+  row.fd_capacity = std::min(per_process_capacity, file_max_capacity);
+  row.fd_capacity_by_file_max = file_max_capacity < per_process_capacity;
+
+  const std::string& agent = demand.name;
+  if (n > per_process_capacity) {
+    const uint64_t processes = fixed != 0 ? fixed : kMaxAgentProcesses;
+    const uint64_t raise_to = SaturatingAdd(CeilDivide(n, processes), kFdReserve);
+    std::string raise = absl::StrCat("raise LimitNOFILE / ulimit -n to ", GroupThousands(raise_to));
+    if (facts.nr_open() != 0 && raise_to > facts.nr_open()) {
+      // The hard limit cannot pass fs.nr_open.
+      absl::StrAppend(&raise, " (and fs.nr_open, now ", GroupThousands(facts.nr_open()),
+                      ", to at least that)");
+    }
+    if (budget == 0) {
+      row.errors.push_back(absl::StrCat(
+          "agent ", agent, ": RLIMIT_NOFILE ", GroupThousands(facts.nofile_soft()),
+          " leaves no fds for connections (", kFdReserve, " per process are reserved): ", raise));
+    } else {
+      const uint64_t needed = CeilDivide(n, budget);
+      std::string sentence =
+          absl::StrCat("agent ", agent, ": ", Count(n, "connection needs", "connections need"), " ",
+                       Count(needed, "worker process", "worker processes"), " at ", GroupThousands(budget),
+                       " fds each (RLIMIT_NOFILE ", GroupThousands(facts.nofile_soft()), ")");
+      if (fixed == 0 || needed > kMaxAgentProcesses) {
+        absl::StrAppend(&sentence, ", more than the ", GroupThousands(kMaxAgentProcesses),
+                        " an agent starts: ", raise, ", or spread the connections over more agents");
+      } else if (from_plan) {
+        absl::StrAppend(&sentence, ": set \"processes\": ", needed, " in the plan, or ", raise);
+      } else {
+        absl::StrAppend(&sentence, ": use --processes=", needed, ", or ", raise);
+      }
+      row.errors.push_back(std::move(sentence));
+    }
+  }
+  if (n > file_max_capacity) {
+    const uint64_t files = SaturatingAdd(n, reserve);
+    row.errors.push_back(absl::StrCat("agent ", agent, ": ", Count(n, "connection needs", "connections need"),
+                                      " about ", GroupThousands(files), " open files on host ",
+                                      HostOf(demand, facts), " but fs.file-max is ",
+                                      GroupThousands(facts.file_max()), ": raise fs.file-max to at least ",
+                                      GroupThousands(files), " (sysctl -w fs.file-max=", files, ")"));
+  }
+}
+
+// Four-tuples: IP_BIND_ADDRESS_NO_PORT lets the kernel pick the source port
+// per (source, destination address, destination port), so each pair has the
+// whole ephemeral range (net.ipv4.ip_local_port_range serves IPv6 too), and
+// the agent spreads connections evenly over the pairs
+// (agent/worker_protocol.h RouteOf).
+void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
+  const uint64_t n = demand.connections;
+  row.sources = demand.source_addresses.size();
+  row.endpoints = demand.target_endpoints;
+  row.ports_per_pair = EphemeralPorts(facts);
+  const uint64_t pairs = SaturatingMultiply(row.sources, row.endpoints);
+  row.port_capacity = SaturatingMultiply(pairs, row.ports_per_pair);
+
+  const std::string& agent = demand.name;
+  const std::string range =
+      absl::StrCat(facts.port_range_low(), "\xE2\x80\x93", facts.port_range_high());  // en dash
+  if (n > row.port_capacity) {
+    if (row.sources == 0) {
+      row.errors.push_back(absl::StrCat("agent ", agent, " has no source addresses: give it at least one"));
+      return;
+    }
+    if (row.endpoints == 0) {
+      row.errors.push_back(
+          absl::StrCat("agent ", agent, " has no target endpoints: give the plan at least one"));
+      return;
+    }
+    if (row.ports_per_pair == 0) {
+      row.errors.push_back(absl::StrCat(
+          "agent ", agent, ": net.ipv4.ip_local_port_range on host ", HostOf(demand, facts), " is ", range,
+          ", which leaves no ephemeral ports: set it to a range such as 1024 65535"));
+      return;
+    }
+    const uint64_t per_source = SaturatingMultiply(row.endpoints, row.ports_per_pair);
+    const uint64_t sources_needed = CeilDivide(n, per_source);
+    std::string sentence = absl::StrCat(
+        "agent ", agent, ": ", Count(n, "connection", "connections"), " to ",
+        Count(row.endpoints, "endpoint", "endpoints"), " from ",
+        Count(row.sources, "source address", "source addresses"), " need at least ",
+        Count(sources_needed, "source address", "source addresses"), " (", GroupThousands(row.ports_per_pair),
+        row.endpoints == 1 ? " ports each in " : " ports to each endpoint in ", range, "): add ",
+        GroupThousands(sources_needed - row.sources), " more");
+    // A pair can never have more ports than the widest range.
+    if (CeilDivide(n, pairs) <= kWidestPortRange) {
+      absl::StrAppend(&sentence, ", or widen net.ipv4.ip_local_port_range");
+    }
+    const uint64_t per_endpoint = SaturatingMultiply(row.sources, row.ports_per_pair);
+    const uint64_t endpoints_to_add = CeilDivide(n, per_endpoint) - row.endpoints;
+    if (endpoints_to_add == 1) {
+      absl::StrAppend(&sentence, ", or add a target port");
+    } else {
+      absl::StrAppend(&sentence, ", or add ", GroupThousands(endpoints_to_add), " target ports");
+    }
+    row.errors.push_back(std::move(sentence));
+    return;
+  }
+
+  if (pairs == 0 || n == 0) return;
+  const uint64_t per_pair = CeilDivide(n, pairs);
+  if (static_cast<double>(per_pair) > kPortFillWarning * static_cast<double>(row.ports_per_pair)) {
+    const uint64_t half = std::max<uint64_t>(
+        static_cast<uint64_t>(kPortFillWarning * static_cast<double>(row.ports_per_pair)), 1);
+    const uint64_t sources_for_half = CeilDivide(n, SaturatingMultiply(row.endpoints, half));
+    row.warnings.push_back(absl::StrCat(
+        "agent ", agent, ": each source address and target endpoint pair takes up to ",
+        GroupThousands(per_pair), " of its ", GroupThousands(row.ports_per_pair), " ports in ", range, " (",
+        per_pair * 100 / row.ports_per_pair,
+        "%); the kernel's port search slows as a range fills: add source addresses or target "
+        "ports (",
+        Count(sources_for_half, "source address keeps", "source addresses keep"), " each pair at half)"));
+  }
+}
+
+void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
+  const uint64_t n = demand.connections;
+  const double per_connection =
+      demand.memory_bytes_per_connection > 0 ? demand.memory_bytes_per_connection : kAgentBytesPerConnection;
+  row.memory_available_bytes = facts.memory_available_bytes();
+  row.memory_bytes_per_connection = per_connection;
+  // In integers, so 90% of a round figure stays round (8.2 GB -> 7.38 GB).
+  const uint64_t available = facts.memory_available_bytes();
+  const uint64_t usable =
+      available / 100 * kUsableMemoryPercent + available % 100 * kUsableMemoryPercent / 100;
+  row.memory_capacity = static_cast<uint64_t>(std::floor(static_cast<double>(usable) / per_connection));
+  if (n <= row.memory_capacity) return;
+  row.errors.push_back(absl::StrCat(
+      "agent ", demand.name, ": ", Count(n, "connection needs", "connections need"), " about ",
+      FormatBytes(static_cast<double>(n) * per_connection), " of memory (", FormatBytes(per_connection),
+      " each); ", FormatBytes(static_cast<double>(facts.memory_available_bytes())), " is available on host ",
+      HostOf(demand, facts), ": give this agent at most ", GroupThousands(row.memory_capacity),
+      " connections (", kUsableMemoryPercent,
+      "% of what is available) and the rest to other agents, or free memory"));
+}
+
+// One conntrack entry per connection when nf_conntrack is loaded; a full
+// table drops new SYNs silently, which looks like connect timeouts.
+void CheckConntrack(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
+  const uint64_t n = demand.connections;
+  if (!facts.conntrack_present()) {
+    row.conntrack_capacity = kUnlimited;
+    return;
+  }
+  row.conntrack_capacity = SaturatingSubtract(facts.conntrack_max(), facts.conntrack_count());
+  if (n <= row.conntrack_capacity) return;
+  const uint64_t needed = SaturatingAdd(facts.conntrack_count(), n);
+  row.errors.push_back(
+      absl::StrCat("agent ", demand.name, ": ", Count(n, "connection needs", "connections need"), " ",
+                   Count(n, "conntrack entry", "conntrack entries"), " but host ", HostOf(demand, facts),
+                   " has ", GroupThousands(row.conntrack_capacity), " free (net.netfilter.nf_conntrack_max ",
+                   GroupThousands(facts.conntrack_max()), ", ", GroupThousands(facts.conntrack_count()),
+                   " in use): raise net.netfilter.nf_conntrack_max to at least ", GroupThousands(needed),
+                   " (sysctl -w net.netfilter.nf_conntrack_max=", needed, ")"));
+}
+
+void CheckSources(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
+  const std::string host = HostOf(demand, facts);
+  if (facts.local_addresses().empty()) {
+    // Every host has at least loopback: an empty list means the agent did
+    // not report it, not that no address binds.
+    if (!demand.source_addresses.empty()) {
+      row.warnings.push_back(absl::StrCat("agent ", demand.name, ": host ", host,
+                                          " reported no local addresses, so its source "
+                                          "addresses were not checked"));
+    }
+    return;
+  }
+  row.non_local_sources = NonLocalSources(demand.source_addresses, facts);
+  const size_t listed = std::min(row.non_local_sources.size(), kNonLocalListed);
+  for (size_t i = 0; i < listed; ++i) {
+    const std::string& address = row.non_local_sources[i];
+    const bool v6 = address.find(':') != std::string::npos;
+    row.errors.push_back(absl::StrCat("agent ", demand.name, ": source address ", address,
+                                      " is not an address of host ", host,
+                                      ": add it (deploy/host/sources.sh add IFACE ", address,
+                                      v6 ? "/128" : "/32", ") or remove it from the plan"));
+  }
+  if (row.non_local_sources.size() > listed) {
+    row.errors.push_back(absl::StrCat(
+        "agent ", demand.name, ": and ",
+        Count(row.non_local_sources.size() - listed, "more source address is", "more source addresses are"),
+        " not on host ", host, " either: add them or remove them from the plan"));
+  }
+}
+
+// The listen backlogs bound how many SYNs a listener queues; a burst above
+// them is retried after a second instead of failing, which looks like slow
+// connects. They are the target host's settings that count.
+void CheckBacklogs(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
+  const uint64_t burst = demand.connect_burst;
+  if (burst == 0) return;
+  const std::string host = HostOf(demand, facts);
+  auto warn = [&](absl::string_view sysctl, uint64_t value) {
+    if (value >= burst) return;
+    row.warnings.push_back(
+        absl::StrCat("agent ", demand.name, ": ", sysctl, " is ", GroupThousands(value), " on host ", host,
+                     ", below the connect burst of ", GroupThousands(burst),
+                     " (max_in_flight); this is the agent host's value and the target host's is the one "
+                     "that counts: where the target runs, raise it to at least ",
+                     GroupThousands(burst), " (sysctl -w ", sysctl, "=", burst,
+                     ") or lower max_in_flight, else SYNs queue and connects slow down"));
+  };
+  warn("net.core.somaxconn", facts.somaxconn());
+  warn("net.ipv4.tcp_max_syn_backlog", facts.tcp_max_syn_backlog());
+}
+
+// UTF-8 characters, for column widths: "×" is one column, two bytes.
+size_t DisplayWidth(absl::string_view text) {
+  size_t width = 0;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++width;
+  }
+  return width;
+}
+
+std::string FdCell(const CapacityRow& row) {
+  constexpr absl::string_view kTimes = " \xC3\x97 ";      // " × "
+  constexpr absl::string_view kArrow = " \xE2\x86\x92 ";  // " → "
+  std::string cell;
+  if (row.processes_auto) {
+    cell = absl::StrCat("auto ", GroupThousands(row.processes), kTimes,
+                        GroupThousands(row.fd_budget_per_process), kArrow, GroupThousands(row.fd_capacity));
+    absl::StrAppend(&cell, row.fd_capacity_by_file_max
+                               ? " (file-max)"
+                               : absl::StrCat(" (", GroupThousands(kMaxAgentProcesses), " max)"));
+    return cell;
+  }
+  cell = absl::StrCat(GroupThousands(row.processes), kTimes, GroupThousands(row.fd_budget_per_process), " = ",
+                      GroupThousands(SaturatingMultiply(row.processes, row.fd_budget_per_process)));
+  if (row.fd_capacity_by_file_max) {
+    absl::StrAppend(&cell, kArrow, GroupThousands(row.fd_capacity), " (file-max)");
+  }
+  return cell;
+}
+
+std::string PortCell(const CapacityRow& row) {
+  constexpr absl::string_view kTimes = " \xC3\x97 ";
+  return absl::StrCat(GroupThousands(row.sources), kTimes, GroupThousands(row.endpoints), kTimes,
+                      GroupThousands(row.ports_per_pair), " = ", GroupThousands(row.port_capacity));
+}
+
+std::string MemoryCell(const CapacityRow& row) {
+  return absl::StrCat(FormatBytes(static_cast<double>(row.memory_available_bytes)), " / ",
+                      FormatBytes(row.memory_bytes_per_connection), " \xE2\x86\x92 ",
+                      GroupThousands(row.memory_capacity));
+}
+
+std::string LimitCell(const CapacityRow& row) {
+  std::string cell(LimitName(row.binding));
+  if (row.binding != Limit::kNonLocalSource && row.requested > row.capacity) {
+    absl::StrAppend(&cell, " (over by ", GroupThousands(row.requested - row.capacity), ")");
+  }
+  return cell;
+}
+
+}  // namespace
+
+absl::string_view LimitName(Limit limit) {
+  switch (limit) {
+    case Limit::kNone:
+      return "-";
+    case Limit::kPorts:
+      return "ports";
+    case Limit::kFds:
+      return "fds";
+    case Limit::kMemory:
+      return "memory";
+    case Limit::kConntrack:
+      return "conntrack";
+    case Limit::kNonLocalSource:
+      return "non-local source";
+  }
+  return "-";
+}
+
+CapacityRow ComputeCapacity(const AgentDemand& demand, const v1::HostFacts& facts) {
+  CapacityRow row;
+  row.agent = demand.name;
+  row.host = facts.hostname();
+  row.requested = demand.connections;
+
+  CheckSources(demand, facts, row);
+  CheckPorts(demand, facts, row);
+  CheckFds(demand, facts, row);
+  CheckMemory(demand, facts, row);
+  CheckConntrack(demand, facts, row);
+  CheckBacklogs(demand, facts, row);
+
+  // Ties keep the earlier limit: ports first, as the one people misjudge.
+  const std::pair<uint64_t, Limit> limits[] = {{row.port_capacity, Limit::kPorts},
+                                               {row.fd_capacity, Limit::kFds},
+                                               {row.memory_capacity, Limit::kMemory},
+                                               {row.conntrack_capacity, Limit::kConntrack}};
+  row.capacity = kUnlimited;
+  row.binding = Limit::kNone;
+  for (const auto& [capacity, limit] : limits) {
+    if (capacity < row.capacity) {
+      row.capacity = capacity;
+      row.binding = limit;
+    }
+  }
+  if (!row.non_local_sources.empty()) row.binding = Limit::kNonLocalSource;
+  return row;
+}
+
+std::string FormatCapacityTable(const std::vector<CapacityRow>& rows) {
+  constexpr absl::string_view kTimes = " \xC3\x97 ";
+  std::vector<std::vector<std::string>> cells = {
+      {"agent", "host", absl::StrCat("processes", kTimes, "fds"),
+       absl::StrCat("sources", kTimes, "endpoints", kTimes, "ports"), "memory", "conntrack", "requested",
+       "capacity", "limit"}};
+  for (const CapacityRow& row : rows) {
+    cells.push_back({row.agent, row.host.empty() ? "-" : row.host, FdCell(row), PortCell(row),
+                     MemoryCell(row),
+                     row.conntrack_capacity == kUnlimited ? "-" : GroupThousands(row.conntrack_capacity),
+                     GroupThousands(row.requested), GroupThousands(row.capacity), LimitCell(row)});
+  }
+  // Counts read best right-aligned, so their digits line up.
+  constexpr bool kRightAligned[] = {false, false, false, false, false, true, true, true, false};
+  constexpr size_t kColumns = std::size(kRightAligned);
+  size_t widths[kColumns] = {};
+  for (const auto& line : cells) {
+    for (size_t c = 0; c < kColumns; ++c) widths[c] = std::max(widths[c], DisplayWidth(line[c]));
+  }
+  std::string out;
+  for (const auto& line : cells) {
+    std::string text;
+    for (size_t c = 0; c < kColumns; ++c) {
+      const std::string padding(widths[c] - DisplayWidth(line[c]), ' ');
+      if (c > 0) text += "  ";
+      absl::StrAppend(&text, kRightAligned[c] ? padding : "", line[c], kRightAligned[c] ? "" : padding);
+    }
+    text.erase(text.find_last_not_of(' ') + 1);
+    absl::StrAppend(&out, text, "\n");
+  }
+  return out;
+}
+
+std::string GroupThousands(uint64_t value) {
+  std::string digits = absl::StrCat(value);
+  std::string out;
+  out.reserve(digits.size() + digits.size() / 3);
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string FormatBytes(double bytes) {
+  static constexpr const char* kUnits[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+  size_t unit = 0;
+  // Decide on the rounded value so 999,960 prints "1.0 MB", not "1000.0 KB".
+  while (unit + 1 < std::size(kUnits) &&
+         (unit == 0 ? std::round(bytes) : std::round(bytes * 10) / 10) >= 1000) {
+    bytes /= 1000;
+    ++unit;
+  }
+  if (unit == 0) return absl::StrCat(static_cast<uint64_t>(std::llround(bytes)), " B");
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f %s", bytes, kUnits[unit]);
+  return text;
+}
+
+}  // namespace fourtuple::coordinator

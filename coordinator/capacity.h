@@ -1,0 +1,138 @@
+// Capacity preflight: how many connections one agent can open and hold with
+// the share of a plan it is given, which limit binds first, and the human
+// sentences that name each problem and its fix in numbers (issue 4,
+// DESIGN.md "Preflight / capacity"). Per agent:
+//
+//   capacity = min(worker processes x fd budget per process (or fs.file-max),
+//                  source addresses x target endpoints x ephemeral ports,
+//                  90% of available memory / bytes per connection,
+//                  free conntrack entries, when the table exists)
+//
+// Only the agent's own host facts are known here; settings that matter on
+// the target host (somaxconn, the SYN backlog) are checked against the agent
+// host's values as warnings, and say so.
+//
+// Thread-safety: pure functions over plain values; safe from any thread.
+#ifndef FOURTUPLE_COORDINATOR_CAPACITY_H_
+#define FOURTUPLE_COORDINATOR_CAPACITY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::coordinator {
+
+// Memory one connection costs on the agent's host: kernel slab plus user
+// state. ../shared/floor measured ~8.4 KB of slab per loopback connection
+// PAIR (two TCP sockets ~5.0 KB, two socket inodes ~1.7 KB, files, dentries,
+// epoll items and port tracking ~1.3 KB), so one endpoint is ~4.2 KB; the
+// agent adds its 32-byte connection record (agent/conn_table.h) and the
+// share of its shared buffers. Rounded up to 5,000 for slab fragmentation.
+// When the target runs on the same host (loopback) its accepted sockets cost
+// as much again: pass twice this in AgentDemand::memory_bytes_per_connection.
+inline constexpr double kAgentBytesPerConnection = 5000;
+
+// Share of MemAvailable the plan may use: the rest stays for page cache, the
+// agent's and other processes' growth during the run.
+inline constexpr uint64_t kUsableMemoryPercent = 90;
+
+// The most worker processes an agent starts in auto mode (mirrors
+// agent/agent_options.h kMaxProcesses, which the coordinator does not link).
+inline constexpr uint64_t kMaxAgentProcesses = 1024;
+
+// Above this fill of a (source address, target endpoint) pair's port range
+// the kernel's port search for connect() slows down: warn.
+inline constexpr double kPortFillWarning = 0.5;
+
+// What a plan asks of one agent.
+struct AgentDemand {
+  // The agent as messages name it (its endpoint or a label).
+  std::string name;
+  // This agent's share of the plan's connections.
+  uint64_t connections = 0;
+  // Source addresses expanded to single addresses ("127.0.1.1", "::1").
+  std::vector<std::string> source_addresses;
+  // Distinct target endpoints (ADDR:PORT); each (source address, endpoint)
+  // pair has its own ephemeral port range.
+  uint32_t target_endpoints = 0;
+  // Worker processes the plan fixes (Assignment.processes); 0 = the agent
+  // decides: its --processes flag (HostFacts.processes) or, when that is
+  // auto too, as many as the fd budget needs.
+  uint32_t processes = 0;
+  // Connects this agent keeps in flight at once (its max_in_flight share);
+  // 0 skips the listen-backlog warnings.
+  uint32_t connect_burst = 0;
+  // Memory per connection on this agent's host, bytes. Default
+  // kAgentBytesPerConnection; pass 2x when the target shares the host.
+  double memory_bytes_per_connection = kAgentBytesPerConnection;
+};
+
+// Which limit caps an agent's connections.
+enum class Limit { kNone, kPorts, kFds, kMemory, kConntrack, kNonLocalSource };
+
+// "ports", "fds", "memory", "conntrack", "non-local source", "-".
+absl::string_view LimitName(Limit limit);
+
+// One line of the preflight table plus what it found.
+struct CapacityRow {
+  std::string agent;  // AgentDemand::name
+  std::string host;   // HostFacts.hostname
+
+  // File descriptors. `processes` is the worker count the agent will start
+  // (in auto mode: what it would pick for this share). fd_capacity is
+  // processes x fd_budget_per_process, or in auto mode what the agent's
+  // process cap allows; either way no more than fs.file-max leaves.
+  bool processes_auto = false;
+  uint64_t processes = 0;
+  uint64_t fd_budget_per_process = 0;
+  uint64_t fd_capacity = 0;
+  bool fd_capacity_by_file_max = false;  // fs.file-max is what caps fd_capacity
+
+  // Four-tuples: sources x endpoints x ports_per_pair.
+  uint64_t sources = 0;
+  uint64_t endpoints = 0;
+  uint64_t ports_per_pair = 0;
+  uint64_t port_capacity = 0;
+
+  uint64_t memory_available_bytes = 0;
+  double memory_bytes_per_connection = kAgentBytesPerConnection;
+  uint64_t memory_capacity = 0;
+
+  // conntrack_max - conntrack_count; UINT64_MAX when there is no table.
+  uint64_t conntrack_capacity = 0;
+
+  uint64_t requested = 0;
+  uint64_t capacity = 0;  // the smallest of the capacities above
+  // kNonLocalSource whenever a source address is not on the host (the plan
+  // cannot run as written, whatever the counts); otherwise the smallest
+  // capacity, over or not (ties: ports, fds, memory, conntrack).
+  Limit binding = Limit::kNone;
+
+  std::vector<std::string> non_local_sources;  // every one, in plan order
+  // Each a full sentence naming the agent, the limit and the fix in numbers.
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+
+  bool ok() const { return errors.empty(); }
+};
+
+// Checks one agent's demand against its host facts. Every limit that is
+// exceeded gets its own error, not just the binding one.
+CapacityRow ComputeCapacity(const AgentDemand& demand, const v1::HostFacts& facts);
+
+// The rows as an aligned plain-text table with a header line, one line per
+// row, each line ending in '\n'. Widths count UTF-8 characters ("×").
+std::string FormatCapacityTable(const std::vector<CapacityRow>& rows);
+
+// 40000 -> "40,000".
+std::string GroupThousands(uint64_t value);
+
+// Decimal units with one decimal: 5000 -> "5.0 KB", 1.5e10 -> "15.0 GB".
+std::string FormatBytes(double bytes);
+
+}  // namespace fourtuple::coordinator
+
+#endif  // FOURTUPLE_COORDINATOR_CAPACITY_H_
