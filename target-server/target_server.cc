@@ -181,7 +181,10 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
   signal(SIGPIPE, SIG_IGN);
 
   ASSIGN_OR_RETURN(uint64_t fd_limit, RaiseFdLimit());
-  const uint64_t max_connections = FdBudgetPerProcess(fd_limit);
+  // The reserve covers a worker's own descriptors (stdio, epoll, signalfd,
+  // control socket, ...); the listeners come on top of it.
+  const uint64_t budget = FdBudgetPerProcess(fd_limit);
+  const uint64_t max_connections = budget > options.listen.size() ? budget - options.listen.size() : 0;
   if (max_connections == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("RLIMIT_NOFILE is ", fd_limit, ": no room for connections (raise ulimit -n)"));
