@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -523,10 +524,10 @@ TEST(CapacityTest, LimitNames) {
 
 // ------------------------------------------------------------------ table
 
-// Column starts, in UTF-8 characters, of each run of text separated by two
-// or more spaces.
-std::vector<size_t> ColumnStarts(const std::string& line) {
-  std::vector<size_t> starts;
+// [start, end) of each run of text separated by two or more spaces, in
+// UTF-8 characters.
+std::vector<std::pair<size_t, size_t>> ColumnSpans(const std::string& line) {
+  std::vector<std::pair<size_t, size_t>> spans;
   size_t column = 0;
   size_t spaces = 2;
   for (size_t i = 0; i < line.size(); ++i) {
@@ -535,12 +536,13 @@ std::vector<size_t> ColumnStarts(const std::string& line) {
     if (c == ' ') {
       ++spaces;
     } else {
-      if (spaces >= 2) starts.push_back(column);
+      if (spaces >= 2) spans.push_back({column, column});
       spaces = 0;
+      spans.back().second = column + 1;
     }
     ++column;
   }
-  return starts;
+  return spans;
 }
 
 TEST(CapacityTableTest, TwoRowsAligned) {
@@ -569,14 +571,16 @@ TEST(CapacityTableTest, TwoRowsAligned) {
 
   const std::vector<std::string> lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
   ASSERT_THAT(lines, SizeIs(3));
-  // The header has 9 columns; every row starts its columns where the header
-  // does, except right-aligned counts, which end where the header ends.
-  EXPECT_THAT(ColumnStarts(lines[0]), SizeIs(9));
+  // The header has 9 columns; each row's text columns start where the
+  // header's do and its counts (conntrack, requested, capacity) end where
+  // the header's end.
+  const std::vector<std::pair<size_t, size_t>> header = ColumnSpans(lines[0]);
+  ASSERT_THAT(header, SizeIs(9));
   for (size_t i = 1; i < lines.size(); ++i) {
-    std::vector<size_t> header = ColumnStarts(lines[0]);
-    std::vector<size_t> row = ColumnStarts(lines[i]);
+    const std::vector<std::pair<size_t, size_t>> row = ColumnSpans(lines[i]);
     ASSERT_THAT(row, SizeIs(9)) << lines[i];
-    for (size_t c : {0, 1, 2, 3, 4, 8}) EXPECT_EQ(row[c], header[c]) << "column " << c;
+    for (size_t c : {0, 1, 2, 3, 4, 8}) EXPECT_EQ(row[c].first, header[c].first) << "column " << c;
+    for (size_t c : {5, 6, 7}) EXPECT_EQ(row[c].second, header[c].second) << "column " << c;
   }
 }
 

@@ -7,12 +7,11 @@ namespace fourtuple::coordinator {
 std::string ProgressMeter::Line(double elapsed_seconds, absl::string_view phase,
                                 const ProgressCounts& counts) {
   double rate = 0;
-  if (has_previous_ && elapsed_seconds > previous_seconds_ &&
+  if (elapsed_seconds > previous_seconds_ &&
       counts.established >= previous_established_) {
     rate = static_cast<double>(counts.established - previous_established_) /
            (elapsed_seconds - previous_seconds_);
   }
-  has_previous_ = true;
   previous_seconds_ = elapsed_seconds;
   previous_established_ = counts.established;
   return absl::StrFormat(

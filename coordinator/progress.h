@@ -22,13 +22,13 @@ struct ProgressCounts {
 };
 
 // Turns successive samples into lines; the connect rate is the established
-// delta over the time since the previous sample.
+// delta over the time since the previous sample (the first sample's since
+// time 0, when nothing was established).
 class ProgressMeter {
  public:
   std::string Line(double elapsed_seconds, absl::string_view phase, const ProgressCounts& counts);
 
  private:
-  bool has_previous_ = false;
   double previous_seconds_ = 0;
   uint64_t previous_established_ = 0;
 };

@@ -82,6 +82,7 @@ class RunDriver {
     next_tick_ = start_ + plan_.report_interval;
     run_id_ = options_.run_id.empty() ? RandomRunId() : options_.run_id;
     phase_ = "assign";
+    record_.timeline.push_back(TimelineSample{0, 0, 0, 0});
     views_.resize(plan_.agents.size());
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
       sessions_.push_back(
@@ -344,7 +345,9 @@ class RunDriver {
         view.final_state = AgentState::kDone;
       } else if (now - s.last_report_time > silence_limit) {
         view.final_state = AgentState::kLost;
-        view.error = absl::StrCat("no report for ", FormatDuration(now - s.last_report_time));
+        view.error = absl::StrCat(
+            "no report for ",
+            FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
         LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
         sessions_[i]->Cancel();
       }
