@@ -397,6 +397,19 @@ TEST_F(ConnectionEngineTest, ASecondStartBeginsFromZero) {
   ASSERT_TRUE(RunUntil([&] { return server.open() == 100; }));
 }
 
+TEST_F(ConnectionEngineTest, AnEmptySliceSettlesAtOnce) {
+  StartOptions o;
+  o.targets = {"127.0.0.1:9"};
+  o.connections = 0;  // more workers than connections
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kConnected);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  EXPECT_EQ(shared_->echo_rounds_done.load(), 1u);
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kConnected);
+  EXPECT_EQ(Load(shared_->attempted), 0u);
+}
+
 TEST_F(ConnectionEngineTest, StartRefusesBadAssignments) {
   StartOptions good;
   good.targets = {"127.0.0.1:9"};
