@@ -50,6 +50,11 @@ struct AgentOptions {
   std::string host_label;
 };
 
+// Flags are written with dashes (--ready-file) but absl names them with
+// underscores (ready_file): rewrites the name part of each "-name[=value]"
+// argument, leaving values and everything after "--" alone. argv[0] is kept.
+std::vector<std::string> DashesToUnderscores(int argc, const char* const* argv);
+
 // Validates every flag; errors name the flag ("--processes: ...").
 // Listening on a non-loopback address needs `insecure`: the agent has no
 // authentication, and whoever reaches it can make it open connections.

@@ -69,6 +69,15 @@ TEST(AgentOptionsTest, AllowTargets) {
   EXPECT_THAT(bad.status().message(), HasSubstr("--allow-targets"));
 }
 
+TEST(AgentOptionsTest, DashesToUnderscoresRewritesNamesOnly) {
+  const char* argv[] = {"/bin/agent-x",      "--ready-file=/tmp/a-b",  "-host-label", "lab-1",
+                        "--allow-targets", "--insecure", "--", "--not-a-flag"};
+  std::vector<std::string> out = DashesToUnderscores(8, argv);
+  EXPECT_EQ(out, (std::vector<std::string>{"/bin/agent-x", "--ready_file=/tmp/a-b", "-host_label",
+                                           "lab-1", "--allow_targets", "--insecure", "--",
+                                           "--not-a-flag"}));
+}
+
 TEST(AgentOptionsTest, HostLabel) {
   AgentFlags flags;
   flags.host_label = "lab-1";

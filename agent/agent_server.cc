@@ -82,6 +82,9 @@ absl::Status RunAgent(const AgentOptions& options) {
   const std::string listen = options.listen.ToString();
   int port = 0;
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second agent on the same port would
+  // bind fine and take half the calls. A taken port must be an error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -106,10 +109,14 @@ absl::Status RunAgent(const AgentOptions& options) {
   int signal_number = WaitForStopSignal(signal_fd);
   LOG_INFO("%s: ending any run and shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   service.BeginShutdown();
-  // Handlers end within a poll period plus the workers' terminate grace; the
-  // deadline only bounds calls that are not runs (a Probe, a stream that
-  // never sent its assignment).
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // The run handler ends its workers within a poll period plus their
+  // terminate grace. Then every call left (a Probe, a stream that never sent
+  // its assignment, a cancelled run the client has not finished) is
+  // cancelled at once: with any deadline, gRPC 1.51 waits all of it out.
+  if (!service.WaitUntilNoRun(absl::Seconds(30))) {
+    LOG_WARNING("the active run did not end within 30s; shutting down anyway");
+  }
+  server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
   close(signal_fd);
   LOG_INFO("stopped");

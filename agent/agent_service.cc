@@ -104,7 +104,16 @@ void FillHostFacts(const HostFacts& facts, v1::HostFacts* out) {
 
 AgentService::AgentService(Config config) : config_(std::move(config)) {}
 
-void AgentService::BeginShutdown() { shutting_down_.store(true); }
+void AgentService::BeginShutdown() {
+  absl::MutexLock lock(&mu_);  // ordered with claiming the run slot
+  shutting_down_.store(true);
+}
+
+bool AgentService::WaitUntilNoRun(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return active_run_.empty(); };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
 
 grpc::Status AgentService::Probe(grpc::ServerContext* /*context*/,
                                  const v1::ProbeRequest* /*request*/, v1::HostFacts* response) {
@@ -171,6 +180,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   {
     absl::MutexLock lock(&mu_);
     if (!active_run_.empty()) return ToGrpcStatus(Busy(active_run_));
+    if (shutting_down_.load()) return ToGrpcStatus(absl::UnavailableError("agent is shutting down"));
     active_run_ = first.assignment().run_id();
   }
   ActiveRunSlot slot(this);
@@ -286,7 +296,9 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
     const absl::Time now = absl::Now();
 
     if (shutting_down_.load()) {
-      return abandon(absl::UnavailableError("agent is shutting down"));
+      RunEnd end = fail(absl::UnavailableError("agent is shutting down: closed every connection of the run"));
+      end.cancel_stream = true;  // shutdown does not wait for the client
+      return end;
     }
 
     for (const v1::RunCommand& command : commands) {
@@ -344,10 +356,14 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
     }
     // The lease holds while the coordinator can still send; once closing,
     // the run ends within close_timeout anyway.
+    // A silent coordinator may still be reading: tell it why in a FAILED
+    // report before the stream is cancelled.
     if (stage != Stage::kClosing && now - last_command > lease) {
-      return abandon(absl::DeadlineExceededError(
+      absl::Status expired = absl::DeadlineExceededError(
           absl::StrCat("no command for ", FormatDuration(now - last_command), " (lease ",
-                       FormatDuration(lease), ")")));
+                       FormatDuration(lease), "): closed every connection of the run"));
+      LOG_WARNING("run %s: %s", run_id, expired.message());
+      return fail(expired);
     }
 
     std::vector<WorkerPool::Exit> exits = session.Reap();

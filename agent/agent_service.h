@@ -65,6 +65,10 @@ class AgentService final : public v1::Agent::Service {
   // within a poll period plus terminate_grace.
   void BeginShutdown();
 
+  // Waits until no run holds workers (after BeginShutdown: until the active
+  // run's workers are gone); false on timeout.
+  bool WaitUntilNoRun(absl::Duration timeout);
+
  private:
   using Stream = grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>;
   struct RunEnd;

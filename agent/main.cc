@@ -1,5 +1,6 @@
 // agent: the fourtuple load agent (see agent_server.h). Re-executed as a
 // worker process when started by WorkerPool::Exec.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@
 #include "common/logging.h"
 #include "common/worker_pool.h"
 
+// Strings, validated by ParseAgentFlags so every bad value exits 2 with the
+// flag named. Typed with dashes (--ready-file); DashesToUnderscores maps them
+// to absl's names.
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000",
           "ADDR:PORT for the gRPC service; port 0 picks a free one (see --ready-file)");
 ABSL_FLAG(std::string, processes, "auto",
@@ -38,21 +42,28 @@ constexpr int kExitBadFlags = 2;
 
 // absl exits 1 on an unknown flag; a bad command line exits 2 here, so check
 // names first. Positional arguments are refused too.
-bool CheckArguments(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
+bool CheckArguments(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
     if (arg == "--") break;
     if (!absl::StartsWith(arg, "-")) {
-      std::fprintf(stderr, "agent: unexpected argument \"%s\" (flags only; see --help)\n", argv[i]);
+      std::fprintf(stderr, "agent: unexpected argument \"%s\" (flags only; see --help)\n",
+                   args[i].c_str());
       return false;
     }
     absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
     name = name.substr(0, name.find('='));
-    if (absl::FindCommandLineFlag(name) != nullptr) continue;
+    if (const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name); flag != nullptr) {
+      // "--name value": the value is the next argument.
+      if (arg.find('=') == absl::string_view::npos && !flag->IsOfType<bool>()) ++i;
+      continue;
+    }
     if (absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr) {
       continue;
     }
-    std::fprintf(stderr, "agent: unknown flag --%s (see --help)\n", std::string(name).c_str());
+    std::string shown(name);
+    std::replace(shown.begin(), shown.end(), '_', '-');
+    std::fprintf(stderr, "agent: unknown flag --%s (see --help)\n", shown.c_str());
     return false;
   }
   return true;
@@ -77,8 +88,12 @@ int main(int argc, char** argv) {
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
       "[--ready-file=PATH] [--host-label=NAME]");
-  if (!CheckArguments(argc, argv)) return kExitBadFlags;
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = fourtuple::agent::DashesToUnderscores(argc, argv);
+  if (!CheckArguments(args)) return kExitBadFlags;
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  arg_pointers.push_back(nullptr);
+  absl::ParseCommandLine(static_cast<int>(args.size()), arg_pointers.data());
 
   fourtuple::agent::AgentFlags flags;
   flags.listen = absl::GetFlag(FLAGS_listen);
