@@ -47,8 +47,10 @@ namespace fourtuple::agent {
 inline constexpr uint32_t kEngineTickUs = 10'000;
 // Timer-wheel size (ticks per revolution: 10.24 s at 10 ms ticks).
 inline constexpr uint32_t kEngineWheelBuckets = 1024;
-// Timeouts are measured with 32-bit microsecond stamps; keep them well inside.
-inline constexpr uint64_t kMaxEngineTimeoutMs = 30 * 60 * 1000;
+// Connect latency and echo RTT are measured with 32-bit microsecond stamps
+// (they wrap after 71.6 minutes), so timeouts stay below that: one hour.
+inline constexpr uint64_t kMaxEngineTimeoutMs = 60 * 60 * 1000;
+static_assert(kMaxEngineTimeoutMs * 1000 + 2 * kEngineTickUs < (uint64_t{1} << 32));
 // A worker's slice is bounded by its fd budget in practice; this bounds the table.
 inline constexpr uint64_t kMaxWorkerConnections = uint64_t{1} << 24;
 

@@ -16,6 +16,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/assignment_validation.h"
 #include "agent/test_echo_server.h"
 #include "common/failure_reason.h"
 #include "gtest/gtest.h"
@@ -24,6 +25,9 @@ namespace fourtuple::agent {
 namespace {
 
 using testing::TestEchoServer;
+
+// Whatever the front accepts, the engine must accept too.
+static_assert(kMaxTimeoutMs <= kMaxEngineTimeoutMs);
 
 uint64_t Load(const std::atomic<uint64_t>& counter) { return counter.load(std::memory_order_relaxed); }
 
