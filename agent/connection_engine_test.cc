@@ -4,11 +4,16 @@
 #include "agent/connection_engine.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -399,6 +404,55 @@ TEST_F(ConnectionEngineTest, ASecondStartBeginsFromZero) {
   EXPECT_EQ(Load(shared_->open), 100u);
   EXPECT_EQ(Load(shared_->connect_latency.count), 100u);
   ASSERT_TRUE(RunUntil([&] { return server.open() == 100; }));
+}
+
+// A socket connected to itself (source = target address, the kernel picked
+// the target's port as the source port) is refused, not counted as
+// established. Made certain in a fresh network namespace whose ephemeral
+// range is the target port alone. Runs in a forked child (unshare changes the
+// namespace of the whole process); exit 0 = pass, 77 = cannot make a namespace.
+int SelfConnectChild() {
+  if (unshare(CLONE_NEWNET) != 0) return 77;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq request{};
+  std::snprintf(request.ifr_name, sizeof request.ifr_name, "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &request) != 0) return 77;
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (ioctl(fd, SIOCSIFFLAGS, &request) != 0) return 77;
+  close(fd);
+  FILE* range = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "w");  // this namespace's
+  if (range == nullptr || std::fprintf(range, "40000 40000\n") < 0 || std::fclose(range) != 0) return 77;
+
+  AgentWorkerShared shared{};
+  absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine = ConnectionEngine::Create(&shared);
+  if (!engine.ok()) return 2;
+  StartOptions o;
+  o.targets = {"127.0.0.1:40000"};
+  o.sources = {"127.0.0.1"};
+  o.connections = 1;
+  if (!(*engine)->Start(MakeStart(o)).ok() || !(*engine)->BeginConnect().ok()) return 3;
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*engine)->phase() != WorkerPhase::kConnected && absl::Now() < deadline) (void)(*engine)->RunOnce(5);
+  bool refused = Load(shared.established) == 0 && Load(shared.failures[ECONNREFUSED]) == 1 &&
+                 Load(shared.failed) == 1 && Load(shared.open) == 0;
+  if (!refused) {
+    std::fprintf(stderr, "self-connect: established %lu refused %lu failed %lu\n",
+                 static_cast<unsigned long>(Load(shared.established)),
+                 static_cast<unsigned long>(Load(shared.failures[ECONNREFUSED])),
+                 static_cast<unsigned long>(Load(shared.failed)));
+  }
+  return refused ? 0 : 1;
+}
+
+TEST(SelfConnectTest, ASocketConnectedToItselfIsRefused) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(SelfConnectChild());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot create a network namespace here";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST_F(ConnectionEngineTest, AnEmptySliceSettlesAtOnce) {
