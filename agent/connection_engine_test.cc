@@ -406,23 +406,49 @@ TEST_F(ConnectionEngineTest, ASecondStartBeginsFromZero) {
   ASSERT_TRUE(RunUntil([&] { return server.open() == 100; }));
 }
 
-// A socket connected to itself (source = target address, the kernel picked
-// the target's port as the source port) is refused, not counted as
-// established. Made certain in a fresh network namespace whose ephemeral
-// range is the target port alone. Runs in a forked child (unshare changes the
-// namespace of the whole process); exit 0 = pass, 77 = cannot make a namespace.
-int SelfConnectChild() {
-  if (unshare(CLONE_NEWNET) != 0) return 77;
+// Moves this (forked, single-threaded) process into a fresh network namespace
+// with loopback up and the given sysctls (paths under /proc/sys/net/ipv4/)
+// set there only. False when namespaces are not available.
+bool EnterFreshNetns(const std::vector<std::pair<std::string, std::string>>& sysctls) {
+  if (unshare(CLONE_NEWNET) != 0) return false;
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ifreq request{};
   std::snprintf(request.ifr_name, sizeof request.ifr_name, "lo");
-  if (ioctl(fd, SIOCGIFFLAGS, &request) != 0) return 77;
+  if (ioctl(fd, SIOCGIFFLAGS, &request) != 0) return false;
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
-  if (ioctl(fd, SIOCSIFFLAGS, &request) != 0) return 77;
+  if (ioctl(fd, SIOCSIFFLAGS, &request) != 0) return false;
   close(fd);
-  FILE* range = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "w");  // this namespace's
-  if (range == nullptr || std::fprintf(range, "40000 40000\n") < 0 || std::fclose(range) != 0) return 77;
+  for (const auto& [name, value] : sysctls) {
+    FILE* file = std::fopen(("/proc/sys/net/ipv4/" + name).c_str(), "w");
+    if (file == nullptr || std::fprintf(file, "%s\n", value.c_str()) < 0 || std::fclose(file) != 0) return false;
+  }
+  return true;
+}
 
+// Runs `child` in a forked process; its return value is the exit code:
+// 0 = pass, 77 = skip (no namespace), anything else = fail.
+void RunInChild(int (*child)()) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(child());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot create a network namespace here";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Spins `engine` until `done` or 20 s.
+void Spin(ConnectionEngine& engine, const std::function<bool()>& done) {
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!done() && absl::Now() < deadline) (void)engine.RunOnce(5);
+}
+
+// A socket connected to itself (source = target address, the kernel picked
+// the target's port as the source port) is refused, not counted as
+// established. Made certain by an ephemeral range of the target port alone.
+int SelfConnectChild() {
+  if (!EnterFreshNetns({{"ip_local_port_range", "40000 40000"}})) return 77;
   AgentWorkerShared shared{};
   absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine = ConnectionEngine::Create(&shared);
   if (!engine.ok()) return 2;
@@ -431,8 +457,7 @@ int SelfConnectChild() {
   o.sources = {"127.0.0.1"};
   o.connections = 1;
   if (!(*engine)->Start(MakeStart(o)).ok() || !(*engine)->BeginConnect().ok()) return 3;
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while ((*engine)->phase() != WorkerPhase::kConnected && absl::Now() < deadline) (void)(*engine)->RunOnce(5);
+  Spin(**engine, [&] { return (*engine)->phase() == WorkerPhase::kConnected; });
   bool refused = Load(shared.established) == 0 && Load(shared.failures[ECONNREFUSED]) == 1 &&
                  Load(shared.failed) == 1 && Load(shared.open) == 0;
   if (!refused) {
@@ -444,16 +469,37 @@ int SelfConnectChild() {
   return refused ? 0 : 1;
 }
 
-TEST(SelfConnectTest, ASocketConnectedToItselfIsRefused) {
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) _exit(SelfConnectChild());
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot create a network namespace here";
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+// With send and receive buffers far smaller than the payload, writes are
+// partial: the rest must go out from the connection's offset on EPOLLOUT.
+int PartialWritesChild() {
+  if (!EnterFreshNetns({{"tcp_wmem", "4096 4096 4096"}, {"tcp_rmem", "4096 4096 4096"}})) return 77;
+  TestEchoServer server;
+  AgentWorkerShared shared{};
+  absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine = ConnectionEngine::Create(&shared);
+  if (!engine.ok()) return 2;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.sources = {"127.0.0.1"};
+  o.connections = 50;
+  o.payload_bytes = kMaxPayloadBytes;
+  if (!(*engine)->Start(MakeStart(o)).ok() || !(*engine)->BeginConnect().ok()) return 3;
+  Spin(**engine, [&] { return (*engine)->phase() == WorkerPhase::kConnected; });
+  for (uint32_t round = 1; round <= 2; ++round) {
+    if (!(*engine)->BeginEcho(round).ok()) return 4;
+    Spin(**engine, [&] { return shared.echo_rounds_done.load() == round; });
+  }
+  bool verified = Load(shared.echo_verified) == 100 && Load(shared.failed) == 0;
+  if (!verified) {
+    std::fprintf(stderr, "partial writes: verified %lu of 100, failed %lu\n",
+                 static_cast<unsigned long>(Load(shared.echo_verified)),
+                 static_cast<unsigned long>(Load(shared.failed)));
+  }
+  return verified ? 0 : 1;
 }
+
+TEST(NamespaceTest, ASocketConnectedToItselfIsRefused) { RunInChild(SelfConnectChild); }
+
+TEST(NamespaceTest, PartialWritesResumeFromTheConnectionsOffset) { RunInChild(PartialWritesChild); }
 
 TEST_F(ConnectionEngineTest, AnEmptySliceSettlesAtOnce) {
   StartOptions o;
