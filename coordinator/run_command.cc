@@ -15,9 +15,9 @@
 namespace fourtuple::coordinator {
 namespace {
 
-void PrintProblems(const std::vector<std::string>& problems) {
+void PrintProblems(const char* prefix, const std::vector<std::string>& problems) {
   for (const std::string& problem : problems) {
-    std::fprintf(stderr, "coordinator: %s\n", problem.c_str());
+    std::fprintf(stderr, "coordinator: %s%s\n", prefix, problem.c_str());
   }
 }
 
@@ -37,8 +37,10 @@ int RunPreflightCommand(const CommandLine& command_line) {
   PreflightResult preflight = RunPreflight(*plan, grpc::InsecureChannelCredentials());
   std::fputs(preflight.table.c_str(), stdout);
   std::fflush(stdout);
-  PrintProblems(preflight.problems);
-  return preflight.problems.empty() ? kExitPass : kExitPreflight;
+  PrintProblems("warning: ", preflight.warnings);
+  PrintProblems("", preflight.unreachable);
+  PrintProblems("", preflight.errors);
+  return preflight.ok() ? kExitPass : kExitPreflight;
 }
 
 int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop) {
@@ -49,20 +51,23 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
 
-  // Preflight: every agent must answer, and each share must fit its host.
+  // Preflight: every agent must answer, and each share must fit its host
+  // (unless --force: the limits are estimates, and finding where a host
+  // really gives up is a use of this tool).
   PreflightResult preflight = RunPreflight(*plan, credentials);
-  if (!preflight.problems.empty()) {
+  PrintProblems("warning: ", preflight.warnings);
+  if (!preflight.unreachable.empty()) {
+    PrintProblems("", preflight.unreachable);
+    return kExitPreflight;
+  }
+  if (!preflight.errors.empty()) {
     std::fputs(preflight.table.c_str(), stderr);
-    PrintProblems(preflight.problems);
-    bool only_capacity = true;
-    for (const std::string& problem : preflight.problems) {
-      only_capacity = only_capacity && problem.find("unreachable") == std::string::npos;
-    }
-    if (!only_capacity || !command_line.Has("force")) {
-      if (only_capacity) std::fprintf(stderr, "coordinator: --force runs it anyway\n");
+    PrintProblems("", preflight.errors);
+    if (!command_line.Has("force")) {
+      std::fprintf(stderr, "coordinator: preflight failed; --force runs the plan anyway\n");
       return kExitPreflight;
     }
-    LOG_WARNING("over capacity, running anyway (--force)");
+    LOG_WARNING("preflight failed, running anyway (--force)");
   }
 
   RunOptions options;

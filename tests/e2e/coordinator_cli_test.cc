@@ -2,6 +2,7 @@
 // lines, bad plans and agents that cannot be reached, and `probe` against a
 // real agent.
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -178,12 +179,18 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
 
   // One worker process holds at most the fd budget (under 20,000 here):
   // 50,000 connections cannot fit, and the fix names --processes.
+  rlimit limit = {};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_max >= 40000) {
+    (*agent)->Signal(SIGTERM);
+    GTEST_SKIP() << "RLIMIT_NOFILE is " << limit.rlim_max << ": one process could hold the plan";
+  }
   std::string plan = PlanWithAgent(endpoint);
   plan.replace(plan.find("\"connections\": 100"), 18, "\"connections\": 50000");
   const std::string path = WritePlan(dir, "big.json", plan);
   Outcome preflight = RunCoordinator({"preflight", "--plan=" + path}, dir);
   EXPECT_EQ(preflight.code, 3) << preflight.out << preflight.err;
-  EXPECT_CONTAINS(preflight.out, "file descriptors");
+  EXPECT_CONTAINS(preflight.out, "fds (over by");
   EXPECT_CONTAINS(preflight.err, "--processes=");
   Outcome run = RunCoordinator({"run", "--plan=" + path}, dir);
   EXPECT_EQ(run.code, 3) << run.err;
