@@ -26,17 +26,17 @@ enum class ConnState : uint8_t {
 inline constexpr uint8_t kConnFlagFailed = 1;  // already counted in `failed` (once per connection)
 
 struct Connection {
-  int32_t fd;               // -1 once closed
-  uint32_t generation;      // epoll tag check: a stale event for an old use is ignored
-  uint32_t stamp_us;        // loop clock mod 2^32 at connect() or at the echo send
-  uint32_t timer_next;      // timer-wheel links (TimerWheel<Connection>)
+  int32_t fd;           // -1 once closed
+  uint32_t generation;  // epoll tag check: a stale event for an old use is ignored
+  uint32_t stamp_us;    // loop clock mod 2^32 at connect() or at the echo send
+  uint32_t timer_next;  // timer-wheel links (TimerWheel<Connection>)
   uint32_t timer_prev;
-  uint32_t deadline_tick;   // timer-wheel deadline, in loop ticks mod 2^32
-  uint16_t echo_sent;       // bytes of this round's payload written
-  uint16_t echo_received;   // bytes of this round's payload read back and matched
-  uint16_t echo_skip;       // late bytes of timed-out earlier payloads still to discard
+  uint32_t deadline_tick;  // timer-wheel deadline, in loop ticks mod 2^32
+  uint16_t echo_sent;      // bytes of this round's payload written
+  uint16_t echo_received;  // bytes of this round's payload read back and matched
+  uint16_t echo_skip;      // late bytes of timed-out earlier payloads still to discard
   ConnState state;
-  uint8_t flags;            // kConnFlag*
+  uint8_t flags;  // kConnFlag*
 };
 // The per-connection cost of the agent: 32 bytes × a million = 32 MB.
 static_assert(sizeof(Connection) == 32, "the connection record must stay at 32 bytes");

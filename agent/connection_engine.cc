@@ -102,7 +102,8 @@ absl::Status ConnectionEngine::WatchExternal(int fd, int tag) {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = EpollTag(kExternalSlot, static_cast<uint32_t>(tag));
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return PosixError("epoll_ctl(ADD) outside fd", errno);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0)
+    return PosixError("epoll_ctl(ADD) outside fd", errno);
   return absl::OkStatus();
 }
 
@@ -116,18 +117,19 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
         absl::StrCat("assignment.targets: need 1..", kMaxTargets, " endpoints, got ", a.targets_size()));
   }
   if (a.source_addresses_size() == 0 || a.source_addresses_size() > kMaxSourceAddresses) {
-    return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses: need 1..", kMaxSourceAddresses,
-                                                   " addresses, got ", a.source_addresses_size()));
+    return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses: need 1..",
+                                                   kMaxSourceAddresses, " addresses, got ",
+                                                   a.source_addresses_size()));
   }
   if (a.payload_bytes() < kMinPayloadBytes || a.payload_bytes() > kMaxPayloadBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("assignment.payload_bytes must be ", kMinPayloadBytes, "..",
-                                                   kMaxPayloadBytes, ", got ", a.payload_bytes()));
+    return absl::InvalidArgumentError(absl::StrCat("assignment.payload_bytes must be ", kMinPayloadBytes,
+                                                   "..", kMaxPayloadBytes, ", got ", a.payload_bytes()));
   }
   if (absl::Status s = CheckTimeout("connect_timeout_ms", a.connect_timeout_ms()); !s.ok()) return s;
   if (absl::Status s = CheckTimeout("echo_timeout_ms", a.echo_timeout_ms()); !s.ok()) return s;
   if (start.connections() > kMaxWorkerConnections) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("worker slice of ", start.connections(), " connections exceeds ", kMaxWorkerConnections));
+    return absl::InvalidArgumentError(absl::StrCat("worker slice of ", start.connections(),
+                                                   " connections exceeds ", kMaxWorkerConnections));
   }
   if (start.first_connection() > UINT64_MAX - start.connections()) {
     return absl::InvalidArgumentError("worker slice overflows the connection id space");
@@ -142,7 +144,8 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   for (int i = 0; i < a.targets_size(); ++i) {
     absl::StatusOr<Endpoint> endpoint = ParseEndpoint(a.targets(i));
     if (!endpoint.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("assignment.targets[", i, "]: ", endpoint.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("assignment.targets[", i, "]: ", endpoint.status().message()));
     }
     sockaddr_storage storage;
     targets[i].length = endpoint->ToSockaddr(&storage);
@@ -158,7 +161,8 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
           absl::StrCat("assignment.source_addresses[", i, "]: ", address.status().message()));
     }
     if (address->family != targets[0].any.sa_family) {
-      return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses[", i, "] ", a.source_addresses(i),
+      return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses[", i, "] ",
+                                                     a.source_addresses(i),
                                                      " is not of the family of target ", a.targets(0)));
     }
     Endpoint endpoint{*address, 0};
@@ -316,7 +320,8 @@ int ConnectionEngine::WaitMillis(int max_wait_ms) {
   };
   uint64_t now = NowMicros();
   if (!wheel_.empty()) consider((now / kEngineTickUs + 1) * kEngineTickUs - now);
-  if (connect_started_ && !closed_ && !failed_ && connect_cursor_ < connections_ && in_flight_ < max_in_flight_) {
+  if (connect_started_ && !closed_ && !failed_ && connect_cursor_ < connections_ &&
+      in_flight_ < max_in_flight_) {
     consider(limiter_->MicrosUntilToken(now));
   }
   return wait;
@@ -390,7 +395,8 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   if (bind(c.fd, &source.any, source.length) != 0) return FailConnect(slot, c, errno);
   uint64_t now = NowMicros();
   c.stamp_us = static_cast<uint32_t>(now);
-  if (connect(c.fd, &target.any, target.length) != 0 && errno != EINPROGRESS) return FailConnect(slot, c, errno);
+  if (connect(c.fd, &target.any, target.length) != 0 && errno != EINPROGRESS)
+    return FailConnect(slot, c, errno);
   epoll_event event{};
   event.events = kConnectionEvents;
   event.data.u64 = EpollTag(slot, c.generation);
@@ -664,8 +670,8 @@ void ConnectionEngine::CountFailure(uint32_t slot, Connection& c, int reason) {
   if (!logged.test(code)) {
     logged.set(code);
     LOG_WARNING("connection %d from %s to %s: %s (further %s failures to this target are only counted)",
-                first_connection_ + slot, source_names_[route.source_index], target_names_[route.target_index],
-                ReasonName(code), ReasonName(code));
+                first_connection_ + slot, source_names_[route.source_index],
+                target_names_[route.target_index], ReasonName(code), ReasonName(code));
   }
 }
 

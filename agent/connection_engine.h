@@ -20,9 +20,9 @@
 #ifndef FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
 #define FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <bitset>
 #include <cstdint>
@@ -177,9 +177,9 @@ class ConnectionEngine {
   uint64_t open_ = 0;
   bool echo_active_ = false;
   uint32_t echo_round_ = 0;
-  uint32_t echo_cursor_ = 0;     // slots below were offered this round
+  uint32_t echo_cursor_ = 0;  // slots below were offered this round
   uint64_t echo_outstanding_ = 0;
-  uint32_t pending_round_ = 0;   // asked for while a round ran; 0 = none
+  uint32_t pending_round_ = 0;  // asked for while a round ran; 0 = none
   bool closed_ = false;
   bool failed_ = false;
   std::vector<std::bitset<kReasonSlots>> logged_failures_;  // per target

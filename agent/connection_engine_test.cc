@@ -420,7 +420,8 @@ bool EnterFreshNetns(const std::vector<std::pair<std::string, std::string>>& sys
   close(fd);
   for (const auto& [name, value] : sysctls) {
     FILE* file = std::fopen(("/proc/sys/net/ipv4/" + name).c_str(), "w");
-    if (file == nullptr || std::fprintf(file, "%s\n", value.c_str()) < 0 || std::fclose(file) != 0) return false;
+    if (file == nullptr || std::fprintf(file, "%s\n", value.c_str()) < 0 || std::fclose(file) != 0)
+      return false;
   }
   return true;
 }
@@ -527,7 +528,10 @@ TEST_F(ConnectionEngineTest, StartRefusesBadAssignments) {
       {[](StartOptions& o) { o.targets.clear(); }, "assignment.targets"},
       {[](StartOptions& o) { o.targets = {"127.0.0.1"}; }, "assignment.targets[0]"},
       {[](StartOptions& o) { o.sources.clear(); }, "assignment.source_addresses"},
-      {[](StartOptions& o) { o.sources = {"127.0.1.1", "127.0.1.300"}; }, "assignment.source_addresses[1]"},
+      {[](StartOptions& o) {
+         o.sources = {"127.0.1.1", "127.0.1.300"};
+       },
+       "assignment.source_addresses[1]"},
       {[](StartOptions& o) { o.sources = {"::1"}; }, "family"},
       {[](StartOptions& o) { o.payload_bytes = 15; }, "payload_bytes"},
       {[](StartOptions& o) { o.payload_bytes = kMaxPayloadBytes + 1; }, "payload_bytes"},

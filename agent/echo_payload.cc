@@ -17,7 +17,8 @@ uint64_t Mix64(uint64_t x) {
 }
 
 uint64_t PaddingSeed(const EchoId& id) {
-  return Mix64((static_cast<uint64_t>(id.agent) << 32 | id.round) ^ Mix64(id.connection + 0x9e3779b97f4a7c15ULL));
+  return Mix64((static_cast<uint64_t>(id.agent) << 32 | id.round) ^
+               Mix64(id.connection + 0x9e3779b97f4a7c15ULL));
 }
 
 // Padding word k (bytes 16 + 8k .. 16 + 8k + 7), so any range is random access.

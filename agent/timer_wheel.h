@@ -22,7 +22,7 @@ namespace fourtuple::agent {
 template <typename Node>
 class TimerWheel {
  public:
-  static constexpr uint32_t kNil = UINT32_MAX;             // end of a bucket list
+  static constexpr uint32_t kNil = UINT32_MAX;               // end of a bucket list
   static constexpr uint32_t kNotScheduled = UINT32_MAX - 1;  // in timer_prev
 
   // `bucket_count` must be a power of two.

@@ -44,8 +44,8 @@ TEST_F(TimerWheelTest, ExpiresAtTheDeadlineNotBefore) {
 
 TEST_F(TimerWheelTest, DeadlinesBeyondOneRevolutionWait) {
   wheel_.Schedule(3, 101);
-  wheel_.Schedule(4, 109);   // same bucket as 101, next revolution
-  wheel_.Schedule(5, 125);   // three revolutions ahead
+  wheel_.Schedule(4, 109);  // same bucket as 101, next revolution
+  wheel_.Schedule(5, 125);  // three revolutions ahead
   EXPECT_EQ(AdvanceTo(101), std::vector<uint32_t>{3});
   EXPECT_TRUE(AdvanceTo(108).empty());
   EXPECT_EQ(AdvanceTo(109), std::vector<uint32_t>{4});

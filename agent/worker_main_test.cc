@@ -26,13 +26,15 @@ namespace {
 using testing::TestEchoServer;
 
 std::unique_ptr<WorkerPool> ForkWorkers(int count) {
-  absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
-      WorkerPool::Fork(count, sizeof(AgentWorkerShared), [](WorkerContext& context) { return RunAgentWorker(context); });
+  absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Fork(
+      count, sizeof(AgentWorkerShared), [](WorkerContext& context) { return RunAgentWorker(context); });
   EXPECT_TRUE(pool.ok()) << pool.status();
   return pool.ok() ? *std::move(pool) : nullptr;
 }
 
-AgentWorkerShared& Shared(WorkerPool& pool, int i) { return *static_cast<AgentWorkerShared*>(pool.shared(i)); }
+AgentWorkerShared& Shared(WorkerPool& pool, int i) {
+  return *static_cast<AgentWorkerShared*>(pool.shared(i));
+}
 
 WorkerPhase Phase(WorkerPool& pool, int i) {
   return static_cast<WorkerPhase>(Shared(pool, i).phase.load(std::memory_order_acquire));
@@ -79,7 +81,8 @@ std::vector<int> ReapAll(WorkerPool& pool, absl::Duration timeout = absl::Second
   WaitFor(
       [&] {
         for (const WorkerPool::Exit& exit : pool.Reap()) {
-          codes[static_cast<size_t>(exit.index)] = WIFEXITED(exit.wait_status) ? WEXITSTATUS(exit.wait_status) : -1;
+          codes[static_cast<size_t>(exit.index)] =
+              WIFEXITED(exit.wait_status) ? WEXITSTATUS(exit.wait_status) : -1;
         }
         return pool.alive_count() == 0;
       },
@@ -91,8 +94,10 @@ TEST(RunAgentWorkerTest, TwoWorkersOpenEchoCloseAndExitOnEndOfControl) {
   std::unique_ptr<WorkerPool> pool = ForkWorkers(2);
   ASSERT_NE(pool, nullptr);
   TestEchoServer server;
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(pool->Send(i, StartCommand(server.endpoint(), i * 1000, 1000)).ok());
-  ASSERT_TRUE(WaitFor([&] { return Phase(*pool, 0) == WorkerPhase::kReady && Phase(*pool, 1) == WorkerPhase::kReady; }));
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(pool->Send(i, StartCommand(server.endpoint(), i * 1000, 1000)).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] { return Phase(*pool, 0) == WorkerPhase::kReady && Phase(*pool, 1) == WorkerPhase::kReady; }));
   ASSERT_TRUE(pool->SendAll(Command(v1::WorkerCommand::kConnect)).ok());
   ASSERT_TRUE(WaitFor([&] {
     return Phase(*pool, 0) == WorkerPhase::kConnected && Phase(*pool, 1) == WorkerPhase::kConnected;
@@ -117,7 +122,8 @@ TEST(RunAgentWorkerTest, TwoWorkersOpenEchoCloseAndExitOnEndOfControl) {
   }
 
   ASSERT_TRUE(pool->SendAll(Command(v1::WorkerCommand::kClose)).ok());
-  ASSERT_TRUE(WaitFor([&] { return Phase(*pool, 0) == WorkerPhase::kClosed && Phase(*pool, 1) == WorkerPhase::kClosed; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Phase(*pool, 0) == WorkerPhase::kClosed && Phase(*pool, 1) == WorkerPhase::kClosed; }));
   EXPECT_EQ(Shared(*pool, 0).open.load() + Shared(*pool, 1).open.load(), 0u);
   ASSERT_TRUE(WaitFor([&] { return server.open() == 0; })) << server.open();
 
@@ -171,7 +177,8 @@ TEST(RunAgentWorkerTest, UnparseableCommandIsReported) {
   ASSERT_NE(pool, nullptr);
   ASSERT_TRUE(pool->Send(0, std::string("\xff\xff\xff\xff not a protobuf", 20)).ok());
   ASSERT_TRUE(WaitFor([&] { return Phase(*pool, 0) == WorkerPhase::kFailed; }));
-  EXPECT_NE(std::string(Shared(*pool, 0).error).find("unparseable"), std::string::npos) << Shared(*pool, 0).error;
+  EXPECT_NE(std::string(Shared(*pool, 0).error).find("unparseable"), std::string::npos)
+      << Shared(*pool, 0).error;
   shutdown(pool->control_fd(0), SHUT_RDWR);
   EXPECT_EQ(ReapAll(*pool), std::vector<int>{1});
 }
