@@ -127,9 +127,10 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     return FieldError("connect_rate", absl::StrCat(assignment.connect_rate(), " is outside 0..",
                                                    kMaxConnectRate, " per second (0 = unlimited)"));
   }
-  if (absl::Status s = CheckRange("max_in_flight", assignment.max_in_flight(), 1, kMaxInFlight, "");
-      !s.ok()) {
-    return s;
+  // Any larger value is fine: no worker has more connects pending than
+  // connections (SplitIntoSlices caps each share).
+  if (assignment.max_in_flight() < 1) {
+    return FieldError("max_in_flight", "0; at least 1 connect must be allowed in flight");
   }
   if (absl::Status s = CheckRange("connect_timeout_ms", assignment.connect_timeout_ms(), 1,
                                   kMaxTimeoutMs, " ms");

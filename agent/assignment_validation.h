@@ -19,7 +19,6 @@ namespace fourtuple::agent {
 // Bounds on assignment fields (a field past them is INVALID_ARGUMENT).
 inline constexpr uint64_t kMaxConnections = 50'000'000;
 inline constexpr double kMaxConnectRate = 10'000'000;  // per second
-inline constexpr uint32_t kMaxInFlight = 1u << 24;
 inline constexpr uint64_t kMaxTimeoutMs = 3'600'000;         // connect and echo timeouts
 inline constexpr uint64_t kMinReportIntervalMs = 10;          // below that reports are a busy loop
 inline constexpr uint64_t kMaxReportIntervalMs = 3'600'000;

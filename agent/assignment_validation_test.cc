@@ -173,6 +173,7 @@ TEST(AssignmentValidationTest, Sizes) {
   a.set_processes(0);     // agent decides
   a.set_connections(kMaxConnections);
   a.set_payload_bytes(kMaxPayloadBytes);
+  a.set_max_in_flight(UINT32_MAX);
   EXPECT_TRUE(ValidateAssignment(a, LoopbackPolicy()).ok());
 }
 

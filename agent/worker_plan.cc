@@ -66,7 +66,8 @@ std::vector<v1::WorkerStart> SplitIntoSlices(const v1::Assignment& assignment, i
     slice.set_connect_rate(rate);
 
     const uint32_t share = static_cast<uint32_t>(in_flight / w + (i < in_flight % w ? 1 : 0));
-    slice.set_max_in_flight(std::max<uint32_t>(share, 1));
+    slice.set_max_in_flight(static_cast<uint32_t>(
+        std::clamp<uint64_t>(share, 1, std::max<uint64_t>(count, 1))));
   }
   return slices;
 }

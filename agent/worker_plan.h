@@ -28,10 +28,11 @@ struct WorkerCountRequest {
 absl::StatusOr<int> DecideWorkerCount(const WorkerCountRequest& request);
 
 // One WorkerStart per worker: contiguous connection-id ranges covering
-// [0, connections), sizes differing by at most one; connect_rate and
-// max_in_flight split so the shares add up to the assignment's (each
-// max_in_flight share at least 1, so with fewer than `workers` the sum
-// exceeds it by the difference). `workers` >= 1.
+// [0, connections), sizes differing by at most one; connect_rate split so
+// the shares add up to the assignment's; max_in_flight split likewise but
+// each share is at least 1 and at most the worker's connections, so the
+// shares add up to max(min(max_in_flight, connections), workers).
+// `workers` >= 1.
 std::vector<v1::WorkerStart> SplitIntoSlices(const v1::Assignment& assignment, int workers);
 
 }  // namespace fourtuple::agent

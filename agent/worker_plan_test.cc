@@ -110,13 +110,15 @@ TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
     if (rate > 0) EXPECT_GT(slice.connect_rate(), 0) << "0 would mean unlimited";
     else EXPECT_EQ(slice.connect_rate(), 0);
     EXPECT_GE(slice.max_in_flight(), 1u);
+    EXPECT_LE(slice.max_in_flight(), std::max<uint64_t>(slice.connections(), 1));
     in_flight_sum += slice.max_in_flight();
     EXPECT_EQ(slice.assignment().connections(), connections) << "carries the whole assignment";
   }
   EXPECT_EQ(next, connections);
   EXPECT_LE(largest - smallest, 1u);
   EXPECT_NEAR(rate_sum, rate, rate * 1e-9);
-  EXPECT_EQ(in_flight_sum, std::max<uint64_t>(in_flight, static_cast<uint64_t>(workers)));
+  EXPECT_EQ(in_flight_sum, std::max<uint64_t>(std::min<uint64_t>(in_flight, connections),
+                                              static_cast<uint64_t>(workers)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -124,7 +126,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(std::make_tuple(3000, 2, 1000.0, 64u), std::make_tuple(3001, 2, 1000.0, 65u),
                       std::make_tuple(30000, 3, 0.0, 2048u), std::make_tuple(7, 7, 7.0, 7u),
                       std::make_tuple(10, 3, 1.0, 1u), std::make_tuple(1'000'000, 51, 20000.0, 2048u),
-                      std::make_tuple(1, 1, 0.5, 1u), std::make_tuple(100, 8, 33.3, 5u)));
+                      std::make_tuple(1, 1, 0.5, 1u), std::make_tuple(100, 8, 33.3, 5u),
+                      std::make_tuple(3001, 2, 10.0, 4'000'000'000u),
+                      std::make_tuple(10, 4, 0.0, 11u)));
 
 }  // namespace
 }  // namespace fourtuple::agent
