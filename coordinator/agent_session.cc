@@ -26,8 +26,7 @@ void Notifier::WaitForChange(uint64_t seen, absl::Time deadline) {
   }
 }
 
-AgentSession::AgentSession(std::string endpoint,
-                           std::shared_ptr<grpc::ChannelCredentials> credentials,
+AgentSession::AgentSession(std::string endpoint, std::shared_ptr<grpc::ChannelCredentials> credentials,
                            Notifier* notifier)
     : endpoint_(std::move(endpoint)), credentials_(std::move(credentials)), notifier_(notifier) {}
 
@@ -46,8 +45,7 @@ void AgentSession::Body(v1::Assignment assignment, absl::Duration probe_timeout)
   // histograms: well under the default 4 MiB, but a hostile or buggy agent
   // must not be able to make us allocate without bound either.
   args.SetMaxReceiveMessageSize(16 << 20);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(endpoint_, credentials_, args);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(endpoint_, credentials_, args);
   std::unique_ptr<v1::Agent::Stub> stub = v1::Agent::NewStub(channel);
 
   // A fail-fast probe: an agent that is down answers UNAVAILABLE at once

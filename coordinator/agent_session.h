@@ -58,14 +58,14 @@ class AgentSession {
   // What the driver reads: a consistent copy taken under the lock.
   struct Snapshot {
     Stage stage = Stage::kProbing;
-    bool reached = false;           // the probe answered
+    bool reached = false;  // the probe answered
     bool has_report = false;
-    v1::RunReport report;           // the latest report (valid when has_report)
-    uint64_t reports = 0;           // reports received
+    v1::RunReport report;  // the latest report (valid when has_report)
+    uint64_t reports = 0;  // reports received
     absl::Time last_report_time = absl::InfinitePast();
-    v1::HostFacts facts;            // from the probe
-    absl::Status end_status;        // valid in kEnded: the probe's status (when not
-                                    // reached) or the Run call's
+    v1::HostFacts facts;      // from the probe
+    absl::Status end_status;  // valid in kEnded: the probe's status (when not
+                              // reached) or the Run call's
   };
 
   // `notifier` must outlive the session.

@@ -62,8 +62,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       return out;
     }
     if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(spec->name, ": unexpected argument \"", arg, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(spec->name, ": unexpected argument \"", arg, "\""));
     }
     std::string name = arg.substr(2);
     std::string value;
@@ -82,8 +81,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       continue;
     }
     if (!spec->value_flags.contains(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(spec->name, ": unknown flag --", name));
+      return absl::InvalidArgumentError(absl::StrCat(spec->name, ": unknown flag --", name));
     }
     if (!has_value) {
       if (i + 1 >= args.size()) {
@@ -98,8 +96,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   }
   for (const std::string& name : spec->required) {
     if (!out.flags.contains(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(spec->name, ": missing required flag --", name));
+      return absl::InvalidArgumentError(absl::StrCat(spec->name, ": missing required flag --", name));
     }
   }
   return out;

@@ -15,7 +15,7 @@
 namespace fourtuple::coordinator {
 
 struct CommandLine {
-  std::string command;  // "run", "preflight", "probe", "help"
+  std::string command;                       // "run", "preflight", "probe", "help"
   std::map<std::string, std::string> flags;  // name without dashes -> value ("true" for switches)
 
   bool Has(const std::string& name) const { return flags.contains(name); }

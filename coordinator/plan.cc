@@ -104,8 +104,7 @@ absl::Status CheckKnownFields(const json& object, absl::string_view path,
 }
 
 // A whole number in [min, max]; "1e5" is accepted when it is whole.
-absl::StatusOr<uint64_t> GetCount(const json& value, absl::string_view path, uint64_t min,
-                                  uint64_t max) {
+absl::StatusOr<uint64_t> GetCount(const json& value, absl::string_view path, uint64_t min, uint64_t max) {
   const std::string expected = absl::StrCat("a whole number from ", min, " to ", max);
   if (value.is_number_unsigned()) {
     const uint64_t number = value.get<uint64_t>();
@@ -250,8 +249,8 @@ class PlanSax : public nlohmann::json_sax<json> {
  private:
   struct Frame {
     bool is_object;
-    std::string key;    // objects: the latest key
-    int64_t index;      // arrays: the latest element
+    std::string key;  // objects: the latest key
+    int64_t index;    // arrays: the latest element
     std::set<std::string> keys;
   };
 
@@ -285,10 +284,10 @@ class PlanParser {
  public:
   absl::StatusOr<Plan> Parse(const json& root) {
     if (!root.is_object()) return WrongType("plan", "a JSON object", root);
-    RETURN_IF_ERROR(CheckKnownFields(
-        root, "plan",
-        {"target", "agents", "connections", "connect_rate", "max_in_flight", "connect_timeout",
-         "ramp_timeout", "hold", "echo", "report_interval", "lease"}));
+    RETURN_IF_ERROR(
+        CheckKnownFields(root, "plan",
+                         {"target", "agents", "connections", "connect_rate", "max_in_flight",
+                          "connect_timeout", "ramp_timeout", "hold", "echo", "report_interval", "lease"}));
 
     if (!root.contains("target")) return FieldError("plan.target", "missing (an object with \"endpoints\")");
     RETURN_IF_ERROR(ParseTarget(root["target"]));
@@ -315,23 +314,21 @@ class PlanParser {
                        GetCount(root["max_in_flight"], "plan.max_in_flight", 1, UINT32_MAX));
       plan_.max_in_flight = static_cast<uint32_t>(in_flight);
     }
-    RETURN_IF_ERROR(OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1),
-                                     &plan_.connect_timeout));
-    RETURN_IF_ERROR(OptionalDuration(root, "ramp_timeout", "plan", absl::Milliseconds(1),
-                                     &plan_.ramp_timeout));
+    RETURN_IF_ERROR(
+        OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1), &plan_.connect_timeout));
+    RETURN_IF_ERROR(
+        OptionalDuration(root, "ramp_timeout", "plan", absl::Milliseconds(1), &plan_.ramp_timeout));
     RETURN_IF_ERROR(OptionalDuration(root, "hold", "plan", absl::ZeroDuration(), &plan_.hold));
     if (root.contains("echo")) RETURN_IF_ERROR(ParseEcho(root["echo"]));
-    RETURN_IF_ERROR(OptionalDuration(root, "report_interval", "plan", kMinReportInterval,
-                                     &plan_.report_interval));
     RETURN_IF_ERROR(
-        OptionalDuration(root, "lease", "plan", absl::Milliseconds(1), &plan_.lease));
+        OptionalDuration(root, "report_interval", "plan", kMinReportInterval, &plan_.report_interval));
+    RETURN_IF_ERROR(OptionalDuration(root, "lease", "plan", absl::Milliseconds(1), &plan_.lease));
     if (plan_.lease <= plan_.report_interval) {
       // Heartbeats go out once per report_interval: a shorter lease would
       // expire between two of them.
-      return FieldError("plan.lease",
-                        absl::StrCat("must be longer than report_interval (",
-                                     FormatDuration(plan_.report_interval), "), got ",
-                                     FormatDuration(plan_.lease)));
+      return FieldError("plan.lease", absl::StrCat("must be longer than report_interval (",
+                                                   FormatDuration(plan_.report_interval), "), got ",
+                                                   FormatDuration(plan_.lease)));
     }
 
     // The split can only fail on the plan's counts: check it here so a plan
@@ -341,9 +338,8 @@ class PlanParser {
   }
 
  private:
-  absl::Status OptionalDuration(const json& object, absl::string_view key,
-                                absl::string_view parent, absl::Duration min_value,
-                                absl::Duration* out) {
+  absl::Status OptionalDuration(const json& object, absl::string_view key, absl::string_view parent,
+                                absl::Duration min_value, absl::Duration* out) {
     const std::string name(key);
     if (!object.contains(name)) return absl::OkStatus();
     ASSIGN_OR_RETURN(*out, GetDuration(object[name], absl::StrCat(parent, ".", key), min_value));
@@ -364,8 +360,7 @@ class PlanParser {
     }
     if (endpoints.size() > static_cast<size_t>(agent::kMaxTargets)) {
       return FieldError("plan.target.endpoints",
-                        absl::StrCat("at most ", agent::kMaxTargets, " endpoints, got ",
-                                     endpoints.size()));
+                        absl::StrCat("at most ", agent::kMaxTargets, " endpoints, got ", endpoints.size()));
     }
     std::set<std::string> seen;
     for (size_t i = 0; i < endpoints.size(); ++i) {
@@ -398,8 +393,7 @@ class PlanParser {
       if (!item.is_object()) {
         return WrongType(path, "an object with \"endpoint\" and \"source_addresses\"", item);
       }
-      RETURN_IF_ERROR(
-          CheckKnownFields(item, path, {"endpoint", "source_addresses", "connections"}));
+      RETURN_IF_ERROR(CheckKnownFields(item, path, {"endpoint", "source_addresses", "connections"}));
       AgentPlan agent;
       if (!item.contains("endpoint")) {
         return FieldError(path + ".endpoint", "missing (the agent's HOST:PORT)");
@@ -407,8 +401,7 @@ class PlanParser {
       ASSIGN_OR_RETURN(agent.endpoint, GetString(item["endpoint"], path + ".endpoint"));
       RETURN_IF_ERROR(CheckHostPort(agent.endpoint, path + ".endpoint"));
       if (!endpoints.insert(agent.endpoint).second) {
-        return FieldError(path + ".endpoint",
-                          absl::StrCat(Quote(agent.endpoint), " is listed twice"));
+        return FieldError(path + ".endpoint", absl::StrCat(Quote(agent.endpoint), " is listed twice"));
       }
       if (!item.contains("source_addresses")) {
         return FieldError(path + ".source_addresses",
@@ -419,10 +412,10 @@ class PlanParser {
         ASSIGN_OR_RETURN(agent.connections,
                          GetCount(item["connections"], path + ".connections", 1, kMaxConnections));
         if (*agent.connections > plan_.connections) {
-          return FieldError(path + ".connections",
-                            absl::StrCat(*agent.connections, " is more than the plan's total "
-                                         "connections (",
-                                         plan_.connections, ")"));
+          return FieldError(path + ".connections", absl::StrCat(*agent.connections,
+                                                                " is more than the plan's total "
+                                                                "connections (",
+                                                                plan_.connections, ")"));
         }
       }
       plan_.agents.push_back(std::move(agent));
@@ -441,8 +434,7 @@ class PlanParser {
     for (size_t j = 0; j < sources.size(); ++j) {
       const std::string item_path = absl::StrCat(path, "[", j, "]");
       ASSIGN_OR_RETURN(const std::string spec, GetString(sources[j], item_path));
-      absl::StatusOr<std::vector<IpAddress>> addresses =
-          ParseAddressSpec(spec, agent::kMaxSourceAddresses);
+      absl::StatusOr<std::vector<IpAddress>> addresses = ParseAddressSpec(spec, agent::kMaxSourceAddresses);
       if (!addresses.ok()) return FieldError(item_path, addresses.status().message());
       for (const IpAddress& address : *addresses) {
         std::string text = address.ToString();
@@ -450,15 +442,14 @@ class PlanParser {
           return FieldError(item_path, absl::StrCat(text, " is already listed"));
         }
         if (!target_families_.contains(address.family)) {
-          return FieldError(item_path,
-                            absl::StrCat(text, " is ", address.family == AF_INET ? "IPv4" : "IPv6",
-                                         " but no target endpoint is"));
+          return FieldError(item_path, absl::StrCat(text, " is ", address.family == AF_INET ? "IPv4" : "IPv6",
+                                                    " but no target endpoint is"));
         }
         agent->source_addresses.push_back(std::move(text));
       }
       if (agent->source_addresses.size() > static_cast<size_t>(agent::kMaxSourceAddresses)) {
-        return FieldError(path, absl::StrCat("at most ", agent::kMaxSourceAddresses,
-                                             " source addresses per agent"));
+        return FieldError(
+            path, absl::StrCat("at most ", agent::kMaxSourceAddresses, " source addresses per agent"));
       }
       agent->source_specs.push_back(spec);
     }
@@ -467,23 +458,21 @@ class PlanParser {
 
   absl::Status ParseEcho(const json& echo) {
     if (!echo.is_object()) return WrongType("plan.echo", "an object", echo);
-    RETURN_IF_ERROR(
-        CheckKnownFields(echo, "plan.echo", {"rounds", "payload_bytes", "interval", "timeout"}));
+    RETURN_IF_ERROR(CheckKnownFields(echo, "plan.echo", {"rounds", "payload_bytes", "interval", "timeout"}));
     if (echo.contains("rounds")) {
       ASSIGN_OR_RETURN(const uint64_t rounds,
                        GetCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
       plan_.echo.rounds = static_cast<uint32_t>(rounds);
     }
     if (echo.contains("payload_bytes")) {
-      ASSIGN_OR_RETURN(const uint64_t bytes,
-                       GetCount(echo["payload_bytes"], "plan.echo.payload_bytes",
-                                agent::kMinPayloadBytes, agent::kMaxPayloadBytes));
+      ASSIGN_OR_RETURN(const uint64_t bytes, GetCount(echo["payload_bytes"], "plan.echo.payload_bytes",
+                                                      agent::kMinPayloadBytes, agent::kMaxPayloadBytes));
       plan_.echo.payload_bytes = static_cast<uint32_t>(bytes);
     }
-    RETURN_IF_ERROR(OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(),
-                                     &plan_.echo.interval));
-    RETURN_IF_ERROR(OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1),
-                                     &plan_.echo.timeout));
+    RETURN_IF_ERROR(
+        OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(), &plan_.echo.interval));
+    RETURN_IF_ERROR(
+        OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout));
     return absl::OkStatus();
   }
 

@@ -168,8 +168,7 @@ TEST(PlanTest, NegativeAndZeroCountsAreRefused) {
               HasSubstr("plan.connections: expected a whole number from 1 to"));
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "0"}})),
               HasSubstr("plan.connections: expected a whole number from 1 to"));
-  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "2.5"}})),
-              HasSubstr("got 2.5"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"100", "2.5"}})), HasSubstr("got 2.5"));
   EXPECT_THAT(ErrorOf(Minimal(R"(, "max_in_flight": 0)")),
               HasSubstr("plan.max_in_flight: expected a whole number from 1"));
   EXPECT_THAT(ErrorOf(Minimal(R"(, "connect_rate": -1)")),
@@ -184,8 +183,7 @@ TEST(PlanTest, NegativeAndZeroCountsAreRefused) {
 TEST(PlanTest, PayloadBytesBounds) {
   EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 15})")),
               HasSubstr("plan.echo.payload_bytes: expected a whole number from 16 to 4096, got 15"));
-  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 4097})")),
-              HasSubstr("plan.echo.payload_bytes"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 4097})")), HasSubstr("plan.echo.payload_bytes"));
   EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"payload_bytes": 4096})")).ok());
 }
 
@@ -206,8 +204,7 @@ TEST(PlanTest, ExplicitAgentCountsMustFit) {
                 "connections": 101}],
     "connections": 100
   })";
-  EXPECT_THAT(ErrorOf(one_over),
-              HasSubstr("plan.agents[0].connections: 101 is more than the plan's total"));
+  EXPECT_THAT(ErrorOf(one_over), HasSubstr("plan.agents[0].connections: 101 is more than the plan's total"));
 
   const std::string short_sum = R"({
     "target": {"endpoints": ["127.0.0.1:9000"]},
@@ -253,13 +250,11 @@ TEST(PlanTest, AddressesAndEndpoints) {
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "127.0.0.300:7001"}})),
               HasSubstr("plan.agents[0].endpoint:"));
   // Agents may be named.
-  EXPECT_TRUE(ParsePlan(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "lab-1.example:7000"}}))
-                  .ok());
+  EXPECT_TRUE(ParsePlan(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "lab-1.example:7000"}})).ok());
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.8-127.0.1.1\""}})),
               HasSubstr("plan.agents[0].source_addresses[0]: range"));
-  EXPECT_THAT(
-      ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.0/30\", \"127.0.1.2\""}})),
-      HasSubstr("plan.agents[0].source_addresses[1]: 127.0.1.2 is already listed"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.0/30\", \"127.0.1.2\""}})),
+              HasSubstr("plan.agents[0].source_addresses[1]: 127.0.1.2 is already listed"));
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"::1\""}})),
               HasSubstr("plan.agents[0].source_addresses[0]: ::1 is IPv6 but no target endpoint is"));
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"10.0.0.0/8\""}})),

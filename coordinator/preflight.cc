@@ -23,8 +23,7 @@ bool TargetSharesTheHost(const Plan& plan) {
 
 }  // namespace
 
-PreflightResult RunPreflight(const Plan& plan,
-                             const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+PreflightResult RunPreflight(const Plan& plan, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   PreflightResult result;
   absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
   if (!shares.ok()) {
@@ -41,8 +40,8 @@ PreflightResult RunPreflight(const Plan& plan,
   for (size_t i = 0; i < probes.size(); ++i) {
     const AgentPlan& agent = plan.agents[i];
     if (!probes[i].facts.ok()) {
-      result.unreachable.push_back(absl::StrCat("agent ", agent.endpoint, " is unreachable: ",
-                                                probes[i].facts.status().message()));
+      result.unreachable.push_back(
+          absl::StrCat("agent ", agent.endpoint, " is unreachable: ", probes[i].facts.status().message()));
       continue;
     }
     AgentDemand demand;

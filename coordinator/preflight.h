@@ -18,17 +18,16 @@
 namespace fourtuple::coordinator {
 
 struct PreflightResult {
-  std::string table;                  // the capacity table for people
+  std::string table;                     // the capacity table for people
   std::vector<std::string> unreachable;  // one sentence per agent that did not answer
-  std::vector<std::string> errors;    // shares the agents cannot hold, with the fix
-  std::vector<std::string> warnings;  // settings that may slow or limit the run
+  std::vector<std::string> errors;       // shares the agents cannot hold, with the fix
+  std::vector<std::string> warnings;     // settings that may slow or limit the run
 
   bool ok() const { return unreachable.empty() && errors.empty(); }
 };
 
 // Probes every agent of the plan and checks its share against its capacity.
-PreflightResult RunPreflight(const Plan& plan,
-                             const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+PreflightResult RunPreflight(const Plan& plan, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 }  // namespace fourtuple::coordinator
 

@@ -64,11 +64,21 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string FormatFactsTable(const std::vector<ProbeResult>& results) {
-  static constexpr const char* kRows[] = {
-      "agent",     "host",          "version",       "cores",        "memory total",
-      "memory available", "nofile soft/hard", "fs.nr_open", "fs.file-max",
-      "ephemeral ports", "somaxconn", "tcp_max_syn_backlog", "conntrack",
-      "processes", "local addresses"};
+  static constexpr const char* kRows[] = {"agent",
+                                          "host",
+                                          "version",
+                                          "cores",
+                                          "memory total",
+                                          "memory available",
+                                          "nofile soft/hard",
+                                          "fs.nr_open",
+                                          "fs.file-max",
+                                          "ephemeral ports",
+                                          "somaxconn",
+                                          "tcp_max_syn_backlog",
+                                          "conntrack",
+                                          "processes",
+                                          "local addresses"};
   std::vector<std::vector<std::string>> rows;
   for (const char* name : kRows) rows.push_back({name});
   for (const ProbeResult& result : results) {
@@ -86,16 +96,13 @@ std::string FormatFactsTable(const std::vector<ProbeResult>& results) {
       column.push_back(absl::StrCat(f.nofile_soft(), "/", f.nofile_hard()));
       column.push_back(absl::StrCat(f.nr_open()));
       column.push_back(absl::StrCat(f.file_max()));
-      const uint32_t ports = f.port_range_high() >= f.port_range_low()
-                                 ? f.port_range_high() - f.port_range_low() + 1
-                                 : 0;
-      column.push_back(
-          absl::StrCat(f.port_range_low(), "-", f.port_range_high(), " (", ports, ")"));
+      const uint32_t ports =
+          f.port_range_high() >= f.port_range_low() ? f.port_range_high() - f.port_range_low() + 1 : 0;
+      column.push_back(absl::StrCat(f.port_range_low(), "-", f.port_range_high(), " (", ports, ")"));
       column.push_back(absl::StrCat(f.somaxconn()));
       column.push_back(absl::StrCat(f.tcp_max_syn_backlog()));
-      column.push_back(f.conntrack_present()
-                           ? absl::StrCat(f.conntrack_count(), "/", f.conntrack_max())
-                           : std::string("not loaded"));
+      column.push_back(f.conntrack_present() ? absl::StrCat(f.conntrack_count(), "/", f.conntrack_max())
+                                             : std::string("not loaded"));
       column.push_back(f.processes() == 0 ? std::string("auto") : absl::StrCat(f.processes()));
       std::vector<std::string> shown;
       for (int i = 0; i < f.local_addresses_size() && i < 4; ++i) {

@@ -18,8 +18,7 @@ TEST(ProgressTest, RateIsTheEstablishedDeltaOverTime) {
   EXPECT_THAT(line, HasSubstr("established 8000"));
   EXPECT_THAT(line, HasSubstr("failed 5"));
   EXPECT_THAT(line, HasSubstr("rate 6000/s"));
-  EXPECT_THAT(meter.Line(2.5, "echo 1", {8000, 8000, 5, 1234}),
-              HasSubstr("rate 0/s  echo verified 1234"));
+  EXPECT_THAT(meter.Line(2.5, "echo 1", {8000, 8000, 5, 1234}), HasSubstr("rate 0/s  echo verified 1234"));
 }
 
 }  // namespace

@@ -69,8 +69,7 @@ Report BuildReport(const RunRecord& record) {
     established += last.established();
     failed += last.failed();
     echo_verified += last.echo_verified();
-    const uint64_t agent_echo_failed =
-        last.echo_mismatched() + last.echo_timed_out() + last.echo_closed();
+    const uint64_t agent_echo_failed = last.echo_mismatched() + last.echo_timed_out() + last.echo_closed();
     echo_failed += agent_echo_failed;
     for (const auto& [reason, count] : last.failures()) failures[reason] += count;
     connect_latency.Merge(last.connect_latency());
@@ -107,8 +106,7 @@ Report BuildReport(const RunRecord& record) {
   }
   if (echo_verified < echo_expected || echo_failed > 0) {
     reasons.push_back(absl::StrCat(echo_verified, " of ", echo_expected, " echo checks verified (",
-                                   record.plan.echo.rounds, " rounds x ", established,
-                                   " connections)"));
+                                   record.plan.echo.rounds, " rounds x ", established, " connections)"));
   }
   if (record.interrupted) reasons.push_back("interrupted");
   const bool pass = reasons.empty();
@@ -128,11 +126,9 @@ Report BuildReport(const RunRecord& record) {
   totals["echo_verified"] = echo_verified;
   totals["echo_failed"] = echo_failed;
   totals["connect_seconds"] = Round3(record.connect_seconds);
-  totals["connect_rate"] =
-      Round3(record.connect_seconds > 0 ? established / record.connect_seconds : 0.0);
+  totals["connect_rate"] = Round3(record.connect_seconds > 0 ? established / record.connect_seconds : 0.0);
   totals["echo_seconds"] = Round3(record.echo_seconds);
-  totals["echo_rate"] =
-      Round3(record.echo_seconds > 0 ? echo_verified / record.echo_seconds : 0.0);
+  totals["echo_rate"] = Round3(record.echo_seconds > 0 ? echo_verified / record.echo_seconds : 0.0);
 
   out["failures"] = Json::object();
   for (const auto& [reason, count] : failures) out["failures"][reason] = count;
@@ -203,19 +199,15 @@ std::string FormatSummary(const Json& report) {
       if (reason.is_string()) absl::StrAppend(&out, "  - ", reason.get<std::string>(), "\n");
     }
   }
-  absl::StrAppendFormat(&out,
-                        "connections: %d requested, %d established, %d failed, peak open %d\n",
+  absl::StrAppendFormat(&out, "connections: %d requested, %d established, %d failed, peak open %d\n",
                         u(totals, "requested"), u(totals, "established"), u(totals, "failed"),
                         u(totals, "peak_open"));
   absl::StrAppendFormat(&out, "connect rate: %.0f conn/s (%d established in %.2f s)\n",
-                        d(totals, "connect_rate"), u(totals, "established"),
-                        d(totals, "connect_seconds"));
+                        d(totals, "connect_rate"), u(totals, "established"), d(totals, "connect_seconds"));
   const uint64_t rounds = u(child(child(report, "plan"), "echo"), "rounds");
-  absl::StrAppendFormat(&out,
-                        "echo rate: %.0f verified/s (%d verified, %d failed, %s in %.2f s)\n",
-                        d(totals, "echo_rate"), u(totals, "echo_verified"),
-                        u(totals, "echo_failed"), Plural(rounds, "round"),
-                        d(totals, "echo_seconds"));
+  absl::StrAppendFormat(&out, "echo rate: %.0f verified/s (%d verified, %d failed, %s in %.2f s)\n",
+                        d(totals, "echo_rate"), u(totals, "echo_verified"), u(totals, "echo_failed"),
+                        Plural(rounds, "round"), d(totals, "echo_seconds"));
 
   const Json& failures = child(report, "failures");
   bool any_failure = false;
@@ -233,15 +225,15 @@ std::string FormatSummary(const Json& report) {
   absl::StrAppend(&out, "latency (ms)      p50      p99    p99.9      max\n");
   for (const char* name : {"connect", "echo_rtt"}) {
     const Json& row = child(latency, name);
-    absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", name, d(row, "p50"),
-                          d(row, "p99"), d(row, "p999"), d(row, "max"));
+    absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", name, d(row, "p50"), d(row, "p99"),
+                          d(row, "p999"), d(row, "max"));
   }
 
   const Json& target = child(report, "target");
   if (report.is_object() && report.contains("target")) {
     if (target.is_object() && target.contains("open_at_peak")) {
-      absl::StrAppendFormat(&out, "target: open at peak %d, accepted %d\n",
-                            u(target, "open_at_peak"), u(target, "accepted"));
+      absl::StrAppendFormat(&out, "target: open at peak %d, accepted %d\n", u(target, "open_at_peak"),
+                            u(target, "accepted"));
     } else {
       absl::StrAppend(&out, "target: no counts (", s(target, "error", "not queried"), ")\n");
     }
@@ -252,11 +244,10 @@ std::string FormatSummary(const Json& report) {
     absl::StrAppend(&out, "agents:\n");
     for (const Json& agent : agents) {
       if (!agent.is_object()) continue;
-      absl::StrAppendFormat(
-          &out, "  %s (%s) %s: %d/%d established, %d failed, %d echo verified\n",
-          s(agent, "endpoint", "?"), s(agent, "host", "?"), s(agent, "state", "?"),
-          u(agent, "established"), u(agent, "requested"), u(agent, "failed"),
-          u(agent, "echo_verified"));
+      absl::StrAppendFormat(&out, "  %s (%s) %s: %d/%d established, %d failed, %d echo verified\n",
+                            s(agent, "endpoint", "?"), s(agent, "host", "?"), s(agent, "state", "?"),
+                            u(agent, "established"), u(agent, "requested"), u(agent, "failed"),
+                            u(agent, "echo_verified"));
       if (agent.contains("error")) {  // agent is an object here
         absl::StrAppend(&out, "    error: ", s(agent, "error", ""), "\n");
       }
@@ -274,8 +265,7 @@ std::string FormatSummary(const Json& report) {
 absl::Status WriteReport(absl::string_view path, const Json& report) {
   // Agents' error texts are not ours: replace invalid UTF-8 instead of
   // letting dump() throw.
-  return WriteFileAtomically(path,
-                             report.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+  return WriteFileAtomically(path, report.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace fourtuple::coordinator

@@ -35,9 +35,9 @@ struct AgentRecord {
   AgentState state = AgentState::kDone;
   uint64_t requested = 0;  // its share of the plan's connections
   bool has_report = false;
-  v1::RunReport last;      // its last report (valid when has_report)
-  std::string host;        // from the probe when no report names it
-  std::string error;       // why it was lost or failed; the agent's own error
+  v1::RunReport last;  // its last report (valid when has_report)
+  std::string host;    // from the probe when no report names it
+  std::string error;   // why it was lost or failed; the agent's own error
 };
 
 struct TimelineSample {
@@ -49,10 +49,10 @@ struct TimelineSample {
 
 // Server-side counts from TargetControl.GetStats.
 struct TargetRecord {
-  bool queried = false;      // at least one GetStats answered
-  uint64_t open_at_peak = 0; // the largest `open` seen
-  uint64_t accepted = 0;     // `accepted` at the last answer
-  std::string error;         // the last GetStats failure, if any
+  bool queried = false;       // at least one GetStats answered
+  uint64_t open_at_peak = 0;  // the largest `open` seen
+  uint64_t accepted = 0;      // `accepted` at the last answer
+  std::string error;          // the last GetStats failure, if any
 };
 
 struct RunRecord {
@@ -60,11 +60,11 @@ struct RunRecord {
   std::vector<AgentRecord> agents;
   std::optional<TargetRecord> target;  // set when the plan names target.control
   std::vector<TimelineSample> timeline;
-  uint64_t peak_open = 0;        // largest sum of the agents' open counts seen
-  double connect_seconds = 0;    // connect command to the barrier
-  double echo_seconds = 0;       // time spent in echo rounds
+  uint64_t peak_open = 0;          // largest sum of the agents' open counts seen
+  double connect_seconds = 0;      // connect command to the barrier
+  double echo_seconds = 0;         // time spent in echo rounds
   bool barrier_timed_out = false;  // ramp_timeout passed before every agent finished
-  bool interrupted = false;      // SIGINT/SIGTERM cut the run short
+  bool interrupted = false;        // SIGINT/SIGTERM cut the run short
   std::vector<std::string> notes;  // other things that went wrong, for the report
 };
 

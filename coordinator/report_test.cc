@@ -32,8 +32,8 @@ Plan TwoAgentPlan(uint32_t rounds) {
 
 // A finished agent: `established` of `requested`, every echo round verified
 // on every established connection, latencies at `connect_us` / `echo_us`.
-AgentRecord DoneAgent(const std::string& endpoint, uint64_t requested, uint64_t established,
-                      uint32_t rounds, uint64_t connect_us, uint64_t echo_us) {
+AgentRecord DoneAgent(const std::string& endpoint, uint64_t requested, uint64_t established, uint32_t rounds,
+                      uint64_t connect_us, uint64_t echo_us) {
   AgentRecord agent;
   agent.endpoint = endpoint;
   agent.state = AgentState::kDone;
@@ -109,8 +109,8 @@ TEST(ReportTest, PassingRunTotals) {
   // Keys in DESIGN.md's order.
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
-  EXPECT_THAT(keys, ::testing::ElementsAre("outcome", "plan", "totals", "failures", "latency_ms",
-                                           "agents", "timeline"));
+  EXPECT_THAT(keys, ::testing::ElementsAre("outcome", "plan", "totals", "failures", "latency_ms", "agents",
+                                           "timeline"));
 }
 
 TEST(ReportTest, PercentilesComeFromTheMergedHistograms) {
@@ -123,8 +123,7 @@ TEST(ReportTest, PercentilesComeFromTheMergedHistograms) {
   for (int i = 0; i < 1000; ++i) all.Record(10000);
   const auto& connect = report.json["latency_ms"]["connect"];
   EXPECT_DOUBLE_EQ(connect["p50"].get<double>(), all.PercentileUs(0.5) / 1000.0);
-  EXPECT_DOUBLE_EQ(connect["p99"].get<double>(),
-                   std::round(all.PercentileUs(0.99)) / 1000.0);
+  EXPECT_DOUBLE_EQ(connect["p99"].get<double>(), std::round(all.PercentileUs(0.99)) / 1000.0);
   EXPECT_NEAR(connect["p50"].get<double>(), 0.1, 0.01);
   EXPECT_NEAR(connect["p99"].get<double>(), 10.0, 0.7);
   EXPECT_DOUBLE_EQ(connect["max"].get<double>(), 10.0);
@@ -179,8 +178,7 @@ TEST(ReportTest, LostAgentFailsAndKeepsItsLastCounts) {
   EXPECT_EQ(report.json["agents"][1]["error"], "stream ended (UNAVAILABLE): Socket closed");
   EXPECT_EQ(report.json["totals"]["established"], 2000);
   EXPECT_EQ(report.json["totals"]["echo_verified"], 2000);
-  EXPECT_THAT(report.json["fail_reasons"][0].get<std::string>(),
-              HasSubstr("agent 127.0.0.1:7002 lost"));
+  EXPECT_THAT(report.json["fail_reasons"][0].get<std::string>(), HasSubstr("agent 127.0.0.1:7002 lost"));
   const std::string summary = FormatSummary(report.json);
   EXPECT_THAT(summary, HasSubstr("outcome: FAIL"));
   EXPECT_THAT(summary, HasSubstr("127.0.0.1:7002 (host-127.0.0.1:7002) lost"));
@@ -245,8 +243,8 @@ TEST(ReportTest, SummaryShowsRatesHintsAndLatency) {
 
 TEST(ReportTest, SummaryNeverThrowsOnOddJson) {
   EXPECT_THAT(FormatSummary(nlohmann::ordered_json::array()), HasSubstr("outcome: FAIL"));
-  nlohmann::ordered_json odd = {{"outcome", 3}, {"totals", "x"}, {"agents", {1, "a"}},
-                                {"failures", {{"EMFILE", "many"}}}};
+  nlohmann::ordered_json odd = {
+      {"outcome", 3}, {"totals", "x"}, {"agents", {1, "a"}}, {"failures", {{"EMFILE", "many"}}}};
   EXPECT_THAT(FormatSummary(odd), HasSubstr("outcome: FAIL"));
 }
 

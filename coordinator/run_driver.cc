@@ -46,8 +46,7 @@ class RunDriver {
   explicit RunDriver(const RunOptions& options)
       : options_(options),
         plan_(options.plan),
-        credentials_(options.credentials ? options.credentials
-                                         : grpc::InsecureChannelCredentials()) {}
+        credentials_(options.credentials ? options.credentials : grpc::InsecureChannelCredentials()) {}
 
   ~RunDriver() {
     // Whatever path led here, no session thread outlives the driver.
@@ -85,8 +84,7 @@ class RunDriver {
     record_.timeline.push_back(TimelineSample{0, 0, 0, 0});
     views_.resize(plan_.agents.size());
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
-      sessions_.push_back(
-          std::make_unique<AgentSession>(plan_.agents[i].endpoint, credentials_, &notifier_));
+      sessions_.push_back(std::make_unique<AgentSession>(plan_.agents[i].endpoint, credentials_, &notifier_));
     }
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
       sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout);
@@ -122,14 +120,11 @@ class RunDriver {
                                           "): ", s.end_status.message()));
         }
       } else if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
-        problems.push_back(
-            absl::StrCat("agent ", endpoint, " failed to start the run: ", s.report.error()));
+        problems.push_back(absl::StrCat("agent ", endpoint, " failed to start the run: ", s.report.error()));
       } else if (!s.has_report || !PhaseAtLeast(s.report, v1::RUN_PHASE_READY)) {
         problems.push_back(absl::StrCat(
-            "agent ", endpoint, " was not ready after ",
-            FormatDuration(absl::Now() - start_), " (",
-            s.has_report ? v1::RunPhase_Name(s.report.phase()) : std::string("no report yet"),
-            ")"));
+            "agent ", endpoint, " was not ready after ", FormatDuration(absl::Now() - start_), " (",
+            s.has_report ? v1::RunPhase_Name(s.report.phase()) : std::string("no report yet"), ")"));
       } else if (PhaseAtLeast(s.report, v1::RUN_PHASE_CONNECTING)) {
         problems.push_back(absl::StrCat("agent ", endpoint, " started connecting on its own (",
                                         v1::RunPhase_Name(s.report.phase()), ")"));
@@ -146,8 +141,8 @@ class RunDriver {
     started_ = true;
     for (size_t i = 0; i < views_.size(); ++i) {
       const v1::RunReport& report = views_[i].snapshot.report;
-      LOG_INFO("agent %s (%s): ready, %d worker processes", plan_.agents[i].endpoint,
-               report.host(), report.processes());
+      LOG_INFO("agent %s (%s): ready, %d worker processes", plan_.agents[i].endpoint, report.host(),
+               report.processes());
     }
     return absl::OkStatus();
   }
@@ -182,9 +177,10 @@ class RunDriver {
     connect.mutable_connect();
     SendToActive(connect);
     const bool barrier = WaitUntil(
-        [this] { return AllActive([](const AgentView& v) {
-          return PhaseAtLeast(v.snapshot.report, v1::RUN_PHASE_CONNECTED);
-        }); },
+        [this] {
+          return AllActive(
+              [](const AgentView& v) { return PhaseAtLeast(v.snapshot.report, v1::RUN_PHASE_CONNECTED); });
+        },
         connect_start + plan_.ramp_timeout, /*honor_stop=*/true);
     const absl::Time barrier_time = absl::Now();
     record_.connect_seconds = absl::ToDoubleSeconds(barrier_time - connect_start);
@@ -203,9 +199,10 @@ class RunDriver {
       SendToActive(echo);
       const absl::Time round_start = absl::Now();
       const bool done = WaitUntil(
-          [this, round] { return AllActive([round](const AgentView& v) {
-            return v.snapshot.report.echo_rounds_done() >= round;
-          }); },
+          [this, round] {
+            return AllActive(
+                [round](const AgentView& v) { return v.snapshot.report.echo_rounds_done() >= round; });
+          },
           round_start + plan_.echo.timeout + 2 * plan_.report_interval + kEchoMargin,
           /*honor_stop=*/true);
       record_.echo_seconds += absl::ToDoubleSeconds(absl::Now() - round_start);
@@ -216,8 +213,8 @@ class RunDriver {
             late.push_back(plan_.agents[i].endpoint);
           }
         }
-        record_.notes.push_back(absl::StrCat("echo round ", round, " did not finish in time on ",
-                                             absl::StrJoin(late, ", ")));
+        record_.notes.push_back(
+            absl::StrCat("echo round ", round, " did not finish in time on ", absl::StrJoin(late, ", ")));
         LOG_WARNING("%s", record_.notes.back());
       }
       if (round < plan_.echo.rounds) {
@@ -236,10 +233,12 @@ class RunDriver {
     close.mutable_close();
     SendToActive(close);
     WaitUntil(
-        [this] { return AllActive([](const AgentView& v) {
-          return v.snapshot.report.phase() == v1::RUN_PHASE_CLOSED ||
-                 v.snapshot.stage == AgentSession::Stage::kEnded;
-        }); },
+        [this] {
+          return AllActive([](const AgentView& v) {
+            return v.snapshot.report.phase() == v1::RUN_PHASE_CLOSED ||
+                   v.snapshot.stage == AgentSession::Stage::kEnded;
+          });
+        },
         absl::Now() + options_.close_timeout, /*honor_stop=*/false);
     // The agents end their streams after the final report; half-close ours
     // and give theirs a moment.
@@ -266,8 +265,8 @@ class RunDriver {
       if (!view.final_state.has_value()) {
         // Still "active" after the close phase: it never sent CLOSED.
         view.final_state = AgentState::kLost;
-        view.error = absl::StrCat("no final report within ",
-                                  FormatDuration(options_.close_timeout), " of the close command");
+        view.error = absl::StrCat("no final report within ", FormatDuration(options_.close_timeout),
+                                  " of the close command");
       }
       AgentRecord agent;
       agent.endpoint = plan_.agents[i].endpoint;
@@ -346,8 +345,7 @@ class RunDriver {
       } else if (now - s.last_report_time > silence_limit) {
         view.final_state = AgentState::kLost;
         view.error = absl::StrCat(
-            "no report for ",
-            FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
+            "no report for ", FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
         LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
         sessions_[i]->Cancel();
       }
@@ -397,8 +395,7 @@ class RunDriver {
     if (plan_.target_control.empty()) return;
     if (!record_.target.has_value()) {
       record_.target.emplace();
-      target_stub_ = v1::TargetControl::NewStub(
-          grpc::CreateChannel(plan_.target_control, credentials_));
+      target_stub_ = v1::TargetControl::NewStub(grpc::CreateChannel(plan_.target_control, credentials_));
     }
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + options_.probe_timeout));
@@ -406,8 +403,8 @@ class RunDriver {
     grpc::Status status = target_stub_->GetStats(&context, v1::GetStatsRequest(), &stats);
     TargetRecord& target = *record_.target;
     if (!status.ok()) {
-      target.error = absl::StrCat("GetStats on ", plan_.target_control, ": ",
-                                  FromGrpcStatus(status).ToString());
+      target.error =
+          absl::StrCat("GetStats on ", plan_.target_control, ": ", FromGrpcStatus(status).ToString());
       LOG_WARNING("%s", target.error);
       return;
     }

@@ -28,22 +28,20 @@ using ::testing::HasSubstr;
 
 enum class Behavior {
   kNormal,
-  kRefuse,             // FAILED_PRECONDITION after the assignment
-  kBreakAfterConnect,  // the stream ends (UNAVAILABLE) once CONNECTED
-  kFailOnConnect,      // reports RUN_PHASE_FAILED on connect
-  kSilentAfterConnect, // keeps the stream but sends no more reports
-  kFailSome,           // 10% of its connections fail with ECONNREFUSED
+  kRefuse,              // FAILED_PRECONDITION after the assignment
+  kBreakAfterConnect,   // the stream ends (UNAVAILABLE) once CONNECTED
+  kFailOnConnect,       // reports RUN_PHASE_FAILED on connect
+  kSilentAfterConnect,  // keeps the stream but sends no more reports
+  kFailSome,            // 10% of its connections fail with ECONNREFUSED
 };
 
 // Answers each command with a report, as a real agent would at its next
 // report interval (heartbeats arrive every interval, so reports keep coming).
 class FakeAgent final : public v1::Agent::Service {
  public:
-  explicit FakeAgent(Behavior behavior, std::string host)
-      : behavior_(behavior), host_(std::move(host)) {}
+  explicit FakeAgent(Behavior behavior, std::string host) : behavior_(behavior), host_(std::move(host)) {}
 
-  grpc::Status Probe(grpc::ServerContext*, const v1::ProbeRequest*,
-                     v1::HostFacts* facts) override {
+  grpc::Status Probe(grpc::ServerContext*, const v1::ProbeRequest*, v1::HostFacts* facts) override {
     facts->set_hostname(host_);
     facts->set_processes(2);
     return grpc::Status::OK;
@@ -92,8 +90,7 @@ class FakeAgent final : public v1::Agent::Service {
           report.set_failed(failed);
           if (failed > 0) (*report.mutable_failures())["ECONNREFUSED"] = failed;
           for (uint64_t i = 0; i < n - failed; ++i) {
-            const std::string& source =
-                assignment.source_addresses(i % assignment.source_addresses_size());
+            const std::string& source = assignment.source_addresses(i % assignment.source_addresses_size());
             ++(*report.mutable_established_by_source())[source];
             connect_.Record(100 + i % 50);
           }
@@ -158,8 +155,7 @@ class FakeAgent final : public v1::Agent::Service {
 
 class FakeTarget final : public v1::TargetControl::Service {
  public:
-  grpc::Status GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
-                        v1::TargetStats* stats) override {
+  grpc::Status GetStats(grpc::ServerContext*, const v1::GetStatsRequest*, v1::TargetStats* stats) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
     // Open rises then falls, so open_at_peak must be the max seen.
@@ -277,8 +273,8 @@ TEST(RunDriverTest, TwoAgentsPass) {
     for (int c : agent->commands()) {
       if (c != v1::RunCommand::kHeartbeat) phases.push_back(c);
     }
-    EXPECT_THAT(phases, ElementsAre(v1::RunCommand::kConnect, v1::RunCommand::kEcho,
-                                    v1::RunCommand::kEcho, v1::RunCommand::kClose));
+    EXPECT_THAT(phases, ElementsAre(v1::RunCommand::kConnect, v1::RunCommand::kEcho, v1::RunCommand::kEcho,
+                                    v1::RunCommand::kClose));
     // The hold alone is 300 ms at 50 ms intervals.
     EXPECT_GE(agent->Count(v1::RunCommand::kHeartbeat), 3);
   }

@@ -28,14 +28,13 @@ absl::StatusOr<std::vector<uint64_t>> SplitConnections(
   }
   if (explicit_sum > total) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "agents: the agents' own connection counts add up to more than connections (",
-        total, ")"));
+        "agents: the agents' own connection counts add up to more than connections (", total, ")"));
   }
   const uint64_t remainder = total - explicit_sum;
   if (shared_by == 0 && remainder != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "agents: every agent has its own connection count and they add up to ", explicit_sum,
-        ", not connections (", total, "); fix one or drop a count"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("agents: every agent has its own connection count and they add up to ", explicit_sum,
+                     ", not connections (", total, "); fix one or drop a count"));
   }
   std::vector<uint64_t> counts;
   counts.reserve(explicit_counts.size());
@@ -53,9 +52,9 @@ absl::StatusOr<std::vector<uint64_t>> SplitConnections(
       }
     }
     if (count == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "agents[", i, "]: gets no connection (connections ", total, " minus the agents' own ",
-          explicit_sum, " leaves ", remainder, " for ", shared_by, " agents)"));
+      return absl::InvalidArgumentError(absl::StrCat("agents[", i, "]: gets no connection (connections ",
+                                                     total, " minus the agents' own ", explicit_sum,
+                                                     " leaves ", remainder, " for ", shared_by, " agents)"));
     }
     counts.push_back(count);
   }
@@ -66,8 +65,7 @@ absl::StatusOr<std::vector<AgentShare>> SplitPlan(const Plan& plan) {
   std::vector<std::optional<uint64_t>> explicit_counts;
   explicit_counts.reserve(plan.agents.size());
   for (const AgentPlan& agent : plan.agents) explicit_counts.push_back(agent.connections);
-  ASSIGN_OR_RETURN(std::vector<uint64_t> counts,
-                   SplitConnections(plan.connections, explicit_counts));
+  ASSIGN_OR_RETURN(std::vector<uint64_t> counts, SplitConnections(plan.connections, explicit_counts));
 
   std::vector<AgentShare> shares(counts.size());
   for (size_t i = 0; i < counts.size(); ++i) {

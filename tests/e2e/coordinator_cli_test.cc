@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/subprocess.h"
 
 namespace fourtuple {
@@ -23,9 +24,10 @@ using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
 
 // gmock is not linked into e2e tests: a plain substring check.
-#define EXPECT_CONTAINS(haystack, needle)                                       \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos)             \
-      << "expected to find: " << (needle) << "\nin:\n" << (haystack)
+#define EXPECT_CONTAINS(haystack, needle)                          \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
+      << "expected to find: " << (needle) << "\nin:\n"             \
+      << (haystack)
 
 #ifdef COORDINATOR_BIN
 
@@ -75,7 +77,8 @@ std::string ClosedEndpoint() {
 std::string PlanWithAgent(const std::string& agent) {
   return absl::StrCat(R"({
   "target": {"endpoints": ["127.0.0.1:9"]},
-  "agents": [{"endpoint": ")", agent, R"(", "source_addresses": ["127.0.1.1-127.0.1.4"]}],
+  "agents": [{"endpoint": ")",
+                      agent, R"(", "source_addresses": ["127.0.1.1-127.0.1.4"]}],
   "connections": 100,
   "hold": "1s"
 })");
@@ -160,9 +163,8 @@ TEST(CoordinatorCliTest, UnreachableAgentExits3NamingIt) {
 TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
   const std::string dir = MakeTempDir("ft-coordinator-cli");
   const std::string ready = dir + "/agent.ready";
-  auto agent = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--ready-file=" + ready,
-                                  "--processes=1"},
-                                 "agent", dir);
+  auto agent = Subprocess::Start(
+      {AGENT_BIN, "--listen=127.0.0.1:0", "--ready-file=" + ready, "--processes=1"}, "agent", dir);
   ASSERT_TRUE(agent.ok()) << agent.status();
   auto ready_json = (*agent)->WaitForReadyFile(ready, absl::Seconds(20));
   ASSERT_TRUE(ready_json.ok()) << ready_json.status() << (*agent)->Describe();
@@ -201,6 +203,147 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
   EXPECT_TRUE(code.ok() && *code == 0) << (*agent)->Describe();
 }
 #endif  // AGENT_BIN
+
+#if defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
+// A target-server and agents on loopback, and a coordinator running a plan
+// with a long hold, for tests that act on the run while it holds.
+class HoldingRun {
+ public:
+  explicit HoldingRun(int agents) : dir_(MakeTempDir("ft-coordinator-hold")) {
+    const std::string target_ready = dir_ + "/target.ready";
+    auto target = Subprocess::Start({TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1",
+                                     "--control=127.0.0.1:0", "--ready-file=" + target_ready},
+                                    "target-server", dir_);
+    EXPECT_TRUE(target.ok()) << target.status();
+    if (!target.ok()) return;
+    target_ = std::move(*target);
+    auto target_json = target_->WaitForReadyFile(target_ready, absl::Seconds(20));
+    EXPECT_TRUE(target_json.ok()) << target_json.status();
+    if (!target_json.ok()) return;
+    std::string agents_json;
+    for (int i = 1; i <= agents; ++i) {
+      const std::string ready = absl::StrCat(dir_, "/agent", i, ".ready");
+      auto agent = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--ready-file=" + ready},
+                                     absl::StrCat("agent", i), dir_);
+      EXPECT_TRUE(agent.ok()) << agent.status();
+      if (!agent.ok()) return;
+      agents_.push_back(std::move(*agent));
+      auto agent_json = agents_.back()->WaitForReadyFile(ready, absl::Seconds(20));
+      EXPECT_TRUE(agent_json.ok()) << agent_json.status();
+      if (!agent_json.ok()) return;
+      absl::StrAppend(&agents_json, i > 1 ? ", " : "", R"({"endpoint": ")",
+                      (*agent_json)["listen"][0].get<std::string>(), R"(", "source_addresses": ["127.0.)", i,
+                      ".1-127.0.", i, R"(.4"]})");
+    }
+    plan_path_ = WritePlan(dir_, "plan.json",
+                           absl::StrCat(R"({
+      "target": {"endpoints": [")",
+                                        (*target_json)["listen"][0].get<std::string>(), R"("], "control": ")",
+                                        (*target_json)["control"].get<std::string>(),
+                                        R"("},
+      "agents": [)",
+                                        agents_json, R"(],
+      "connections": 2000,
+      "hold": "8s",
+      "report_interval": "200ms",
+      "lease": "2s"
+    })"));
+    ok_ = true;
+  }
+
+  ~HoldingRun() {
+    for (auto& agent : agents_) agent->Signal(SIGTERM);
+    if (target_) target_->Signal(SIGTERM);
+  }
+
+  bool ok() const { return ok_; }
+  Subprocess& agent(int i) { return *agents_[i]; }
+  const std::string& report_path() const { return report_path_; }
+
+  // Starts the coordinator and waits until its progress shows the hold.
+  bool StartAndWaitForHold() {
+    report_path_ = dir_ + "/report.json";
+    auto coordinator = Subprocess::Start(
+        {COORDINATOR_BIN, "run", "--plan=" + plan_path_, "--report=" + report_path_}, "coordinator", dir_);
+    EXPECT_TRUE(coordinator.ok()) << coordinator.status();
+    if (!coordinator.ok()) return false;
+    coordinator_ = std::move(*coordinator);
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline && coordinator_->running()) {
+      if (coordinator_->ReadStderr().find("] hold") != std::string::npos) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << "the run never reached the hold\n" << Diagnostics();
+    return false;
+  }
+
+  Subprocess& coordinator() { return *coordinator_; }
+
+  nlohmann::json Report() const {
+    return nlohmann::json::parse(testing::ReadFileOrEmpty(report_path_), nullptr, false);
+  }
+
+  std::string Diagnostics() const {
+    std::string out;
+    if (coordinator_) out += coordinator_->Describe() + "\n" + coordinator_->ReadStdout() + "\n";
+    for (const auto& agent : agents_) out += agent->Describe() + "\n";
+    return out;
+  }
+
+ private:
+  std::string dir_;
+  std::string plan_path_;
+  std::string report_path_;
+  bool ok_ = false;
+  std::unique_ptr<Subprocess> target_;
+  std::vector<std::unique_ptr<Subprocess>> agents_;
+  std::unique_ptr<Subprocess> coordinator_;
+};
+
+// SIGINT during the hold: the agents are told to close, the report is still
+// written, and the run does not pass.
+TEST(CoordinatorCliTest, InterruptClosesTheRunAndWritesTheReport) {
+  HoldingRun run(1);
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(run.StartAndWaitForHold());
+  run.coordinator().Signal(SIGINT);
+  auto code = run.coordinator().Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
+  EXPECT_EQ(*code, 1) << run.Diagnostics();
+  nlohmann::json report = run.Report();
+  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
+  EXPECT_EQ(report["outcome"], "fail");
+  EXPECT_CONTAINS(report["fail_reasons"].dump(), "interrupted");
+  EXPECT_EQ(report["totals"]["established"], 2000);
+  EXPECT_EQ(report["agents"][0]["state"], "done");  // it closed when told
+  EXPECT_EQ(report["agents"][0]["open"], 0);
+  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "report: " + run.report_path());
+}
+
+// An agent killed during the hold: marked lost with its last counts, the
+// other agent finishes, exit 1.
+TEST(CoordinatorCliTest, KilledAgentIsLostAndTheOtherFinishes) {
+  HoldingRun run(2);
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(run.StartAndWaitForHold());
+  run.agent(1).Signal(SIGKILL);
+  auto code = run.coordinator().Wait(absl::Seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
+  EXPECT_EQ(*code, 1) << run.Diagnostics();
+  nlohmann::json report = run.Report();
+  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
+  EXPECT_EQ(report["outcome"], "fail");
+  ASSERT_EQ(report["agents"].size(), 2u);
+  EXPECT_EQ(report["agents"][0]["state"], "done");
+  EXPECT_EQ(report["agents"][0]["established"], 1000);
+  EXPECT_EQ(report["agents"][0]["echo_verified"], 1000);
+  EXPECT_EQ(report["agents"][1]["state"], "lost");
+  EXPECT_EQ(report["agents"][1]["established"], 1000);  // its last known counts
+  EXPECT_TRUE(report["agents"][1].contains("error"));
+  EXPECT_EQ(report["totals"]["established"], 2000);
+  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "lost");
+}
+#endif  // AGENT_BIN && TARGET_SERVER_BIN
 
 #else
 TEST(CoordinatorCliTest, Skipped) { GTEST_SKIP() << "coordinator not built"; }
