@@ -185,13 +185,16 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   }
   ActiveRunSlot slot(this);
 
-  const v1::Assignment& a = run->assignment.assignment;
-  LOG_INFO("run %s: %d connections to %s from %d source addresses over %d worker processes",
-           a.run_id(), a.connections(), absl::StrJoin(a.targets(), ","), a.source_addresses_size(),
-           run->workers);
+  const std::string& run_id = first.assignment().run_id();
+  {
+    const v1::Assignment& a = run->assignment.assignment;
+    LOG_INFO("run %s: %d connections to %s from %d source addresses over %d worker processes",
+             run_id, a.connections(), absl::StrJoin(a.targets(), ","), a.source_addresses_size(),
+             run->workers);
+  }
   absl::StatusOr<std::unique_ptr<RunSession>> session = RunSession::Start(*std::move(run));
   if (!session.ok()) {
-    LOG_ERROR("run %s: starting workers: %s", a.run_id(), session.status().ToString());
+    LOG_ERROR("run %s: starting workers: %s", run_id, session.status().ToString());
     return ToGrpcStatus(absl::Status(session.status().code(),
                                      absl::StrCat("starting workers: ", session.status().message())));
   }
@@ -204,7 +207,6 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   std::thread reader(ReadCommands<CommandChannel>, context, stream, &channel);
   RunEnd end = DriveRun(stream, channel, **session);
   (*session)->Terminate(config_.timings.terminate_grace);
-  const std::string run_id = (*session)->run_id();
   session->reset();
   slot.Release();
   if (end.status.ok()) {

@@ -309,8 +309,15 @@ TEST_F(AgentTest, WholeRunAgainstTargetServer) {
   EXPECT_EQ(ready->phase(), v1::RUN_PHASE_READY);
   EXPECT_EQ(ready->requested(), 3000u);
   EXPECT_EQ(ready->attempted(), 0u);
-  EXPECT_GE(ready->processes(), 1u);
-  EXPECT_FALSE(ready->host().empty());
+  // --processes=auto: one worker per core (3000 connections fit one fd budget).
+  v1::HostFacts facts;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Probe(&context, v1::ProbeRequest(), &facts).ok());
+  }
+  EXPECT_EQ(ready->processes(), facts.cores());
+  EXPECT_EQ(ready->host(), facts.hostname());
+  EXPECT_GT(ready->elapsed_seconds(), 0);
 
   ASSERT_TRUE(run->SendConnect());
   auto connected = run->ReadUntil(
