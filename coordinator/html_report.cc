@@ -32,17 +32,16 @@ constexpr size_t kMarkerSamples = 60;         // dots with hover titles on spars
 constexpr size_t kMaxFailureBars = 15;        // the rest are summed into one "other" bar
 constexpr size_t kMaxListed = 64;             // source / local addresses listed per agent
 constexpr size_t kMaxPlanChars = 100000;
-constexpr size_t kMaxLabelChars = 48;   // legend and axis labels
-constexpr size_t kMaxCellChars = 400;   // free text in table cells (errors, notes)
+constexpr size_t kMaxLabelChars = 48;  // legend and axis labels
+constexpr size_t kMaxCellChars = 400;  // free text in table cells (errors, notes)
 
 constexpr absl::string_view kDash = "\u2014";
 constexpr absl::string_view kReplacement = "\uFFFD";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Tableau 10 minus its red, which marks failures.
-constexpr const char* kPalette[kMaxAgentLines] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1",
-                                                  "#76b7b2", "#edc948", "#ff9da7", "#9c755f",
-                                                  "#bab0ac", "#17becf"};
+constexpr const char* kPalette[kMaxAgentLines] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2",
+                                                  "#edc948", "#ff9da7", "#9c755f", "#bab0ac", "#17becf"};
 constexpr const char* kTotalColor = "#1f2328";
 constexpr const char* kFailColor = "#d1242f";
 constexpr const char* kReferenceColor = "#8c959f";
@@ -73,8 +72,7 @@ size_t Utf8Length(absl::string_view text, size_t i) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
     code_point = (code_point << 6) | (byte(i + k) & 0x3F);
   }
-  if (code_point < minimum || code_point > 0x10FFFF ||
-      (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+  if (code_point < minimum || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) {
     return 0;
   }
   return length;
@@ -168,9 +166,7 @@ const Json* Element(const Json* array, size_t index) {
   return &(*array)[index];
 }
 
-size_t ArraySize(const Json* array) {
-  return array != nullptr && array->is_array() ? array->size() : 0;
-}
+size_t ArraySize(const Json* array) { return array != nullptr && array->is_array() ? array->size() : 0; }
 
 // A finite number. Numeric strings count too: protobuf's JSON mapping writes
 // 64-bit integers (host facts) as strings.
@@ -179,8 +175,7 @@ std::optional<double> Number(const Json* value) {
   double number = 0;
   if (value->is_number()) {
     number = value->get<double>();
-  } else if (!value->is_string() ||
-             !absl::SimpleAtod(value->get_ref<const std::string&>(), &number)) {
+  } else if (!value->is_string() || !absl::SimpleAtod(value->get_ref<const std::string&>(), &number)) {
     return std::nullopt;
   }
   if (!std::isfinite(number)) return std::nullopt;
@@ -238,8 +233,7 @@ std::string FormatJsonNumber(const Json* value) {
   if (value != nullptr && value->is_number_unsigned()) return Grouped(value->get<uint64_t>());
   if (value != nullptr && value->is_number_integer()) {
     const int64_t number = value->get<int64_t>();
-    const uint64_t magnitude =
-        number < 0 ? 0 - static_cast<uint64_t>(number) : static_cast<uint64_t>(number);
+    const uint64_t magnitude = number < 0 ? 0 - static_cast<uint64_t>(number) : static_cast<uint64_t>(number);
     return absl::StrCat(number < 0 ? "-" : "", Grouped(magnitude));
   }
   const std::optional<double> number = Number(value);
@@ -372,16 +366,15 @@ double Legend(std::string* svg, const std::vector<LegendItem>& items, double top
 }
 
 std::string SvgOpen(double height, absl::string_view title) {
-  return absl::StrCat("<svg viewBox=\"0 0 ", C(kChartWidth), " ", C(height),
-                      "\" role=\"img\" aria-label=\"", Esc(title), "\">");
+  return absl::StrCat("<svg viewBox=\"0 0 ", C(kChartWidth), " ", C(height), "\" role=\"img\" aria-label=\"",
+                      Esc(title), "\">");
 }
 
 // A chart with nothing to draw still takes its place, saying why.
 std::string EmptyChart(absl::string_view title, absl::string_view message) {
-  return absl::StrCat(SvgOpen(90, title),
-                      "<rect class=\"empty\" x=\"1\" y=\"1\" width=\"958\" height=\"88\" rx=\"6\"/>",
-                      "<text class=\"message\" x=\"480\" y=\"50\" text-anchor=\"middle\">", Esc(message),
-                      "</text></svg>");
+  return absl::StrCat(
+      SvgOpen(90, title), "<rect class=\"empty\" x=\"1\" y=\"1\" width=\"958\" height=\"88\" rx=\"6\"/>",
+      "<text class=\"message\" x=\"480\" y=\"50\" text-anchor=\"middle\">", Esc(message), "</text></svg>");
 }
 
 void YGrid(std::string* svg, const std::vector<double>& values, double top, double bottom, double lo,
@@ -396,8 +389,7 @@ void YGrid(std::string* svg, const std::vector<double>& values, double top, doub
 
 absl::string_view NoSuffix() { return ""; }
 
-void Axes(std::string* svg, double top, double bottom, absl::string_view x_label,
-          absl::string_view y_label) {
+void Axes(std::string* svg, double top, double bottom, absl::string_view x_label, absl::string_view y_label) {
   absl::StrAppend(svg, "<line class=\"axis\" x1=\"", C(kPlotLeft), "\" y1=\"", C(bottom), "\" x2=\"",
                   C(kPlotRight), "\" y2=\"", C(bottom), "\"/>", "<line class=\"axis\" x1=\"", C(kPlotLeft),
                   "\" y1=\"", C(top), "\" x2=\"", C(kPlotLeft), "\" y2=\"", C(bottom), "\"/>");
@@ -501,8 +493,8 @@ std::string LineChart(const LineChartSpec& spec) {
     for (size_t i = 0; i < series.x.size() && i < series.y.size(); ++i) {
       if (!std::isfinite(series.x[i]) || !std::isfinite(series.y[i])) continue;
       absl::StrAppend(&svg, "<circle cx=\"", C(px(series.x[i])), "\" cy=\"", C(py(series.y[i])),
-                      "\" r=\"3\" fill=\"", series.color, "\"><title>", FormatNumber(series.x[i]), " s: ",
-                      FormatNumber(series.y[i]), " ", Esc(series.unit), "</title></circle>");
+                      "\" r=\"3\" fill=\"", series.color, "\"><title>", FormatNumber(series.x[i]),
+                      " s: ", FormatNumber(series.y[i]), " ", Esc(series.unit), "</title></circle>");
     }
   }
   Legend(&svg, legend, 10);
@@ -558,7 +550,8 @@ Timeline ReadTimeline(const Json* timeline) {
     const Json* item = Element(timeline, i);
     const std::optional<double> t = Number(Field(item, "t"));
     if (!t.has_value()) continue;
-    Sample sample{*t, Number(Field(item, "open")).value_or(kNaN),
+    Sample sample{*t,
+                  Number(Field(item, "open")).value_or(kNaN),
                   Number(Field(item, "established")).value_or(kNaN),
                   Number(Field(item, "failed")).value_or(kNaN),
                   {}};
@@ -697,8 +690,8 @@ Figure RateChart(const Timeline& timeline, std::optional<double> mean_rate) {
   spec.title = "Connect rate over time";
   spec.x_label = "time since start (s)";
   spec.y_label = "connections / s";
-  spec.empty_message = n < 2 ? "a rate needs at least two timeline samples"
-                             : "no established counts in the timeline";
+  spec.empty_message =
+      n < 2 ? "a rate needs at least two timeline samples" : "no established counts in the timeline";
   Series connects;
   connects.label = "established / s";
   connects.color = kPalette[0];
@@ -809,11 +802,12 @@ Figure LatencyChart(const Json* latency) {
     absl::StrAppend(&svg, "<text class=\"label\" x=\"", C(center), "\" y=\"", C(bottom + 22),
                     "\" text-anchor=\"middle\">", kStatLabels[s], "</text>");
     for (size_t k = 0; k < kKindCount; ++k) {
-      const double x = center - kKindCount * (bar_width + 6) / 2 + 3 + static_cast<double>(k) * (bar_width + 6);
+      const double x =
+          center - kKindCount * (bar_width + 6) / 2 + 3 + static_cast<double>(k) * (bar_width + 6);
       const double label_x = x + bar_width / 2;
       if (!value[k][s].has_value()) {
-        absl::StrAppend(&svg, "<text x=\"", C(label_x), "\" y=\"", C(bottom - 6), "\" text-anchor=\"middle\">",
-                        kDash, "</text>");
+        absl::StrAppend(&svg, "<text x=\"", C(label_x), "\" y=\"", C(bottom - 6),
+                        "\" text-anchor=\"middle\">", kDash, "</text>");
         continue;
       }
       const double v = *value[k][s];
@@ -905,9 +899,9 @@ Figure FailureChart(std::vector<std::pair<std::string, double>> failures, std::o
   std::string svg = SvgOpen(bottom + 48, kTitle);
   for (double tick : ticks.values) {
     const double x = px(tick);
-    absl::StrAppend(&svg, "<line class=\"grid\" x1=\"", C(x), "\" y1=\"", C(kTop), "\" x2=\"", C(x), "\" y2=\"",
-                    C(bottom), "\"/><text x=\"", C(x), "\" y=\"", C(bottom + 18), "\" text-anchor=\"middle\">",
-                    ShortNumber(tick), "</text>");
+    absl::StrAppend(&svg, "<line class=\"grid\" x1=\"", C(x), "\" y1=\"", C(kTop), "\" x2=\"", C(x),
+                    "\" y2=\"", C(bottom), "\"/><text x=\"", C(x), "\" y=\"", C(bottom + 18),
+                    "\" text-anchor=\"middle\">", ShortNumber(tick), "</text>");
   }
   absl::StrAppend(&svg, "<line class=\"axis\" x1=\"", C(left), "\" y1=\"", C(kTop), "\" x2=\"", C(left),
                   "\" y2=\"", C(bottom), "\"/><text class=\"label\" x=\"", C((left + right) / 2), "\" y=\"",
@@ -1056,8 +1050,8 @@ std::string Totals(const Json& report) {
       if (!percent.empty()) absl::StrAppend(&sub, " (", percent, ")");
     }
   }
-  const bool short_of_requested = n("requested").has_value() && n("established").has_value() &&
-                                  *n("established") < *n("requested");
+  const bool short_of_requested =
+      n("requested").has_value() && n("established").has_value() && *n("established") < *n("requested");
   Card(&out, "established", text("established"), sub, short_of_requested);
   Card(&out, "failed", text("failed"), "connect failures", n("failed").value_or(0) > 0);
   const Json* target = Field(&report, "target");
@@ -1086,10 +1080,9 @@ std::string Totals(const Json& report) {
          target_error.empty() ? "server-side count" : target_error, !target_error.empty());
   }
   // Totals this page does not know yet still show.
-  static constexpr const char* kKnown[] = {"requested",       "established", "failed",
-                                           "peak_open",       "connect_rate", "connect_seconds",
-                                           "echo_verified",   "echo_failed", "echo_rate",
-                                           "echo_seconds"};
+  static constexpr const char* kKnown[] = {"requested",    "established",     "failed",        "peak_open",
+                                           "connect_rate", "connect_seconds", "echo_verified", "echo_failed",
+                                           "echo_rate",    "echo_seconds"};
   if (totals != nullptr && totals->is_object()) {
     for (auto it = totals->begin(); it != totals->end(); ++it) {
       if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) != std::end(kKnown)) continue;
@@ -1113,7 +1106,8 @@ std::string SourceSummary(const Json* by_source) {
   if (by_source->empty()) return "none";
   double low = std::numeric_limits<double>::infinity(), high = -low;
   for (auto it = by_source->begin(); it != by_source->end(); ++it) {
-    if (std::optional<double> count = Number(&it.value())) low = std::min(low, *count), high = std::max(high, *count);
+    if (std::optional<double> count = Number(&it.value()))
+      low = std::min(low, *count), high = std::max(high, *count);
   }
   const size_t sources = by_source->size();
   std::string summary = absl::StrCat(Grouped(sources), sources == 1 ? " source" : " sources");
@@ -1256,7 +1250,9 @@ std::string HostFactsTable(const Json& report) {
          if (*high >= *low) absl::StrAppend(&out, " (", FormatNumber(*high - *low + 1), " ports)");
          return out;
        }},
-      {"net.core.somaxconn", {"somaxconn"}, [](const Json* f) { return FormatJsonNumber(Field(f, "somaxconn")); }},
+      {"net.core.somaxconn",
+       {"somaxconn"},
+       [](const Json* f) { return FormatJsonNumber(Field(f, "somaxconn")); }},
       {"tcp_max_syn_backlog",
        {"tcp_max_syn_backlog"},
        [](const Json* f) { return FormatJsonNumber(Field(f, "tcp_max_syn_backlog")); }},
@@ -1280,7 +1276,8 @@ std::string HostFactsTable(const Json& report) {
          for (size_t i = 0; i < list->size() && i < kMaxListed; ++i) {
            absl::StrAppend(&out, i > 0 ? "<br>" : "", FormatAny(Element(list, i)));
          }
-         if (list->size() > kMaxListed) absl::StrAppend(&out, "<br>… ", Grouped(list->size() - kMaxListed), " more");
+         if (list->size() > kMaxListed)
+           absl::StrAppend(&out, "<br>… ", Grouped(list->size() - kMaxListed), " more");
          return absl::StrCat(out, "</details>");
        }},
       {"version", {"version"}, [](const Json* f) { return FormatAny(Field(f, "version")); }},
@@ -1363,13 +1360,12 @@ std::string Render(const Json& report) {
   absl::StrAppend(&out, Header(report), "\n", Totals(report), "\n<h2 id=\"charts\">Charts</h2>\n");
   absl::StrAppend(&out, RenderFigure("Open connections over time", OpenChart(timeline, agents, requested)),
                   "\n");
-  absl::StrAppend(&out,
-                  RenderFigure("Connect rate over time",
-                               RateChart(timeline, NonNegative(Field(totals, "connect_rate")))),
-                  "\n");
-  absl::StrAppend(&out,
-                  RenderFigure("Connect and echo latency (ms)", LatencyChart(Field(&report, "latency_ms"))),
-                  "\n");
+  absl::StrAppend(
+      &out,
+      RenderFigure("Connect rate over time", RateChart(timeline, NonNegative(Field(totals, "connect_rate")))),
+      "\n");
+  absl::StrAppend(
+      &out, RenderFigure("Connect and echo latency (ms)", LatencyChart(Field(&report, "latency_ms"))), "\n");
   absl::StrAppend(&out, RenderFigure("Failures by reason", FailureChart(ReadFailures(report), requested)),
                   "\n");
   absl::StrAppend(&out, AgentsTable(report), "\n", HostFactsTable(report), "\n", PlanSection(report), "\n");

@@ -92,8 +92,8 @@ size_t Count(absl::string_view haystack, absl::string_view needle) {
 // and no markup inside <title>, <text> or <pre>. Returns "" when the
 // document passes, else what is wrong and where.
 std::string CheckWellFormed(absl::string_view html) {
-  static const std::set<std::string> kVoid = {"meta", "br", "hr", "img", "input", "link",
-                                              "col", "area", "base", "wbr", "source"};
+  static const std::set<std::string> kVoid = {"meta", "br",   "hr",   "img", "input", "link",
+                                              "col",  "area", "base", "wbr", "source"};
   std::vector<std::string> stack;
   size_t i = 0;
   while (i < html.size()) {
@@ -114,7 +114,8 @@ std::string CheckWellFormed(absl::string_view html) {
     if (closing) tag.remove_prefix(1);
     const bool self_closing = !tag.empty() && tag.back() == '/';
     size_t name_end = 0;
-    while (name_end < tag.size() && (std::isalnum(static_cast<unsigned char>(tag[name_end])) != 0)) ++name_end;
+    while (name_end < tag.size() && (std::isalnum(static_cast<unsigned char>(tag[name_end])) != 0))
+      ++name_end;
     const std::string name(tag.substr(0, name_end));
     if (name.empty()) return absl::StrCat("tag without a name at ", open);
     if (closing) {
@@ -231,7 +232,7 @@ TEST(HtmlReportTest, ConnectRateIsTheDerivativeOfEstablished) {
   EXPECT_THAT(html, HasSubstr("peak 2,000 connections/s"));
   const std::vector<std::string> rate = PathsOfClass(html, "series-rate");
   ASSERT_EQ(rate.size(), 1u);
-  EXPECT_EQ(PathYs(rate[0]).size(), 6u);  // two points (a step) per interval
+  EXPECT_EQ(PathYs(rate[0]).size(), 6u);                        // two points (a step) per interval
   EXPECT_TRUE(PathsOfClass(html, "series-fail-rate").empty());  // no failures: no failure line
 }
 
@@ -280,33 +281,58 @@ TEST(HtmlReportTest, MalformedReportsStillRenderAPage) {
       Json(42),
       Json::parse("{not json", nullptr, false),  // discarded
       {{"timeline", nullptr}, {"agents", nullptr}, {"totals", nullptr}, {"latency_ms", nullptr}},
-      {{"outcome", 1}, {"timeline", "x"}, {"agents", "x"}, {"totals", "x"}, {"failures", "x"},
-       {"latency_ms", "x"}, {"plan", "x"}, {"target", "x"}, {"fail_reasons", "x"}, {"notes", 7}},
+      {{"outcome", 1},
+       {"timeline", "x"},
+       {"agents", "x"},
+       {"totals", "x"},
+       {"failures", "x"},
+       {"latency_ms", "x"},
+       {"plan", "x"},
+       {"target", "x"},
+       {"fail_reasons", "x"},
+       {"notes", 7}},
       {{"timeline", {1, "a", nullptr, {{"t", "x"}}, {{"t", nan}}, {{"open", 5}}, Json::array()}}},
       {{"timeline", {{{"t", 0}, {"open", "many"}, {"established", nullptr}, {"agents_open", "x"}}}}},
       {{"timeline", {{{"t", 5}, {"open", 10}, {"agents_open", {nullptr, "x", -3, inf}}}}}},
-      {{"agents", {1, "x", nullptr, Json::array(),
-                   {{"endpoint", 5}, {"host", {1, 2}}, {"state", false}, {"requested", "lots"},
-                    {"failures", {{"EMFILE", "x"}, {"ENFILE", -1}}}, {"by_source_address", {1, 2}},
-                    {"host_facts", {{"cores", "two"}, {"memory_total_bytes", -5},
-                                    {"port_range_low", 60999}, {"port_range_high", 32768},
-                                    {"local_addresses", "x"}, {"conntrack_present", "maybe"}}},
-                    {"error", {{"nested", true}}}}}}},
-      {{"latency_ms", {{"connect", {{"p50", -1}, {"p99", "x"}, {"p999", nan}, {"max", inf}}},
-                       {"echo_rtt", {1, 2}}}}},
+      {{"agents",
+        {1,
+         "x",
+         nullptr,
+         Json::array(),
+         {{"endpoint", 5},
+          {"host", {1, 2}},
+          {"state", false},
+          {"requested", "lots"},
+          {"failures", {{"EMFILE", "x"}, {"ENFILE", -1}}},
+          {"by_source_address", {1, 2}},
+          {"host_facts",
+           {{"cores", "two"},
+            {"memory_total_bytes", -5},
+            {"port_range_low", 60999},
+            {"port_range_high", 32768},
+            {"local_addresses", "x"},
+            {"conntrack_present", "maybe"}}},
+          {"error", {{"nested", true}}}}}}},
+      {{"latency_ms",
+        {{"connect", {{"p50", -1}, {"p99", "x"}, {"p999", nan}, {"max", inf}}}, {"echo_rtt", {1, 2}}}}},
       {{"latency_ms", {{"connect", {{"p50", 0}, {"p99", 0}, {"p999", 0}, {"max", 0}}}}}},
       {{"latency_ms", {{"connect", {{"p50", 1e-300}, {"max", 1e300}}}}}},
-      {{"totals", {{"requested", -5}, {"established", 1e308}, {"connect_rate", nan},
-                   {"peak_open", -9223372036854775807LL - 1}, {"failed", 18446744073709551615ULL}}},
+      {{"totals",
+        {{"requested", -5},
+         {"established", 1e308},
+         {"connect_rate", nan},
+         {"peak_open", -9223372036854775807LL - 1},
+         {"failed", 18446744073709551615ULL}}},
        {"failures", {{"EADDRNOTAVAIL", 1e308}, {"x", 1e308}}},
-       {"timeline", {{{"t", -1e308}, {"open", 1e308}, {"established", -1e308}},
-                     {{"t", 1e308}, {"open", -1e308}, {"established", 1e308}}}}},
+       {"timeline",
+        {{{"t", -1e308}, {"open", 1e308}, {"established", -1e308}},
+         {{"t", 1e308}, {"open", -1e308}, {"established", 1e308}}}}},
       {{"failures", nullptr},
        {"agents", {{{"failures", {{"EMFILE", 3}}}}, {{"failures", {{"EMFILE", 4}, {"ENFILE", 1}}}}}}},
   };
   for (size_t i = 0; i < reports.size(); ++i) {
-    SCOPED_TRACE(absl::StrCat("report ", i, ": ", reports[i].dump(-1, ' ', false,
-                                                                   Json::error_handler_t::replace)));
+    SCOPED_TRACE(
+        absl::StrCat("report ", i, ": ", reports[i].dump(-1, ' ', false, Json::error_handler_t::replace)));
     const std::string html = RenderHtmlReport(reports[i]);
     ExpectValidPage(html);
     EXPECT_LT(html.size(), 64u * 1024);
@@ -372,7 +398,8 @@ TEST(HtmlReportTest, LongTimelinesAreDecimatedKeepingPeaks) {
 
 TEST(HtmlReportTest, ManyAgentsDrawTheFirstTenLines) {
   Json report = {{"agents", Json::array()}, {"timeline", Json::array()}};
-  for (int a = 0; a < 25; ++a) report["agents"].push_back({{"endpoint", absl::StrCat("10.0.0.", a, ":7000")}});
+  for (int a = 0; a < 25; ++a)
+    report["agents"].push_back({{"endpoint", absl::StrCat("10.0.0.", a, ":7000")}});
   for (int i = 0; i < 5; ++i) {
     Json open = Json::array();
     for (int a = 0; a < 25; ++a) open.push_back(i * a);
@@ -398,15 +425,24 @@ TEST(HtmlReportTest, RandomlyDamagedReportsRenderWellFormed) {
   std::mt19937 random(20240611);
   const auto random_value = [&random]() -> Json {
     switch (random() % 9) {
-      case 0: return nullptr;
-      case 1: return static_cast<int64_t>(random()) - (1LL << 31);
-      case 2: return std::ldexp(static_cast<double>(random()), static_cast<int>(random() % 200) - 100);
-      case 3: return "<&\"'>";
-      case 4: return Json::array({1, "x", nullptr});
-      case 5: return Json::object({{"t", "x"}, {"open", -1}});
-      case 6: return random() % 2 == 0;
-      case 7: return std::numeric_limits<double>::quiet_NaN();
-      default: return Json::array();
+      case 0:
+        return nullptr;
+      case 1:
+        return static_cast<int64_t>(random()) - (1LL << 31);
+      case 2:
+        return std::ldexp(static_cast<double>(random()), static_cast<int>(random() % 200) - 100);
+      case 3:
+        return "<&\"'>";
+      case 4:
+        return Json::array({1, "x", nullptr});
+      case 5:
+        return Json::object({{"t", "x"}, {"open", -1}});
+      case 6:
+        return random() % 2 == 0;
+      case 7:
+        return std::numeric_limits<double>::quiet_NaN();
+      default:
+        return Json::array();
     }
   };
   for (int round = 0; round < 300; ++round) {
