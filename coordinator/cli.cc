@@ -18,7 +18,7 @@ struct CommandSpec {
 
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec>* commands = new std::vector<CommandSpec>{
-      {"run", {"plan", "report", "run-id"}, {"force"}, {"plan"}},
+      {"run", {"plan", "report", "html", "run-id"}, {"force"}, {"plan"}},
       {"preflight", {"plan"}, {}, {"plan"}},
       {"probe", {"agents"}, {}, {"agents"}},
   };
@@ -29,7 +29,8 @@ const std::vector<CommandSpec>& Commands() {
 
 std::string Usage() {
   return "usage:\n"
-         "  coordinator run --plan=FILE [--report=FILE.json] [--run-id=ID] [--force]\n"
+         "  coordinator run --plan=FILE [--report=FILE.json] [--html=FILE.html] [--run-id=ID]\n"
+         "                  [--force]\n"
          "      run the plan: assign, connect, hold with echo checks, close, report\n"
          "      (--force: run even when preflight finds a share over an agent's capacity)\n"
          "  coordinator preflight --plan=FILE\n"

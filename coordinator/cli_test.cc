@@ -15,12 +15,13 @@ std::string ErrorOf(const std::vector<std::string>& args) {
 }
 
 TEST(CliTest, RunWithFlags) {
-  auto parsed = ParseCommandLine({"run", "--plan=p.json", "--report", "r.json", "--force"});
+  auto parsed = ParseCommandLine({"run", "--plan=p.json", "--report", "r.json", "--force", "--html=r.html"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->command, "run");
   EXPECT_EQ(parsed->Get("plan"), "p.json");
   EXPECT_EQ(parsed->Get("report"), "r.json");
   EXPECT_TRUE(parsed->Has("force"));
+  EXPECT_EQ(parsed->Get("html"), "r.html");
   EXPECT_FALSE(parsed->Has("run-id"));
 }
 

@@ -37,6 +37,30 @@ Json CountMap(const google::protobuf::Map<std::string, uint64_t>& map) {
   return out;
 }
 
+Json HostFactsJson(const v1::HostFacts& f) {
+  Json out;
+  out["hostname"] = f.hostname();
+  out["version"] = f.version();
+  out["cores"] = f.cores();
+  out["memory_total_bytes"] = f.memory_total_bytes();
+  out["memory_available_bytes"] = f.memory_available_bytes();
+  out["nofile_soft"] = f.nofile_soft();
+  out["nofile_hard"] = f.nofile_hard();
+  out["nr_open"] = f.nr_open();
+  out["file_max"] = f.file_max();
+  out["port_range_low"] = f.port_range_low();
+  out["port_range_high"] = f.port_range_high();
+  out["somaxconn"] = f.somaxconn();
+  out["tcp_max_syn_backlog"] = f.tcp_max_syn_backlog();
+  out["conntrack_present"] = f.conntrack_present();
+  out["conntrack_max"] = f.conntrack_max();
+  out["conntrack_count"] = f.conntrack_count();
+  out["processes"] = f.processes();
+  out["local_addresses"] = Json::array();
+  for (const std::string& address : f.local_addresses()) out["local_addresses"].push_back(address);
+  return out;
+}
+
 std::string Plural(uint64_t count, absl::string_view noun) {
   return absl::StrCat(count, " ", noun, count == 1 ? "" : "s");
 }
@@ -91,6 +115,7 @@ Report BuildReport(const RunRecord& record) {
     item["echo_closed"] = last.echo_closed();
     item["processes"] = last.processes();
     item["by_source_address"] = CountMap(last.established_by_source());
+    if (agent.has_facts) item["host_facts"] = HostFactsJson(agent.facts);
     if (!agent.error.empty()) item["error"] = agent.error;
     if (agent.state != AgentState::kDone) {
       reasons.push_back(absl::StrCat("agent ", agent.endpoint, " ", AgentStateName(agent.state),
@@ -150,6 +175,7 @@ Report BuildReport(const RunRecord& record) {
     item["open"] = sample.open;
     item["established"] = sample.established;
     item["failed"] = sample.failed;
+    if (!sample.agents_open.empty()) item["agents_open"] = sample.agents_open;
     out["timeline"].push_back(std::move(item));
   }
   if (record.barrier_timed_out || !record.notes.empty()) {

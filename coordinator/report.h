@@ -37,7 +37,9 @@ struct AgentRecord {
   bool has_report = false;
   v1::RunReport last;  // its last report (valid when has_report)
   std::string host;    // from the probe when no report names it
-  std::string error;   // why it was lost or failed; the agent's own error
+  bool has_facts = false;
+  v1::HostFacts facts;  // from the probe (valid when has_facts)
+  std::string error;    // why it was lost or failed; the agent's own error
 };
 
 struct TimelineSample {
@@ -45,6 +47,7 @@ struct TimelineSample {
   uint64_t open = 0;
   uint64_t established = 0;
   uint64_t failed = 0;
+  std::vector<uint64_t> agents_open;  // each agent's open count, in plan order
 };
 
 // Server-side counts from TargetControl.GetStats.

@@ -67,7 +67,7 @@ RunRecord PassingRecord() {
   record.peak_open = 2000;
   record.connect_seconds = 2.0;
   record.echo_seconds = 0.5;
-  record.timeline = {{0.0, 0, 0, 0}, {1.0, 1200, 1200, 0}, {2.0, 2000, 2000, 0}};
+  record.timeline = {{0.0, 0, 0, 0, {}}, {1.0, 1200, 1200, 0, {}}, {2.0, 2000, 2000, 0, {}}};
   return record;
 }
 
@@ -197,6 +197,26 @@ TEST(ReportTest, AgentWithoutAnyReport) {
   EXPECT_EQ(report.json["totals"]["requested"], 2500);
   EXPECT_EQ(report.json["agents"][2]["host"], "probed-host");
   EXPECT_EQ(report.json["agents"][2]["established"], 0);
+}
+
+TEST(ReportTest, HostFactsAndPerAgentOpenCounts) {
+  RunRecord record = PassingRecord();
+  record.agents[0].has_facts = true;
+  record.agents[0].facts.set_hostname("lab1");
+  record.agents[0].facts.set_cores(8);
+  record.agents[0].facts.set_port_range_low(1024);
+  record.agents[0].facts.set_port_range_high(65535);
+  record.agents[0].facts.add_local_addresses("127.0.0.1");
+  record.timeline[1].agents_open = {700, 500};
+  const Report report = BuildReport(record);
+  const auto& facts = report.json["agents"][0]["host_facts"];
+  EXPECT_EQ(facts["hostname"], "lab1");
+  EXPECT_EQ(facts["cores"], 8);
+  EXPECT_EQ(facts["port_range_high"], 65535);
+  EXPECT_EQ(facts["local_addresses"][0], "127.0.0.1");
+  EXPECT_FALSE(report.json["agents"][1].contains("host_facts"));
+  EXPECT_EQ(report.json["timeline"][1]["agents_open"][1], 500);
+  EXPECT_FALSE(report.json["timeline"][0].contains("agents_open"));
 }
 
 TEST(ReportTest, InterruptedRunFails) {

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "common/ready_file.h"
+#include "coordinator/html_report.h"
 #include "coordinator/plan.h"
 #include "coordinator/preflight.h"
 #include "coordinator/report.h"
@@ -94,6 +96,16 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
     return kExitFail;
   }
   std::fprintf(stdout, "report: %s\n", report_path.c_str());
+  if (command_line.Has("html")) {
+    const std::string html_path = command_line.Get("html");
+    absl::Status html = WriteFileAtomically(html_path, RenderHtmlReport(report.json));
+    if (!html.ok()) {
+      std::fprintf(stdout, "html report: NOT WRITTEN (%s)\n", std::string(html.message()).c_str());
+      std::fflush(stdout);
+      return kExitFail;
+    }
+    std::fprintf(stdout, "html report: %s\n", html_path.c_str());
+  }
   std::fflush(stdout);
   return report.pass ? kExitPass : kExitFail;
 }

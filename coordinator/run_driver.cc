@@ -81,7 +81,7 @@ class RunDriver {
     next_tick_ = start_ + plan_.report_interval;
     run_id_ = options_.run_id.empty() ? RandomRunId() : options_.run_id;
     phase_ = "assign";
-    record_.timeline.push_back(TimelineSample{0, 0, 0, 0});
+    record_.timeline.push_back(TimelineSample{0, 0, 0, 0, std::vector<uint64_t>(plan_.agents.size(), 0)});
     views_.resize(plan_.agents.size());
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
       sessions_.push_back(std::make_unique<AgentSession>(plan_.agents[i].endpoint, credentials_, &notifier_));
@@ -275,6 +275,8 @@ class RunDriver {
       agent.has_report = view.snapshot.has_report;
       agent.last = view.snapshot.report;
       agent.host = view.snapshot.facts.hostname();
+      agent.has_facts = view.snapshot.reached;
+      agent.facts = view.snapshot.facts;
       agent.error = view.error;
       record_.agents.push_back(std::move(agent));
     }
@@ -379,7 +381,12 @@ class RunDriver {
     }
     const ProgressCounts counts = Counts();
     const double t = Elapsed();
-    record_.timeline.push_back(TimelineSample{t, counts.open, counts.established, counts.failed});
+    TimelineSample sample{t, counts.open, counts.established, counts.failed, {}};
+    for (size_t i = 0; i < views_.size(); ++i) {
+      const bool holding = Active(i) || views_[i].final_state == AgentState::kDone;
+      sample.agents_open.push_back(holding ? views_[i].snapshot.report.open() : 0);
+    }
+    record_.timeline.push_back(std::move(sample));
     const std::string line = progress_.Line(t, phase_, counts);
     if (options_.progress) {
       options_.progress(line);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -285,7 +286,18 @@ TEST(RunDriverTest, TwoAgentsPass) {
   EXPECT_EQ(record->agents[1].state, AgentState::kDone);
   EXPECT_EQ(record->peak_open, 301u);
   EXPECT_FALSE(record->barrier_timed_out);
-  EXPECT_FALSE(record->timeline.empty());
+  ASSERT_GE(record->timeline.size(), 2u);
+  EXPECT_EQ(record->timeline.front().t, 0);
+  EXPECT_EQ(record->timeline.back().agents_open.size(), 2u);
+  uint64_t peak_a = 0;
+  for (const TimelineSample& sample : record->timeline) {
+    ASSERT_EQ(sample.agents_open.size(), 2u);
+    EXPECT_EQ(sample.agents_open[0] + sample.agents_open[1], sample.open);
+    peak_a = std::max(peak_a, sample.agents_open[0]);
+  }
+  EXPECT_EQ(peak_a, 151u);
+  EXPECT_TRUE(record->agents[0].has_facts);
+  EXPECT_EQ(record->agents[0].facts.hostname(), "host-a");
   EXPECT_FALSE(progress.empty());
   ASSERT_TRUE(record->target.has_value());
   EXPECT_EQ(record->target->open_at_peak, 300u);

@@ -259,12 +259,14 @@ class HoldingRun {
   bool ok() const { return ok_; }
   Subprocess& agent(int i) { return *agents_[i]; }
   const std::string& report_path() const { return report_path_; }
+  std::string html_path() const { return dir_ + "/report.html"; }
 
   // Starts the coordinator and waits until its progress shows the hold.
   bool StartAndWaitForHold() {
     report_path_ = dir_ + "/report.json";
     auto coordinator = Subprocess::Start(
-        {COORDINATOR_BIN, "run", "--plan=" + plan_path_, "--report=" + report_path_}, "coordinator", dir_);
+        {COORDINATOR_BIN, "run", "--plan=" + plan_path_, "--report=" + report_path_, "--html=" + html_path()},
+        "coordinator", dir_);
     EXPECT_TRUE(coordinator.ok()) << coordinator.status();
     if (!coordinator.ok()) return false;
     coordinator_ = std::move(*coordinator);
@@ -318,6 +320,9 @@ TEST(CoordinatorCliTest, InterruptClosesTheRunAndWritesTheReport) {
   EXPECT_EQ(report["agents"][0]["state"], "done");  // it closed when told
   EXPECT_EQ(report["agents"][0]["open"], 0);
   EXPECT_CONTAINS(run.coordinator().ReadStdout(), "report: " + run.report_path());
+  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "html report: " + run.html_path());
+  EXPECT_CONTAINS(testing::ReadFileOrEmpty(run.html_path()), "</html>");
+  EXPECT_EQ(report["agents"][0]["host_facts"]["cores"], sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 // An agent killed during the hold: marked lost with its last counts, the
