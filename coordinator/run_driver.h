@@ -40,8 +40,10 @@ struct RunOptions {
   // How long agents may take to accept the assignment and start workers.
   absl::Duration ready_timeout = absl::Seconds(60);
   // How long agents may take, after the close command, to send their final
-  // report.
-  absl::Duration close_timeout = absl::Seconds(30);
+  // report. Longer than the agent's own close bound (60 s, after which it
+  // ends its workers and reports CLOSED anyway), so a slow close is not
+  // mistaken for a lost agent.
+  absl::Duration close_timeout = absl::Seconds(90);
   // Set (from a signal handler) to cut the run short: the driver goes
   // straight to the close phase and the report says "interrupted". Polled.
   const std::atomic<bool>* stop = nullptr;
