@@ -123,7 +123,8 @@ class RunDriver {
         problems.push_back(absl::StrCat("agent ", endpoint, " failed to start the run: ", s.report.error()));
       } else if (!s.has_report || !PhaseAtLeast(s.report, v1::RUN_PHASE_READY)) {
         problems.push_back(absl::StrCat(
-            "agent ", endpoint, " was not ready after ", FormatDuration(absl::Now() - start_), " (",
+            "agent ", endpoint, " was not ready after ",
+            FormatDuration(absl::Trunc(absl::Now() - start_, absl::Milliseconds(1))), " (",
             s.has_report ? v1::RunPhase_Name(s.report.phase()) : std::string("no report yet"), ")"));
       } else if (PhaseAtLeast(s.report, v1::RUN_PHASE_CONNECTING)) {
         problems.push_back(absl::StrCat("agent ", endpoint, " started connecting on its own (",
