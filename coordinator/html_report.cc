@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -377,17 +378,16 @@ std::string EmptyChart(absl::string_view title, absl::string_view message) {
       "<text class=\"message\" x=\"480\" y=\"50\" text-anchor=\"middle\">", Esc(message), "</text></svg>");
 }
 
-void YGrid(std::string* svg, const std::vector<double>& values, double top, double bottom, double lo,
-           double hi, absl::string_view (*suffix)()) {
+// Horizontal grid lines with their labels at the given values; `y` maps a
+// value to its SVG coordinate (linear or log).
+void YGrid(std::string* svg, const std::vector<double>& values, absl::FunctionRef<double(double)> y) {
   for (double value : values) {
-    const double y = Map(value, lo, hi, bottom, top);
-    absl::StrAppend(svg, "<line class=\"grid\" x1=\"", C(kPlotLeft), "\" y1=\"", C(y), "\" x2=\"",
-                    C(kPlotRight), "\" y2=\"", C(y), "\"/><text x=\"", C(kPlotLeft - 8), "\" y=\"", C(y + 4),
-                    "\" text-anchor=\"end\">", ShortNumber(value), suffix(), "</text>");
+    const double at = y(value);
+    absl::StrAppend(svg, "<line class=\"grid\" x1=\"", C(kPlotLeft), "\" y1=\"", C(at), "\" x2=\"",
+                    C(kPlotRight), "\" y2=\"", C(at), "\"/><text x=\"", C(kPlotLeft - 8), "\" y=\"",
+                    C(at + 4), "\" text-anchor=\"end\">", ShortNumber(value), "</text>");
   }
 }
-
-absl::string_view NoSuffix() { return ""; }
 
 void Axes(std::string* svg, double top, double bottom, absl::string_view x_label, absl::string_view y_label) {
   absl::StrAppend(svg, "<line class=\"axis\" x1=\"", C(kPlotLeft), "\" y1=\"", C(bottom), "\" x2=\"",
@@ -457,7 +457,7 @@ std::string LineChart(const LineChartSpec& spec) {
   const auto py = [&](double y) { return Map(y, y_ticks.lo, y_ticks.hi, bottom, top); };
 
   std::string svg = SvgOpen(height, spec.title);
-  YGrid(&svg, y_ticks.values, top, bottom, y_ticks.lo, y_ticks.hi, NoSuffix);
+  YGrid(&svg, y_ticks.values, py);
   const double slack = (x_max - x_min) * 1e-9;
   for (double value : x_ticks.values) {
     if (value < x_min - slack || value > x_max + slack) continue;
@@ -788,12 +788,7 @@ Figure LatencyChart(const Json* latency) {
   };
 
   std::string svg = SvgOpen(bottom + 52, kTitle);
-  for (double tick : tick_values) {
-    const double y = py(tick);
-    absl::StrAppend(&svg, "<line class=\"grid\" x1=\"", C(kPlotLeft), "\" y1=\"", C(y), "\" x2=\"",
-                    C(kPlotRight), "\" y2=\"", C(y), "\"/><text x=\"", C(kPlotLeft - 8), "\" y=\"", C(y + 4),
-                    "\" text-anchor=\"end\">", ShortNumber(tick), "</text>");
-  }
+  YGrid(&svg, tick_values, py);
   Axes(&svg, top, bottom, "", log_scale ? "latency (ms, log scale)" : "latency (ms)");
   const double group_width = (kPlotRight - kPlotLeft) / kStatCount;
   const double bar_width = std::min(64.0, group_width * 0.32);
@@ -1195,6 +1190,11 @@ std::string AgentsTable(const Json& report) {
   return out;
 }
 
+std::string BytesFact(const Json* facts, const char* key) {
+  const std::optional<double> bytes = NonNegative(Field(facts, key));
+  return bytes.has_value() ? FormatBytes(*bytes) : std::string(kDash);
+}
+
 // Host facts, one column per agent so the hosts compare side by side.
 std::string HostFactsTable(const Json& report) {
   const Json* agents = Field(&report, "agents");
@@ -1219,16 +1219,10 @@ std::string HostFactsTable(const Json& report) {
       {"cores", {"cores"}, [](const Json* f) { return FormatJsonNumber(Field(f, "cores")); }},
       {"memory total",
        {"memory_total_bytes"},
-       [](const Json* f) {
-         std::optional<double> bytes = NonNegative(Field(f, "memory_total_bytes"));
-         return bytes.has_value() ? FormatBytes(*bytes) : std::string(kDash);
-       }},
+       [](const Json* f) { return BytesFact(f, "memory_total_bytes"); }},
       {"memory available",
        {"memory_available_bytes"},
-       [](const Json* f) {
-         std::optional<double> bytes = NonNegative(Field(f, "memory_available_bytes"));
-         return bytes.has_value() ? FormatBytes(*bytes) : std::string(kDash);
-       }},
+       [](const Json* f) { return BytesFact(f, "memory_available_bytes"); }},
       {"RLIMIT_NOFILE soft / hard",
        {"nofile_soft", "nofile_hard"},
        [](const Json* f) {
