@@ -19,8 +19,7 @@ namespace fourtuple::target_server {
 class TargetControlService final : public v1::TargetControl::Service {
  public:
   // `counters` must outlive the service (and the gRPC server running it).
-  TargetControlService(const CounterSet* counters, std::vector<std::string> listen,
-                       absl::Time start)
+  TargetControlService(const CounterSet* counters, std::vector<std::string> listen, absl::Time start)
       : counters_(counters), listen_(std::move(listen)), start_(start) {}
 
   grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,

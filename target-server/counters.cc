@@ -45,9 +45,7 @@ CounterSet::CounterSet(std::vector<const WorkerCounters*> blocks)
   for (size_t i = 0; i < blocks_.size(); ++i) alive_[i].store(true, std::memory_order_relaxed);
 }
 
-CounterValues CounterSet::Worker(int index) const {
-  return ReadCounters(*blocks_[index], alive(index));
-}
+CounterValues CounterSet::Worker(int index) const { return ReadCounters(*blocks_[index], alive(index)); }
 
 CounterValues CounterSet::Total() const {
   CounterValues total;

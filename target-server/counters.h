@@ -26,10 +26,10 @@ namespace fourtuple::target_server {
 
 // Lives in zero-filled shared memory: all-zero bytes are a valid state.
 struct WorkerCounters {
-  std::atomic<uint64_t> open;          // accepted and not yet closed
-  std::atomic<uint64_t> accepted;      // ever accepted
-  std::atomic<uint64_t> closed;        // closed (by the peer, an error or shutdown)
-  std::atomic<uint64_t> bytes_echoed;  // bytes written back
+  std::atomic<uint64_t> open;                         // accepted and not yet closed
+  std::atomic<uint64_t> accepted;                     // ever accepted
+  std::atomic<uint64_t> closed;                       // closed (by the peer, an error or shutdown)
+  std::atomic<uint64_t> bytes_echoed;                 // bytes written back
   std::atomic<uint64_t> accept_errors[kReasonSlots];  // by ReasonCode(errno)
 
   // The single writer's increment: a plain load and store, no locked
@@ -41,8 +41,7 @@ struct WorkerCounters {
     counter.store(counter.load(std::memory_order_relaxed) - delta, std::memory_order_relaxed);
   }
 };
-static_assert(std::atomic<uint64_t>::is_always_lock_free,
-              "shared-memory counters need lock-free atomics");
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared-memory counters need lock-free atomics");
 static_assert(std::is_trivially_destructible_v<WorkerCounters>);
 
 // Plain values read from one or more WorkerCounters.
@@ -76,7 +75,7 @@ class CounterSet {
   CounterValues Total() const;
 
  private:
-  std::vector<const WorkerCounters*> blocks_;         // constant after construction
+  std::vector<const WorkerCounters*> blocks_;  // constant after construction
   std::unique_ptr<std::atomic<bool>[]> alive_;
 };
 

@@ -30,9 +30,8 @@ TEST_F(CountersTest, StatsLineHasTheDocumentedKeysInOrder) {
   values.bytes_echoed = 80;
   values.accept_errors[EMFILE] = 7;
   std::string line = StatsLine(values, absl::FromUnixMillis(1700000000123));
-  EXPECT_EQ(line,
-            R"({"t":1700000000.123,"open":3,"accepted":5,"closed":2,"bytes_echoed":80,)"
-            R"("accept_errors":{"EMFILE":7}})");
+  EXPECT_EQ(line, R"({"t":1700000000.123,"open":3,"accepted":5,"closed":2,"bytes_echoed":80,)"
+                  R"("accept_errors":{"EMFILE":7}})");
   EXPECT_EQ(line.find('\n'), std::string::npos);
   auto final_line = nlohmann::json::parse(StatsLine(CounterValues{}, absl::Now(), true));
   EXPECT_TRUE(final_line["final"].get<bool>());

@@ -54,8 +54,7 @@ EchoWorker::EchoWorker(const std::vector<int>& listener_fds, int kick_fd, Worker
       pool_(options.buffer_bytes, options.max_idle_buffers) {}
 
 absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const std::vector<int>& listener_fds,
-                                                               int kick_fd,
-                                                               WorkerCounters* counters,
+                                                               int kick_fd, WorkerCounters* counters,
                                                                const EchoWorkerOptions& options) {
   if (options.max_connections == 0) {
     return absl::InvalidArgumentError("EchoWorker: max_connections must be positive");
@@ -278,8 +277,7 @@ void EchoWorker::StartPending(int fd, const char* data, size_t length) {
 bool EchoWorker::FlushPending(int fd) {
   PendingWrite* buffer = pending_[fd];
   while (buffer->begin < buffer->end) {
-    ssize_t sent = send(fd, buffer->data.get() + buffer->begin, buffer->end - buffer->begin,
-                        MSG_NOSIGNAL);
+    ssize_t sent = send(fd, buffer->data.get() + buffer->begin, buffer->end - buffer->begin, MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EAGAIN) return false;  // wait for the next EPOLLOUT edge
       if (errno == EINTR) continue;

@@ -58,8 +58,8 @@ class EchoWorker {
   // owned; must stay open while the worker runs). `kick_fd`: an eventfd shared
   // by all workers of one server, or -1 (not owned). `counters`: this worker's
   // block; must outlive the worker.
-  static absl::StatusOr<std::unique_ptr<EchoWorker>> Create(const std::vector<int>& listener_fds,
-                                                            int kick_fd, WorkerCounters* counters,
+  static absl::StatusOr<std::unique_ptr<EchoWorker>> Create(const std::vector<int>& listener_fds, int kick_fd,
+                                                            WorkerCounters* counters,
                                                             const EchoWorkerOptions& options);
   ~EchoWorker();  // CloseAll(), then closes the epoll fd.
   EchoWorker(const EchoWorker&) = delete;

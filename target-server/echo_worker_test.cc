@@ -22,9 +22,7 @@
 namespace fourtuple::target_server {
 namespace {
 
-uint64_t Get(const std::atomic<uint64_t>& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
+uint64_t Get(const std::atomic<uint64_t>& counter) { return counter.load(std::memory_order_relaxed); }
 
 class EchoWorkerTest : public ::testing::Test {
  protected:
@@ -99,7 +97,8 @@ TEST_F(EchoWorkerTest, PeerCloseClosesAndCounts) {
   ASSERT_EQ(write(fds[1], "bye", 3), 3);
   ASSERT_EQ(shutdown(fds[1], SHUT_WR), 0);
   EXPECT_EQ(ReadEcho(*worker, fds[1], 3), "bye");
-  for (int i = 0; i < 10 && worker->open() > 0; ++i) ASSERT_TRUE(worker->RunOnce(absl::Milliseconds(10)).ok());
+  for (int i = 0; i < 10 && worker->open() > 0; ++i)
+    ASSERT_TRUE(worker->RunOnce(absl::Milliseconds(10)).ok());
   EXPECT_EQ(worker->open(), 0u);
   EXPECT_EQ(Get(counters->open), 0u);
   EXPECT_EQ(Get(counters->closed), 1u);

@@ -40,11 +40,9 @@ int main(int argc, char** argv) {
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(args.size()), arg_pointers.data());
+  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), arg_pointers.data());
   if (positional.size() > 1) {
-    std::fprintf(stderr, "target-server: unexpected argument '%s' (flags are --name=value)\n",
-                 positional[1]);
+    std::fprintf(stderr, "target-server: unexpected argument '%s' (flags are --name=value)\n", positional[1]);
     return 2;
   }
 
@@ -57,8 +55,8 @@ int main(int argc, char** argv) {
   flags.sndbuf = absl::GetFlag(FLAGS_sndbuf);
   flags.stats_interval = absl::GetFlag(FLAGS_stats_interval);
   flags.ready_file = absl::GetFlag(FLAGS_ready_file);
-  auto options = fourtuple::target_server::ParseTargetServerFlags(
-      flags, fourtuple::target_server::AvailableCores());
+  auto options =
+      fourtuple::target_server::ParseTargetServerFlags(flags, fourtuple::target_server::AvailableCores());
   if (!options.ok()) {
     std::fprintf(stderr, "target-server: %s\n", std::string(options.status().message()).c_str());
     return 2;

@@ -21,8 +21,8 @@ absl::Status FlagError(absl::string_view flag, absl::string_view message) {
 }
 
 // An integer in [min, max]; `what` says what was expected.
-absl::StatusOr<int> ParseIntFlag(absl::string_view flag, absl::string_view text, int64_t min,
-                                 int64_t max, absl::string_view what) {
+absl::StatusOr<int> ParseIntFlag(absl::string_view flag, absl::string_view text, int64_t min, int64_t max,
+                                 absl::string_view what) {
   int64_t value = 0;
   if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
     return FlagError(flag, absl::StrCat("expected ", what, ", got '", text, "'"));
@@ -71,9 +71,8 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
     options.processes = default_processes;
   } else {
     // 1024 workers would be far past any useful count, and is a typo guard.
-    ASSIGN_OR_RETURN(options.processes,
-                     ParseIntFlag("processes", flags.processes, 1, 1024,
-                                  "a number of worker processes from 1 to 1024"));
+    ASSIGN_OR_RETURN(options.processes, ParseIntFlag("processes", flags.processes, 1, 1024,
+                                                     "a number of worker processes from 1 to 1024"));
   }
 
   if (!flags.control.empty()) {
@@ -83,9 +82,8 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
   }
 
   if (!flags.backlog.empty()) {
-    ASSIGN_OR_RETURN(options.backlog,
-                     ParseIntFlag("backlog", flags.backlog, 1, std::numeric_limits<int>::max(),
-                                  "a positive integer"));
+    ASSIGN_OR_RETURN(options.backlog, ParseIntFlag("backlog", flags.backlog, 1,
+                                                   std::numeric_limits<int>::max(), "a positive integer"));
   }
   if (!flags.rcvbuf.empty()) {
     ASSIGN_OR_RETURN(options.rcvbuf,
@@ -104,9 +102,8 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
     auto interval = ParseDuration(flags.stats_interval);
     if (!interval.ok()) return FlagError("stats-interval", interval.status().message());
     if (*interval != absl::ZeroDuration() && *interval < absl::Milliseconds(10)) {
-      return FlagError("stats-interval",
-                       absl::StrCat("expected 0 (no stats lines) or at least 10ms, got '",
-                                    flags.stats_interval, "'"));
+      return FlagError("stats-interval", absl::StrCat("expected 0 (no stats lines) or at least 10ms, got '",
+                                                      flags.stats_interval, "'"));
     }
     options.stats_interval = *interval;
   }

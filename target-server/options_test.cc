@@ -94,10 +94,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadFlag{"listen", ""}, BadFlag{"listen", "127.0.0.1"},
                       BadFlag{"listen", "127.0.0.1:notaport"}, BadFlag{"listen", "127.0.0.1:70000"},
                       BadFlag{"listen", "300.0.0.1:80"}, BadFlag{"listen", "127.0.0.1:80,"},
-                      BadFlag{"processes", "0"}, BadFlag{"processes", "-2"},
-                      BadFlag{"processes", "abc"}, BadFlag{"processes", "100000"},
-                      BadFlag{"control", "localhost"}, BadFlag{"backlog", "0"},
-                      BadFlag{"backlog", "many"}, BadFlag{"rcvbuf", "-1"},
+                      BadFlag{"processes", "0"}, BadFlag{"processes", "-2"}, BadFlag{"processes", "abc"},
+                      BadFlag{"processes", "100000"}, BadFlag{"control", "localhost"},
+                      BadFlag{"backlog", "0"}, BadFlag{"backlog", "many"}, BadFlag{"rcvbuf", "-1"},
                       BadFlag{"sndbuf", "1k"}, BadFlag{"stats-interval", "fast"},
                       BadFlag{"stats-interval", "5"}, BadFlag{"stats-interval", "1us"}),
     [](const ::testing::TestParamInfo<BadFlag>& param_info) {
@@ -109,16 +108,20 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(DashesToUnderscoresTest, RewritesNamesNotValues) {
-  std::vector<std::string> input = {"target-server",       "--stats-interval=200ms",
-                                    "--ready-file=/a-b/c", "-ready-file",
-                                    "/x-y",                "--listen=127.0.0.1:0",
-                                    "--",                  "--not-a-flag"};
+  std::vector<std::string> input = {"target-server",
+                                    "--stats-interval=200ms",
+                                    "--ready-file=/a-b/c",
+                                    "-ready-file",
+                                    "/x-y",
+                                    "--listen=127.0.0.1:0",
+                                    "--",
+                                    "--not-a-flag"};
   std::vector<char*> argv;
   for (std::string& arg : input) argv.push_back(arg.data());
   std::vector<std::string> out = DashesToUnderscores(static_cast<int>(argv.size()), argv.data());
-  EXPECT_EQ(out, (std::vector<std::string>{"target-server", "--stats_interval=200ms",
-                                           "--ready_file=/a-b/c", "-ready_file", "/x-y",
-                                           "--listen=127.0.0.1:0", "--", "--not-a-flag"}));
+  EXPECT_EQ(out,
+            (std::vector<std::string>{"target-server", "--stats_interval=200ms", "--ready_file=/a-b/c",
+                                      "-ready_file", "/x-y", "--listen=127.0.0.1:0", "--", "--not-a-flag"}));
 }
 
 TEST(AvailableCoresTest, AtLeastOne) { EXPECT_GE(AvailableCores(), 1); }

@@ -110,13 +110,12 @@ absl::Status WaitForWorkers(WorkerPool& pool) {
     pollfd poll_fd{pool.control_fd(i), POLLIN, 0};
     int ready;
     do {
-      int wait_ms = static_cast<int>(
-          std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+      int wait_ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
       ready = poll(&poll_fd, 1, wait_ms);
     } while (ready < 0 && errno == EINTR);
     if (ready == 0) {
-      return absl::DeadlineExceededError(absl::StrCat("worker ", i, " did not start within ",
-                                                      absl::FormatDuration(kWorkerStartTimeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("worker ", i, " did not start within ", absl::FormatDuration(kWorkerStartTimeout)));
     }
     char message[512];
     ssize_t n = recv(pool.control_fd(i), message, sizeof(message), 0);
@@ -155,8 +154,7 @@ absl::Status Supervise(WorkerPool& pool, CounterSet& counters, absl::Duration st
     }
     for (const WorkerPool::Exit& exit : pool.Reap()) {
       counters.MarkDead(exit.index);
-      LOG_ERROR("%s; the kernel closed its connections, the other workers go on",
-                exit.Describe());
+      LOG_ERROR("%s; the kernel closed its connections, the other workers go on", exit.Describe());
     }
     if (pool.alive_count() == 0) return absl::InternalError("every worker process has exited");
     if (stats_interval > absl::ZeroDuration()) {
@@ -196,8 +194,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
   listener_options.sndbuf = options.sndbuf;
   absl::StatusOr<std::vector<Listener>> opened = OpenListeners(options.listen, listener_options);
   if (!opened.ok()) {
-    return absl::Status(opened.status().code(),
-                        absl::StrCat("--listen ", opened.status().message()));
+    return absl::Status(opened.status().code(), absl::StrCat("--listen ", opened.status().message()));
   }
   std::vector<Listener> listeners = *std::move(opened);
   std::vector<int> listener_fds;
@@ -215,9 +212,8 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
 
   // Fork before any gRPC object (and so any thread) exists.
   absl::StatusOr<std::unique_ptr<WorkerPool>> forked = WorkerPool::Fork(
-      options.processes, sizeof(WorkerCounters), [&](WorkerContext& context) {
-        return RunWorker(context, listener_fds, kick_fd, max_connections);
-      });
+      options.processes, sizeof(WorkerCounters),
+      [&](WorkerContext& context) { return RunWorker(context, listener_fds, kick_fd, max_connections); });
   if (!forked.ok()) {
     CloseListeners(listeners);
     close(kick_fd);
@@ -252,8 +248,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     // another server already holds instead of failing.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     int port = 0;
-    builder.AddListeningPort(options.control->ToString(), grpc::InsecureServerCredentials(),
-                             &port);
+    builder.AddListeningPort(options.control->ToString(), grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(&service);
     server = builder.BuildAndStart();
     if (server == nullptr || port == 0) {

@@ -54,8 +54,7 @@ struct Server {
 
 // Starts target-server with `flags` plus --ready-file (and optionally a
 // wrapper such as prlimit in front).
-Server StartServer(const std::vector<std::string>& flags,
-                   const std::vector<std::string>& wrapper = {}) {
+Server StartServer(const std::vector<std::string>& flags, const std::vector<std::string>& wrapper = {}) {
   Server server;
   server.dir = MakeTempDir("target-server-e2e");
   const std::string ready = server.dir + "/ready.json";
@@ -107,8 +106,8 @@ absl::StatusOr<nlohmann::json> WaitForStatsLine(Server& server,
       }
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("no such stats line; last: ", last, "\n",
-                                                      server.process->Describe()));
+      return absl::DeadlineExceededError(
+          absl::StrCat("no such stats line; last: ", last, "\n", server.process->Describe()));
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
@@ -145,8 +144,8 @@ nlohmann::json FinalLine(const Subprocess& process) {
 TEST(TargetServerTest, Holds25000ConnectionsFrom8SourcesAndEchoesEach) {
   constexpr uint64_t kConnections = 25000;
   constexpr uint32_t kPayload = 24;
-  Server server = StartServer({"--processes=2", "--listen=127.0.0.1:0", "--stats-interval=200ms",
-                               "--control=127.0.0.1:0"});
+  Server server = StartServer(
+      {"--processes=2", "--listen=127.0.0.1:0", "--stats-interval=200ms", "--control=127.0.0.1:0"});
   ASSERT_NE(server.process, nullptr);
   ASSERT_EQ(server.listen.size(), 1u);
   ASSERT_NE(server.listen[0].port, 0) << "port 0 not resolved in the ready file";
@@ -283,8 +282,8 @@ TEST(TargetServerTest, SigintAlsoStopsCleanly) {
 TEST(TargetServerTest, WorkersAtTheirBudgetLeaveConnectionsToTheOthers) {
   constexpr uint64_t kConnections = 2500;
   constexpr uint64_t kBudget = 1100 - kFdReserve - 2;  // less one fd per listener
-  Server server = StartServer({"--processes=3", "--listen=127.0.0.1:0,127.0.0.2:0",
-                               "--control=127.0.0.1:0", "--stats-interval=100ms"},
+  Server server = StartServer({"--processes=3", "--listen=127.0.0.1:0,127.0.0.2:0", "--control=127.0.0.1:0",
+                               "--stats-interval=100ms"},
                               {"/usr/bin/prlimit", "--nofile=1100:1100", "--"});
   ASSERT_NE(server.process, nullptr);
   ASSERT_EQ(server.listen.size(), 2u);
@@ -304,12 +303,10 @@ TEST(TargetServerTest, WorkersAtTheirBudgetLeaveConnectionsToTheOthers) {
   ASSERT_EQ(result->established, kConnections);
   result = (*client)->Echo();
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->echo_verified, kConnections) << result->ToString()
-                                                 << server.process->Describe();
+  EXPECT_EQ(result->echo_verified, kConnections) << result->ToString() << server.process->Describe();
 
-  auto line = WaitForStatsLine(server, [&](const nlohmann::json& l) {
-    return Number(l, "open") == kConnections;
-  });
+  auto line =
+      WaitForStatsLine(server, [&](const nlohmann::json& l) { return Number(l, "open") == kConnections; });
   ASSERT_TRUE(line.ok()) << line.status();
   auto stats = GetStats(server.control);
   ASSERT_TRUE(stats.ok()) << stats.status();
@@ -422,8 +419,8 @@ Failure RunExpectingFailure(const std::vector<std::string>& flags) {
 }
 
 TEST(TargetServerBadInputTest, UnparseableListenExits2NamingTheFlag) {
-  for (const char* listen : {"--listen=127.0.0.1:notaport", "--listen=127.0.0.1", "--listen=",
-                             "--listen=999.1.1.1:80"}) {
+  for (const char* listen :
+       {"--listen=127.0.0.1:notaport", "--listen=127.0.0.1", "--listen=", "--listen=999.1.1.1:80"}) {
     Failure failure = RunExpectingFailure({listen, "--processes=1"});
     EXPECT_EQ(failure.exit_code, 2) << listen << "\n" << failure.stderr_text;
     EXPECT_THAT(failure.stderr_text, HasSubstr("--listen")) << listen;
@@ -455,8 +452,7 @@ TEST(TargetServerBadInputTest, ListenAddressInUseExits1NamingTheFlag) {
   }
 
   // The control port likewise.
-  Failure failure =
-      RunExpectingFailure({"--listen=127.0.0.1:0", "--processes=1", "--control=" + busy});
+  Failure failure = RunExpectingFailure({"--listen=127.0.0.1:0", "--processes=1", "--control=" + busy});
   EXPECT_EQ(failure.exit_code, 1) << failure.stderr_text;
   EXPECT_THAT(failure.stderr_text, HasSubstr("--control"));
   EXPECT_FALSE(failure.wrote_ready_file);

@@ -66,11 +66,16 @@ void FillPayload(uint64_t id, uint32_t round, uint32_t size, unsigned char* out)
 // The body of one client process: connections [first, first + count).
 class ClientWorker {
  public:
-  ClientWorker(const EchoClientOptions& options, ClientShared* shared, uint64_t first,
-               uint64_t count)
-      : options_(options), shared_(shared), first_(first), count_(count),
-        fds_(count, -1), states_(count, kIdle), received_(count, 0),
-        expected_(options.payload_bytes), got_(options.payload_bytes + 1) {}
+  ClientWorker(const EchoClientOptions& options, ClientShared* shared, uint64_t first, uint64_t count)
+      : options_(options),
+        shared_(shared),
+        first_(first),
+        count_(count),
+        fds_(count, -1),
+        states_(count, kIdle),
+        received_(count, 0),
+        expected_(options.payload_bytes),
+        got_(options.payload_bytes + 1) {}
 
   int Serve(int control_fd) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -89,9 +94,7 @@ class ClientWorker {
   }
 
  private:
-  int64_t Deadline() const {
-    return MonotonicMillis() + absl::ToInt64Milliseconds(options_.phase_timeout);
-  }
+  int64_t Deadline() const { return MonotonicMillis() + absl::ToInt64Milliseconds(options_.phase_timeout); }
 
   void Fail(uint64_t i, int reason, std::atomic<uint64_t>& counter) {
     Bump(shared_->errors[ReasonCode(reason)]);
@@ -272,11 +275,10 @@ class ClientWorker {
 }  // namespace
 
 std::string EchoClientResult::ToString() const {
-  std::string text = absl::StrCat(
-      "established=", established, " connect_failed=", connect_failed,
-      " echo_verified=", echo_verified, " echo_mismatched=", echo_mismatched,
-      " echo_timed_out=", echo_timed_out, " closed_by_peer=", closed_by_peer, " closed=", closed,
-      " errors={");
+  std::string text = absl::StrCat("established=", established, " connect_failed=", connect_failed,
+                                  " echo_verified=", echo_verified, " echo_mismatched=", echo_mismatched,
+                                  " echo_timed_out=", echo_timed_out, " closed_by_peer=", closed_by_peer,
+                                  " closed=", closed, " errors={");
   for (const auto& [name, count] : errors) absl::StrAppend(&text, name, ":", count, " ");
   absl::StrAppend(&text, "}");
   return text;
@@ -295,18 +297,17 @@ absl::StatusOr<std::unique_ptr<EchoClient>> EchoClient::Start(const EchoClientOp
   }
   absl::StatusOr<uint64_t> fd_limit = RaiseFdLimit();
   if (!fd_limit.ok()) return fd_limit.status();
-  const uint64_t per_process =
-      (options.connections + static_cast<uint64_t>(options.processes) - 1) /
-      static_cast<uint64_t>(options.processes);
+  const uint64_t per_process = (options.connections + static_cast<uint64_t>(options.processes) - 1) /
+                               static_cast<uint64_t>(options.processes);
   if (per_process > FdBudgetPerProcess(*fd_limit)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("EchoClient: ", per_process, " connections per process exceed the fd budget ",
-                     FdBudgetPerProcess(*fd_limit), ": use more processes"));
+    return absl::InvalidArgumentError(absl::StrCat("EchoClient: ", per_process,
+                                                   " connections per process exceed the fd budget ",
+                                                   FdBudgetPerProcess(*fd_limit), ": use more processes"));
   }
   std::unique_ptr<EchoClient> client(new EchoClient(options));
   const EchoClientOptions& kept = client->options_;
-  absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Fork(
-      options.processes, sizeof(ClientShared), [&kept](WorkerContext& context) {
+  absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
+      WorkerPool::Fork(options.processes, sizeof(ClientShared), [&kept](WorkerContext& context) {
         const uint64_t n = kept.connections;
         const uint64_t workers = static_cast<uint64_t>(context.count);
         const uint64_t index = static_cast<uint64_t>(context.index);
@@ -336,8 +337,7 @@ absl::StatusOr<EchoClientResult> EchoClient::Command(char command) {
     pollfd poll_fd{pool_->control_fd(i), POLLIN, 0};
     int ready;
     do {
-      int wait_ms = static_cast<int>(
-          std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+      int wait_ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
       ready = poll(&poll_fd, 1, wait_ms);
     } while (ready < 0 && errno == EINTR);
     if (ready <= 0) {

@@ -26,25 +26,25 @@
 namespace fourtuple::testing {
 
 struct EchoClientOptions {
-  std::vector<Endpoint> targets;     // required
-  std::vector<IpAddress> sources;    // required, at most 256, same family as the targets
-  uint64_t connections = 0;          // total over all processes
-  int processes = 2;                 // each holds connections / processes sockets
-  uint32_t max_in_flight = 512;      // connects (or echoes) outstanding per process
-  uint32_t payload_bytes = 16;       // echo payload per connection, 16..4096
+  std::vector<Endpoint> targets;   // required
+  std::vector<IpAddress> sources;  // required, at most 256, same family as the targets
+  uint64_t connections = 0;        // total over all processes
+  int processes = 2;               // each holds connections / processes sockets
+  uint32_t max_in_flight = 512;    // connects (or echoes) outstanding per process
+  uint32_t payload_bytes = 16;     // echo payload per connection, 16..4096
   absl::Duration phase_timeout = absl::Seconds(30);
-  bool abortive_close = true;        // CloseAll sends RST (no TIME_WAIT) rather than FIN
+  bool abortive_close = true;  // CloseAll sends RST (no TIME_WAIT) rather than FIN
 };
 
 // Counts summed over every process, cumulative since Start().
 struct EchoClientResult {
-  uint64_t established = 0;     // connects that completed
-  uint64_t connect_failed = 0;  // connects that failed or timed out
-  uint64_t echo_verified = 0;   // exactly the bytes sent came back
-  uint64_t echo_mismatched = 0; // other bytes came back
+  uint64_t established = 0;      // connects that completed
+  uint64_t connect_failed = 0;   // connects that failed or timed out
+  uint64_t echo_verified = 0;    // exactly the bytes sent came back
+  uint64_t echo_mismatched = 0;  // other bytes came back
   uint64_t echo_timed_out = 0;
-  uint64_t closed_by_peer = 0;  // EOF or reset while waiting for an echo
-  uint64_t closed = 0;          // closed by CloseAll
+  uint64_t closed_by_peer = 0;                            // EOF or reset while waiting for an echo
+  uint64_t closed = 0;                                    // closed by CloseAll
   std::map<std::string, uint64_t> errors;                 // by reason name
   std::map<std::string, uint64_t> established_by_source;  // source address -> count
   std::string ToString() const;
