@@ -206,7 +206,7 @@ TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
   if (!testing::CanCreateNetns()) GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
   auto ns = ScopedNetns::Create("ft-onesrc");
   ASSERT_TRUE(ns.ok()) << ns.status();
-  ASSERT_EQ((*ns)->Exec("read lo hi < /proc/sys/net/ipv4/ip_local_port_range; test $lo-$hi = 32768-60999"), 0)
+  ASSERT_EQ((*ns)->Exec("set -- $(cat /proc/sys/net/ipv4/ip_local_port_range); test $1-$2 = 32768-60999"), 0)
       << "expected the kernel default port range in a fresh namespace";
 
   std::string dir = MakeTempDir("ft-onesrc");
