@@ -4,17 +4,18 @@
 # Prints the coordinator's progress and summary and the report path; stops
 # every process it started; exits with the coordinator's exit code.
 #   scripts/local-run.sh [--connections N] [--agents A] [--sources-per-agent K]
-#                        [--target-processes P] [--echo-rounds R] [--hold DURATION]
+#                        [--target-processes P] [--target-ports T] [--echo-rounds R] [--hold DURATION]
 #                        [--report FILE] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-connections=8000 agents=2 sources=4 target_processes=2 rounds=2 hold=2s report="" build=1
+connections=8000 agents=2 sources=4 target_ports=1 target_processes=2 rounds=2 hold=2s report="" build=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --connections) connections=$2; shift 2 ;;
     --agents) agents=$2; shift 2 ;;
     --sources-per-agent) sources=$2; shift 2 ;;
     --target-processes) target_processes=$2; shift 2 ;;
+    --target-ports) target_ports=$2; shift 2 ;;
     --echo-rounds) rounds=$2; shift 2 ;;
     --hold) hold=$2; shift 2 ;;
     --report) report=$2; shift 2 ;;
@@ -46,9 +47,10 @@ wait_ready() {  # FILE PID
   echo "local-run: no ready file $1; see $work" >&2
   exit 1
 }
-field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]] if sys.argv[2] != "listen" else ",".join(json.load(open(sys.argv[1]))["listen"]))' "$1" "$2"; }
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]] if sys.argv[2] != "listen" else "\", \"".join(json.load(open(sys.argv[1]))["listen"]))' "$1" "$2"; }
 
-"$bin/target-server" --listen=127.0.0.1:0 --processes="$target_processes" --control=127.0.0.1:0 \
+listen=$(printf "127.0.0.1:0,%.0s" $(seq 1 "$target_ports")); listen=${listen%,}
+"$bin/target-server" --listen="$listen" --processes="$target_processes" --control=127.0.0.1:0 \
   --ready-file="$work/target.json" >"$work/target.out" 2>"$work/target.err" &
 pids+=($!)
 wait_ready "$work/target.json" "${pids[-1]}"
