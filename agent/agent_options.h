@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/flag_names.h"
 #include "common/address.h"
 
 namespace fourtuple::agent {
@@ -50,10 +51,7 @@ struct AgentOptions {
   std::string host_label;
 };
 
-// Flags are written with dashes (--ready-file) but absl names them with
-// underscores (ready_file): rewrites the name part of each "-name[=value]"
-// argument, leaving values and everything after "--" alone. argv[0] is kept.
-std::vector<std::string> DashesToUnderscores(int argc, const char* const* argv);
+// DashesToUnderscores (common/flag_names.h) maps --ready-file to absl's name.
 
 // Validates every flag; errors name the flag ("--processes: ...").
 // Listening on a non-loopback address needs `insecure`: the agent has no

@@ -16,6 +16,7 @@
 #include "agent/agent_options.h"
 #include "agent/agent_server.h"
 #include "agent/worker_main.h"
+#include "common/flag_names.h"
 #include "common/host_facts.h"
 #include "common/logging.h"
 #include "common/worker_pool.h"
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
       "[--ready-file=PATH] [--host-label=NAME]");
-  std::vector<std::string> args = fourtuple::agent::DashesToUnderscores(argc, argv);
+  std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   if (!CheckArguments(args)) return kExitBadFlags;
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/flag_names.h"
 #include "common/logging.h"
 #include "target-server/options.h"
 #include "target-server/target_server.h"
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
       "Echo server that holds as many TCP connections as the host allows.\n"
       "  target-server --listen=0.0.0.0:9000 --processes=8 --control=127.0.0.1:9001 "
       "--stats-interval=1s");
-  std::vector<std::string> args = fourtuple::target_server::DashesToUnderscores(argc, argv);
+  std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);

@@ -32,21 +32,6 @@ absl::StatusOr<int> ParseIntFlag(absl::string_view flag, absl::string_view text,
 
 }  // namespace
 
-std::vector<std::string> DashesToUnderscores(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& arg = args[i];
-    if (arg == "--") break;
-    if (arg.size() < 3 || arg[0] != '-') continue;
-    const size_t name_begin = arg[1] == '-' ? 2 : 1;
-    const size_t name_end = std::min(arg.find('='), arg.size());
-    for (size_t j = name_begin; j < name_end; ++j) {
-      if (arg[j] == '-') arg[j] = '_';
-    }
-  }
-  return args;
-}
-
 int AvailableCores() {
   cpu_set_t set;
   CPU_ZERO(&set);

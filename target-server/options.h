@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/flag_names.h"
 #include "common/address.h"
 
 namespace fourtuple::target_server {
@@ -56,11 +57,7 @@ struct TargetServerFlags {
 absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFlags& flags,
                                                            int default_processes);
 
-// Flags are spelled with dashes (--stats-interval, --ready-file) but absl
-// flag names cannot hold one: returns argv with "-" turned into "_" in the
-// name part of every "--name[=value]" argument (values untouched), up to a
-// bare "--".
-std::vector<std::string> DashesToUnderscores(int argc, char** argv);
+// DashesToUnderscores (common/flag_names.h) maps --stats-interval to absl's name.
 
 // The cores this process may run on (sched_getaffinity), at least 1.
 int AvailableCores();
