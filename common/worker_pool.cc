@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/posix_error.h"
+#include "common/status_macros.h"
 
 extern char** environ;
 
@@ -93,95 +94,68 @@ std::string WorkerPool::Exit::Describe() const {
   return absl::StrCat("worker ", index, " (pid ", pid, ") ended, wait status ", wait_status);
 }
 
-namespace {
-
-// The memory and sockets a pool is made of, before any child exists.
-struct PoolResources {
-  int memfd = -1;
-  void* mapping = nullptr;
-  size_t stride = 0;
-  std::vector<int> parent_fds;
-  std::vector<int> child_fds;
-};
-
-absl::Status CreateResources(int count, size_t shared_bytes, PoolResources& out) {
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Allocate(int count, size_t shared_bytes,
+                                                                 std::vector<int>* child_fds) {
   if (count < 1) return absl::InvalidArgumentError("a worker pool needs at least one worker");
-  out.stride = RoundUpToPage(shared_bytes);
-  out.memfd = memfd_create("fourtuple-workers", MFD_CLOEXEC);
-  if (out.memfd < 0) return PosixError("memfd_create", errno);
-  size_t total = out.stride * static_cast<size_t>(count);
-  if (ftruncate(out.memfd, static_cast<off_t>(total)) != 0) return PosixError("ftruncate shared memory", errno);
-  out.mapping = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, out.memfd, 0);
-  if (out.mapping == MAP_FAILED) {
-    out.mapping = nullptr;
-    return PosixError("mmap shared memory", errno);
+  // Built first so its destructor releases whatever was made on any error.
+  std::unique_ptr<WorkerPool> pool(new WorkerPool());
+  pool->shared_bytes_ = shared_bytes;
+  pool->stride_ = RoundUpToPage(shared_bytes);
+  pool->memfd_ = memfd_create("fourtuple-workers", MFD_CLOEXEC);
+  if (pool->memfd_ < 0) return PosixError("memfd_create", errno);
+  size_t total = pool->stride_ * static_cast<size_t>(count);
+  if (ftruncate(pool->memfd_, static_cast<off_t>(total)) != 0) {
+    return PosixError("ftruncate shared memory", errno);
   }
+  void* mapping = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, pool->memfd_, 0);
+  if (mapping == MAP_FAILED) return PosixError("mmap shared memory", errno);
+  pool->mapping_ = mapping;
+  pool->workers_.resize(static_cast<size_t>(count));
+  child_fds->clear();
   for (int i = 0; i < count; ++i) {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-      return PosixError("socketpair for a worker's control socket", errno);
+      int socket_errno = errno;
+      for (int fd : *child_fds) close(fd);
+      return PosixError("socketpair for a worker's control socket", socket_errno);
     }
     setsockopt(pair[0], SOL_SOCKET, SO_SNDBUF, &kControlBufferBytes, sizeof kControlBufferBytes);
     setsockopt(pair[1], SOL_SOCKET, SO_RCVBUF, &kControlBufferBytes, sizeof kControlBufferBytes);
-    out.parent_fds.push_back(pair[0]);
-    out.child_fds.push_back(pair[1]);
+    pool->workers_[static_cast<size_t>(i)].control_fd = pair[0];
+    child_fds->push_back(pair[1]);
   }
-  return absl::OkStatus();
+  return pool;
 }
-
-void ReleaseResources(PoolResources& r, int count) {
-  for (int fd : r.parent_fds) close(fd);
-  for (int fd : r.child_fds) close(fd);
-  if (r.mapping != nullptr) munmap(r.mapping, r.stride * static_cast<size_t>(count));
-  if (r.memfd >= 0) close(r.memfd);
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Fork(
     int count, size_t shared_bytes, const std::function<int(WorkerContext&)>& body) {
-  PoolResources r;
-  if (absl::Status s = CreateResources(count, shared_bytes, r); !s.ok()) {
-    ReleaseResources(r, count);
-    return s;
-  }
-  std::unique_ptr<WorkerPool> pool(new WorkerPool());
-  pool->mapping_ = r.mapping;
-  pool->memfd_ = r.memfd;
-  pool->shared_bytes_ = shared_bytes;
-  pool->stride_ = r.stride;
-  pool->workers_.resize(static_cast<size_t>(count));
+  std::vector<int> child_fds;
+  ASSIGN_OR_RETURN(std::unique_ptr<WorkerPool> pool, Allocate(count, shared_bytes, &child_fds));
   pid_t parent = getpid();
   for (int i = 0; i < count; ++i) {
     pid_t pid = fork();
     if (pid < 0) {
       int fork_errno = errno;
-      for (int j = i; j < count; ++j) close(r.child_fds[j]);
-      for (int j = i; j < count; ++j) close(r.parent_fds[j]);
+      for (int j = i; j < count; ++j) close(child_fds[j]);
       return PosixError(absl::StrCat("fork worker ", i), fork_errno);
     }
     if (pid == 0) {
       BindLifetimeToParent(parent);
       // Keep only our own end: a sibling holding the parent's end of our
-      // socket would hide the parent's going away.
-      for (int j = 0; j < count; ++j) {
-        if (j < i) continue;  // already closed in the parent before this fork
-        close(r.parent_fds[j]);
-        if (j != i) close(r.child_fds[j]);
-      }
-      for (int j = 0; j < i; ++j) {
-        if (pool->workers_[j].control_fd >= 0) close(pool->workers_[j].control_fd);
-      }
+      // socket would hide the parent's going away. (Child ends of earlier
+      // workers were closed in the parent before this fork.)
+      for (const Worker& w : pool->workers_) close(w.control_fd);
+      for (int j = i + 1; j < count; ++j) close(child_fds[j]);
       WorkerContext context;
       context.index = i;
       context.count = count;
-      context.shared = static_cast<char*>(r.mapping) + r.stride * static_cast<size_t>(i);
+      context.shared = pool->shared(i);
       context.shared_bytes = shared_bytes;
-      context.control_fd = r.child_fds[i];
+      context.control_fd = child_fds[i];
       _exit(body(context));
     }
-    close(r.child_fds[i]);
-    pool->workers_[i] = {pid, r.parent_fds[i]};
+    close(child_fds[i]);
+    pool->workers_[i].pid = pid;
   }
   return pool;
 }
@@ -189,17 +163,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Fork(
 absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Exec(int count, size_t shared_bytes,
                                                              const std::vector<std::string>& argv) {
   if (argv.empty()) return absl::InvalidArgumentError("worker argv is empty");
-  PoolResources r;
-  if (absl::Status s = CreateResources(count, shared_bytes, r); !s.ok()) {
-    ReleaseResources(r, count);
-    return s;
-  }
-  std::unique_ptr<WorkerPool> pool(new WorkerPool());
-  pool->mapping_ = r.mapping;
-  pool->memfd_ = r.memfd;
-  pool->shared_bytes_ = shared_bytes;
-  pool->stride_ = r.stride;
-  pool->workers_.resize(static_cast<size_t>(count));
+  std::vector<int> child_fds;
+  ASSIGN_OR_RETURN(std::unique_ptr<WorkerPool> pool, Allocate(count, shared_bytes, &child_fds));
 
   // Everything the child touches is prepared here: after fork() in a
   // threaded process only async-signal-safe calls are allowed.
@@ -212,20 +177,19 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Exec(int count, size_t s
   }
   pid_t parent = getpid();
   for (int i = 0; i < count; ++i) {
-    std::string worker_env = absl::StrCat(kWorkerEnv, "=", i, ":", count, ":", r.memfd, ":",
-                                          r.child_fds[i], ":", shared_bytes, ":", r.stride);
+    std::string worker_env = absl::StrCat(kWorkerEnv, "=", i, ":", count, ":", pool->memfd_, ":",
+                                          child_fds[i], ":", shared_bytes, ":", pool->stride_);
     std::vector<char*> child_env;
     for (std::string& e : base_env) child_env.push_back(e.data());
     child_env.push_back(worker_env.data());
     child_env.push_back(nullptr);
-    int memfd = r.memfd;
-    int control = r.child_fds[i];
+    int memfd = pool->memfd_;
+    int control = child_fds[i];
 
     pid_t pid = fork();
     if (pid < 0) {
       int fork_errno = errno;
-      for (int j = i; j < count; ++j) close(r.child_fds[j]);
-      for (int j = i; j < count; ++j) close(r.parent_fds[j]);
+      for (int j = i; j < count; ++j) close(child_fds[j]);
       return PosixError(absl::StrCat("fork worker ", i), fork_errno);
     }
     if (pid == 0) {
@@ -237,8 +201,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Exec(int count, size_t s
       execve(child_argv[0], child_argv.data(), child_env.data());
       _exit(127);
     }
-    close(r.child_fds[i]);
-    pool->workers_[i] = {pid, r.parent_fds[i]};
+    close(child_fds[i]);
+    pool->workers_[i].pid = pid;
   }
   return pool;
 }

@@ -95,6 +95,11 @@ class WorkerPool {
     int control_fd = -1;
   };
   WorkerPool() = default;
+  // Maps the shared blocks and makes one control socket pair per worker. The
+  // pool holds the parent ends (as workers_[i].control_fd, pid -1 until
+  // forked); *child_fds gets the ends each child keeps.
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Allocate(int count, size_t shared_bytes,
+                                                              std::vector<int>* child_fds);
 
   std::vector<Worker> workers_;
   void* mapping_ = nullptr;
