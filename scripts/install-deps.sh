@@ -8,6 +8,12 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   iproute2 procps python3
+  # issue 4: Prometheus endpoint (civetweb) and the Redis send/expect e2e test
+  libcivetweb-dev redis-server
+  # issue 5: libFuzzer targets for the plan and address parsers
+  clang libfuzzer-14-dev
+  # issue 6: deploy/ checks (systemd-analyze verify, ansible-playbook --syntax-check)
+  systemd ansible
 )
 
 missing=()
