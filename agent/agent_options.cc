@@ -46,12 +46,8 @@ absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags) {
   absl::StatusOr<Endpoint> listen = ParseEndpoint(flags.listen, /*allow_port_zero=*/true);
   if (!listen.ok()) return FlagError("listen", listen.status());
   options.listen = *listen;
-  if (!options.listen.address.IsLoopback() && !flags.insecure) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: ", flags.listen,
-        " is not a loopback address and the agent has no authentication: anyone who reaches it "
-        "can make it open connections. Pass --insecure to listen there anyway"));
-  }
+  ASSIGN_OR_RETURN(options.auth, LoadServerAuth(flags.auth));
+  RETURN_IF_ERROR(CheckExposure("listen", options.listen, options.auth, flags.insecure));
 
   absl::StatusOr<int> processes = ParseProcessesFlag(flags.processes);
   if (!processes.ok()) return FlagError("processes", processes.status());

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "common/flag_names.h"
 #include "common/address.h"
+#include "common/grpc_credentials.h"
 
 namespace fourtuple::agent {
 
@@ -27,6 +28,7 @@ struct AgentFlags {
   std::string allow_targets = "127.0.0.0/8,::1/128";
   std::string host_label;
   bool insecure = false;
+  AuthFlags auth;  // --token-file, --tls-cert, --tls-key, --tls-ca
 };
 
 struct AgentOptions {
@@ -49,13 +51,18 @@ struct AgentOptions {
   // Reported as the host (Probe hostname, report host) instead of the real
   // hostname when not empty. Default empty.
   std::string host_label;
+  // What every call must present (--token-file's token, a client
+  // certificate signed by --tls-ca) and the credentials to listen with.
+  // Default: nothing required, plaintext.
+  ServerAuth auth;
 };
 
 // DashesToUnderscores (common/flag_names.h) maps --ready-file to absl's name.
 
 // Validates every flag; errors name the flag ("--processes: ...").
-// Listening on a non-loopback address needs `insecure`: the agent has no
-// authentication, and whoever reaches it can make it open connections.
+// Reads the token and TLS files. Listening on a non-loopback address needs
+// a token, TLS or `insecure`: whoever reaches an unauthenticated agent can
+// make it open connections.
 absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags);
 
 // "auto" -> 0, "N" -> N in [1, kMaxProcesses].

@@ -35,6 +35,7 @@ TEST(AgentOptionsTest, NonLoopbackListenNeedsInsecure) {
   absl::StatusOr<AgentOptions> refused = ParseAgentFlags(flags);
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("--insecure"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("--token-file or --tls-cert/--tls-key/--tls-ca"));
   flags.insecure = true;
   EXPECT_TRUE(ParseAgentFlags(flags).ok());
 }

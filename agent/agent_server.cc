@@ -85,7 +85,7 @@ absl::Status RunAgent(const AgentOptions& options) {
   // gRPC sets SO_REUSEPORT by default: a second agent on the same port would
   // bind fine and take half the calls. A taken port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, options.auth.credentials, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -94,9 +94,9 @@ absl::Status RunAgent(const AgentOptions& options) {
   }
   Endpoint bound = options.listen;
   bound.port = static_cast<uint16_t>(port);
-  LOG_INFO("serving fourtuple.v1.Agent on %s (processes %s, allow-targets %s)", bound.ToString(),
-           options.processes == 0 ? "auto" : absl::StrCat(options.processes),
-           options.allow_targets_text);
+  LOG_INFO("serving fourtuple.v1.Agent on %s (processes %s, allow-targets %s, authentication %s)",
+           bound.ToString(), options.processes == 0 ? "auto" : absl::StrCat(options.processes),
+           options.allow_targets_text, options.auth.Describe());
   if (!options.ready_file.empty()) {
     nlohmann::json ready = {{"listen", nlohmann::json::array({bound.ToString()})}};
     absl::Status written = WriteFileAtomically(options.ready_file, ready.dump());

@@ -115,8 +115,9 @@ bool AgentService::WaitUntilNoRun(absl::Duration timeout) {
   return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
-grpc::Status AgentService::Probe(grpc::ServerContext* /*context*/,
+grpc::Status AgentService::Probe(grpc::ServerContext* context,
                                  const v1::ProbeRequest* /*request*/, v1::HostFacts* response) {
+  if (grpc::Status allowed = config_.options.auth.Check(*context); !allowed.ok()) return allowed;
   absl::StatusOr<HostFacts> facts = ReadHostFacts();
   if (!facts.ok()) {
     return ToGrpcStatus(absl::InternalError(absl::StrCat("reading host facts: ", facts.status().message())));
@@ -158,6 +159,8 @@ absl::StatusOr<RunSession::Config> AgentService::PrepareRun(const v1::Assignment
 }
 
 grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
+  // Before anything is read: an unauthenticated caller learns nothing.
+  if (grpc::Status allowed = config_.options.auth.Check(*context); !allowed.ok()) return allowed;
   if (shutting_down_.load()) return ToGrpcStatus(absl::UnavailableError("agent is shutting down"));
   {
     absl::MutexLock lock(&mu_);

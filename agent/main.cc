@@ -35,7 +35,13 @@ ABSL_FLAG(std::string, allow_targets, "127.0.0.0/8,::1/128",
           "CIDR[,CIDR...]: targets an assignment may name; others are refused");
 ABSL_FLAG(std::string, host_label, "", "reported as the host instead of the hostname");
 ABSL_FLAG(bool, insecure, false,
-          "allow --listen on a non-loopback address although the agent has no authentication");
+          "allow --listen on a non-loopback address without --token-file or --tls-* (loudly)");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding a shared secret every call must carry (the coordinator's --token-file); "
+          "one line, not readable by other users");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate of this agent (mutual TLS; with --tls-key, --tls-ca)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle; clients must present a certificate it signed");
 
 namespace {
 
@@ -88,7 +94,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
-      "[--ready-file=PATH] [--host-label=NAME]");
+      "[--ready-file=PATH] [--host-label=NAME]\n"
+      "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   if (!CheckArguments(args)) return kExitBadFlags;
   std::vector<char*> arg_pointers;
@@ -103,6 +110,10 @@ int main(int argc, char** argv) {
   flags.allow_targets = absl::GetFlag(FLAGS_allow_targets);
   flags.host_label = absl::GetFlag(FLAGS_host_label);
   flags.insecure = absl::GetFlag(FLAGS_insecure);
+  flags.auth.token_file = absl::GetFlag(FLAGS_token_file);
+  flags.auth.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  flags.auth.tls_key = absl::GetFlag(FLAGS_tls_key);
+  flags.auth.tls_ca = absl::GetFlag(FLAGS_tls_ca);
   absl::StatusOr<fourtuple::agent::AgentOptions> options = fourtuple::agent::ParseAgentFlags(flags);
   if (!options.ok()) {
     std::fprintf(stderr, "agent: %s\n", std::string(options.status().message()).c_str());

@@ -16,11 +16,14 @@ struct CommandSpec {
   std::set<std::string> required;
 };
 
+// Every command talks to agents (and run to TargetControl) with these.
+constexpr const char* kAuth[] = {"token-file", "tls-cert", "tls-key", "tls-ca"};
+
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec>* commands = new std::vector<CommandSpec>{
-      {"run", {"plan", "report", "html", "run-id"}, {"force"}, {"plan"}},
-      {"preflight", {"plan"}, {}, {"plan"}},
-      {"probe", {"agents"}, {}, {"agents"}},
+      {"run", {"plan", "report", "html", "run-id", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {"force"}, {"plan"}},
+      {"preflight", {"plan", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {}, {"plan"}},
+      {"probe", {"agents", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {}, {"agents"}},
   };
   return *commands;
 }
@@ -37,6 +40,8 @@ std::string Usage() {
          "      probe the plan's agents and print their capacity\n"
          "  coordinator probe --agents=HOST:PORT[,HOST:PORT...]\n"
          "      print each agent's host facts\n"
+         "every command also takes --token-file=PATH (the agents' shared secret) and\n"
+         "--tls-ca=PEM [--tls-cert=PEM --tls-key=PEM] (TLS, with a client certificate for mTLS)\n"
          "exit codes: 0 run passed, 1 run finished but did not pass, 2 bad command line or\n"
          "plan, 3 preflight failed or an agent unreachable before start\n";
 }

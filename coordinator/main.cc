@@ -45,7 +45,13 @@ int main(int argc, char** argv) {
   if (command_line->command == "probe") {
     std::vector<std::string> endpoints =
         absl::StrSplit(command_line->Get("agents"), ',', absl::SkipWhitespace());
-    return fourtuple::coordinator::RunProbeCommand(endpoints, grpc::InsecureChannelCredentials());
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        fourtuple::coordinator::CredentialsFromCommandLine(*command_line);
+    if (!credentials.ok()) {
+      std::fprintf(stderr, "coordinator: %s\n", std::string(credentials.status().message()).c_str());
+      return fourtuple::coordinator::kExitUsage;
+    }
+    return fourtuple::coordinator::RunProbeCommand(endpoints, *credentials);
   }
   if (command_line->command == "preflight") {
     return fourtuple::coordinator::RunPreflightCommand(*command_line);

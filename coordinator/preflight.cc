@@ -40,8 +40,7 @@ PreflightResult RunPreflight(const Plan& plan, const std::shared_ptr<grpc::Chann
   for (size_t i = 0; i < probes.size(); ++i) {
     const AgentPlan& agent = plan.agents[i];
     if (!probes[i].facts.ok()) {
-      result.unreachable.push_back(
-          absl::StrCat("agent ", agent.endpoint, " is unreachable: ", probes[i].facts.status().message()));
+      result.unreachable.push_back(DescribeProbeFailure(agent.endpoint, probes[i].facts.status()));
       continue;
     }
     AgentDemand demand;

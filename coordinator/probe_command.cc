@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "proto/fourtuple.grpc.pb.h"
 
@@ -43,6 +44,16 @@ std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
   }
   for (std::thread& thread : threads) thread.join();
   return results;
+}
+
+std::string DescribeProbeFailure(const std::string& endpoint, const absl::Status& status) {
+  const char* what = status.code() == absl::StatusCode::kUnauthenticated ? "refused the token"
+                     : status.code() == absl::StatusCode::kPermissionDenied ? "refused the call"
+                                                                            : "is unreachable";
+  std::string out = absl::StrCat("agent ", endpoint, " ", what, " (",
+                                 absl::StatusCodeToString(status.code()), "): ", status.message());
+  if (std::string hint = AuthFailureHint(status); !hint.empty()) absl::StrAppend(&out, " (", hint, ")");
+  return out;
 }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
@@ -128,8 +139,8 @@ int RunProbeCommand(const std::vector<std::string>& endpoints,
   int exit_code = 0;
   for (const ProbeResult& result : results) {
     if (!result.facts.ok()) {
-      std::fprintf(stderr, "agent %s is unreachable: %s\n", result.endpoint.c_str(),
-                   std::string(result.facts.status().message()).c_str());
+      std::fprintf(stderr, "coordinator: %s\n",
+                   DescribeProbeFailure(result.endpoint, result.facts.status()).c_str());
       exit_code = 3;
     }
   }

@@ -28,6 +28,11 @@ std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials,
                                      absl::Duration timeout);
 
+// One sentence for an agent whose probe failed: "agent A refused the token
+// (UNAUTHENTICATED): ..." or "agent A is unreachable (UNAVAILABLE): ...",
+// with the flag to check when it looks like an authentication problem.
+std::string DescribeProbeFailure(const std::string& endpoint, const absl::Status& status);
+
 // Rows of facts, a column per agent; an unreachable agent's column says why.
 std::string FormatFactsTable(const std::vector<ProbeResult>& results);
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/grpc_credentials.h"
 #include "common/logging.h"
 #include "common/ready_file.h"
 #include "coordinator/html_report.h"
@@ -30,13 +31,29 @@ std::string NewRunId() {
 
 }  // namespace
 
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommandLine(
+    const CommandLine& command_line) {
+  AuthFlags flags;
+  flags.token_file = command_line.Get("token-file");
+  flags.tls_cert = command_line.Get("tls-cert");
+  flags.tls_key = command_line.Get("tls-key");
+  flags.tls_ca = command_line.Get("tls-ca");
+  return LoadClientCredentials(flags);
+}
+
 int RunPreflightCommand(const CommandLine& command_line) {
   absl::StatusOr<Plan> plan = LoadPlan(command_line.Get("plan"));
   if (!plan.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
     return kExitUsage;
   }
-  PreflightResult preflight = RunPreflight(*plan, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      CredentialsFromCommandLine(command_line);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", std::string(credentials.status().message()).c_str());
+    return kExitUsage;
+  }
+  PreflightResult preflight = RunPreflight(*plan, *credentials);
   std::fputs(preflight.table.c_str(), stdout);
   std::fflush(stdout);
   PrintProblems("warning: ", preflight.warnings);
@@ -51,7 +68,13 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
     std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
     return kExitUsage;
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> loaded =
+      CredentialsFromCommandLine(command_line);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", std::string(loaded.status().message()).c_str());
+    return kExitUsage;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = *loaded;
 
   // Preflight: every agent must answer, and each share must fit its host
   // (unless --force: the limits are estimates, and finding where a host

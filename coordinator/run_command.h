@@ -9,7 +9,10 @@
 #ifndef FOURTUPLE_COORDINATOR_RUN_COMMAND_H_
 #define FOURTUPLE_COORDINATOR_RUN_COMMAND_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
+#include <memory>
 
 #include "coordinator/cli.h"
 
@@ -19,6 +22,11 @@ inline constexpr int kExitPass = 0;
 inline constexpr int kExitFail = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitPreflight = 3;
+
+// Channel credentials from --token-file and --tls-*; errors name the flag
+// (exit 2).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommandLine(
+    const CommandLine& command_line);
 
 // `stop` is set by a signal handler to cut the run short (may be null).
 int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop);

@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "coordinator/agent_session.h"
+#include "coordinator/probe_command.h"
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
 #include "proto/fourtuple.grpc.pb.h"
@@ -111,9 +112,7 @@ class RunDriver {
       const std::string& endpoint = plan_.agents[i].endpoint;
       if (s.stage == AgentSession::Stage::kEnded) {
         if (!s.reached) {
-          problems.push_back(absl::StrCat("agent ", endpoint, " is unreachable (",
-                                          absl::StatusCodeToString(s.end_status.code()),
-                                          "): ", s.end_status.message()));
+          problems.push_back(DescribeProbeFailure(endpoint, s.end_status));
         } else {
           problems.push_back(absl::StrCat("agent ", endpoint, " refused the run (",
                                           absl::StatusCodeToString(s.end_status.code()),

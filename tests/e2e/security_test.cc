@@ -1,0 +1,201 @@
+// The control plane's security with the real binaries: the shared-secret
+// token (--token-file), mutual TLS (--tls-*), the agent's --allow-targets,
+// and refusing to serve unauthenticated on a non-loopback address.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/subprocess.h"
+
+namespace fourtuple {
+namespace {
+
+using ::fourtuple::testing::MakeTempDir;
+using ::fourtuple::testing::Subprocess;
+
+#define EXPECT_CONTAINS(haystack, needle)                          \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
+      << "expected to find: " << (needle) << "\nin:\n"             \
+      << (haystack)
+
+#if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+Outcome RunCoordinator(const std::vector<std::string>& args, const std::string& dir,
+                       absl::Duration timeout = absl::Seconds(60)) {
+  std::vector<std::string> argv = {COORDINATOR_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Outcome outcome;
+  auto process = Subprocess::Start(argv, "coordinator", dir);
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return outcome;
+  auto code = (*process)->Wait(timeout);
+  EXPECT_TRUE(code.ok()) << code.status() << "\n" << (*process)->Describe();
+  outcome.code = code.ok() ? *code : -1;
+  outcome.out = (*process)->ReadStdout();
+  outcome.err = (*process)->ReadStderr();
+  return outcome;
+}
+
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text,
+                      mode_t mode = 0600) {
+  const std::string path = dir + "/" + name;
+  FILE* file = std::fopen(path.c_str(), "w");
+  std::fwrite(text.data(), 1, text.size(), file);
+  std::fclose(file);
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+// A started server and the endpoints from its ready file.
+struct Server {
+  std::unique_ptr<Subprocess> process;
+  nlohmann::json ready;
+  std::string listen() const { return ready["listen"][0].get<std::string>(); }
+  std::string control() const { return ready.value("control", std::string()); }
+};
+
+Server StartServer(const char* binary, const std::string& name, std::vector<std::string> args,
+                   const std::string& dir) {
+  Server server;
+  const std::string ready = dir + "/" + name + ".ready";
+  args.insert(args.begin(), binary);
+  args.push_back("--ready-file=" + ready);
+  auto process = Subprocess::Start(args, name, dir);
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return server;
+  server.process = std::move(*process);
+  auto json = server.process->WaitForReadyFile(ready, absl::Seconds(30));
+  EXPECT_TRUE(json.ok()) << json.status() << server.process->Describe();
+  if (json.ok()) server.ready = *json;
+  return server;
+}
+
+void Stop(Server& server) {
+  if (!server.process) return;
+  server.process->Signal(SIGTERM);
+  auto code = server.process->Wait(absl::Seconds(30));
+  EXPECT_TRUE(code.ok() && *code == 0) << server.process->Describe();
+}
+
+std::string Plan(const std::string& target, const std::string& control, const std::string& agent,
+                 int connections) {
+  return absl::StrCat(R"({"target": {"endpoints": [")", target, "\"]",
+                      control.empty() ? "" : absl::StrCat(R"(, "control": ")", control, "\""),
+                      R"(}, "agents": [{"endpoint": ")", agent,
+                      R"(", "source_addresses": ["127.0.1.1-127.0.1.4"]}],
+                      "connections": )",
+                      connections, R"(, "hold": "1s", "report_interval": "200ms"})");
+}
+
+constexpr char kToken[] = "f00dfeedf00dfeedf00dfeedf00dfeed";
+
+// One agent wanting a token: the right token runs a plan; a wrong or missing
+// one is refused (exit 3) by run, preflight and probe with a message about
+// the token.
+TEST(SecurityTest, TokenRequiredByTheAgent) {
+  const std::string dir = MakeTempDir("ft-security-token");
+  const std::string token = WriteFile(dir, "token", absl::StrCat(kToken, "\n"));
+  const std::string wrong = WriteFile(dir, "wrong", "0000000000000000000000000000000\n");
+  Server target = StartServer(TARGET_SERVER_BIN, "target", {"--listen=127.0.0.1:0", "--processes=1"}, dir);
+  Server agent = StartServer(AGENT_BIN, "agent",
+                             {"--listen=127.0.0.1:0", "--processes=1", "--token-file=" + token}, dir);
+  ASSERT_FALSE(target.ready.is_null());
+  ASSERT_FALSE(agent.ready.is_null());
+  const std::string plan = WriteFile(dir, "plan.json", Plan(target.listen(), "", agent.listen(), 500));
+
+  Outcome ok = RunCoordinator({"run", "--plan=" + plan, "--report=" + dir + "/report.json",
+                               "--token-file=" + token},
+                              dir);
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err << agent.process->Describe();
+  nlohmann::json report =
+      nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/report.json"), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["totals"]["established"], 500);
+  EXPECT_EQ(report["totals"]["echo_verified"], 500);
+
+  const std::string refused = "agent " + agent.listen() + " refused the token (UNAUTHENTICATED)";
+  Outcome bad = RunCoordinator({"run", "--plan=" + plan, "--token-file=" + wrong}, dir);
+  EXPECT_EQ(bad.code, 3) << bad.err;
+  EXPECT_CONTAINS(bad.err, refused);
+  EXPECT_CONTAINS(bad.err, "wrong token");
+  EXPECT_CONTAINS(bad.err, "--token-file");
+
+  Outcome none = RunCoordinator({"run", "--plan=" + plan}, dir);
+  EXPECT_EQ(none.code, 3) << none.err;
+  EXPECT_CONTAINS(none.err, refused);
+  EXPECT_CONTAINS(none.err, "no token");
+  EXPECT_CONTAINS(none.err, "--token-file");
+
+  Outcome preflight = RunCoordinator({"preflight", "--plan=" + plan, "--token-file=" + wrong}, dir);
+  EXPECT_EQ(preflight.code, 3) << preflight.err;
+  EXPECT_CONTAINS(preflight.err, refused);
+  Outcome preflight_ok = RunCoordinator({"preflight", "--plan=" + plan, "--token-file=" + token}, dir);
+  EXPECT_EQ(preflight_ok.code, 0) << preflight_ok.err;
+
+  Outcome probe = RunCoordinator({"probe", "--agents=" + agent.listen()}, dir);
+  EXPECT_EQ(probe.code, 3) << probe.err;
+  EXPECT_CONTAINS(probe.err, refused);
+  Outcome probe_ok = RunCoordinator({"probe", "--agents=" + agent.listen(), "--token-file=" + token}, dir);
+  EXPECT_EQ(probe_ok.code, 0) << probe_ok.err;
+  EXPECT_CONTAINS(probe_ok.out, "nofile soft/hard");
+
+  // A token file others may read is refused, naming it (exit 2).
+  const std::string open_token = WriteFile(dir, "open-token", absl::StrCat(kToken, "\n"), 0644);
+  Outcome open = RunCoordinator({"probe", "--agents=" + agent.listen(), "--token-file=" + open_token}, dir);
+  EXPECT_EQ(open.code, 2) << open.err;
+  EXPECT_CONTAINS(open.err, "--token-file: token file " + open_token);
+  Stop(agent);
+  Stop(target);
+}
+
+// A target outside the agent's --allow-targets: PERMISSION_DENIED naming the
+// flag and the target; the coordinator exits 3 and shows it.
+TEST(SecurityTest, TargetOutsideAllowTargetsIsRefused) {
+  const std::string dir = MakeTempDir("ft-security-allow");
+  Server agent = StartServer(
+      AGENT_BIN, "agent", {"--listen=127.0.0.1:0", "--processes=1", "--allow-targets=127.0.0.2/32"}, dir);
+  ASSERT_FALSE(agent.ready.is_null());
+  // Nothing listens there, and nothing connects: the agent refuses first.
+  const std::string plan = WriteFile(dir, "plan.json", Plan("127.0.0.1:9", "", agent.listen(), 100));
+  Outcome outcome = RunCoordinator({"run", "--plan=" + plan, "--report=" + dir + "/report.json"}, dir);
+  EXPECT_EQ(outcome.code, 3) << outcome.err;
+  EXPECT_CONTAINS(outcome.err, "PERMISSION_DENIED");
+  EXPECT_CONTAINS(outcome.err, "127.0.0.1:9 is outside --allow-targets=127.0.0.2/32");
+  EXPECT_NE(access((dir + "/report.json").c_str(), F_OK), 0) << "no run, so no report";
+  Stop(agent);
+}
+
+// Serving on a non-loopback address without a token or TLS is refused at
+// start with the fix spelled out.
+TEST(SecurityTest, UnauthenticatedNonLoopbackListenIsRefused) {
+  const std::string dir = MakeTempDir("ft-security-listen");
+  auto agent = Subprocess::Start({AGENT_BIN, "--listen=0.0.0.0:0"}, "agent", dir);
+  ASSERT_TRUE(agent.ok());
+  auto code = (*agent)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_CONTAINS((*agent)->ReadStderr(), "--listen=0.0.0.0:0 is not a loopback address");
+  EXPECT_CONTAINS((*agent)->ReadStderr(), "use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure");
+}
+
+#else
+TEST(SecurityTest, Skipped) { GTEST_SKIP() << "coordinator, agent or target-server not built"; }
+#endif
+
+}  // namespace
+}  // namespace fourtuple
