@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/grpc_credentials.h"
 #include "proto/fourtuple.grpc.pb.h"
 #include "target-server/counters.h"
 
@@ -19,8 +20,10 @@ namespace fourtuple::target_server {
 class TargetControlService final : public v1::TargetControl::Service {
  public:
   // `counters` must outlive the service (and the gRPC server running it).
-  TargetControlService(const CounterSet* counters, std::vector<std::string> listen, absl::Time start)
-      : counters_(counters), listen_(std::move(listen)), start_(start) {}
+  // `auth` says what every call must present (default: nothing).
+  TargetControlService(const CounterSet* counters, std::vector<std::string> listen, absl::Time start,
+                       ServerAuth auth = {})
+      : counters_(counters), listen_(std::move(listen)), start_(start), auth_(std::move(auth)) {}
 
   grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
                         v1::TargetStats* response) override;
@@ -30,6 +33,7 @@ class TargetControlService final : public v1::TargetControl::Service {
   const CounterSet* const counters_;
   const std::vector<std::string> listen_;
   const absl::Time start_;
+  const ServerAuth auth_;
 };
 
 }  // namespace fourtuple::target_server

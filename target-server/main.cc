@@ -30,6 +30,14 @@ ABSL_FLAG(std::string, stats_interval, "0",
           "print one JSON line of counters on stdout this often (\"1s\", \"200ms\"); 0 = never");
 ABSL_FLAG(std::string, ready_file, "",
           "once listening, write {\"listen\": [...], \"control\": ...} here atomically");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding a shared secret every TargetControl call must carry (the coordinator's "
+          "--token-file); one line, not readable by other users");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for --control (mutual TLS; with --tls-key, --tls-ca)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle; TargetControl clients must present a certificate it signed");
+ABSL_FLAG(bool, insecure, false,
+          "allow --control on a non-loopback address without --token-file or --tls-* (loudly)");
 
 int main(int argc, char** argv) {
   fourtuple::SetLogProgramName("target-server");
@@ -56,6 +64,11 @@ int main(int argc, char** argv) {
   flags.sndbuf = absl::GetFlag(FLAGS_sndbuf);
   flags.stats_interval = absl::GetFlag(FLAGS_stats_interval);
   flags.ready_file = absl::GetFlag(FLAGS_ready_file);
+  flags.insecure = absl::GetFlag(FLAGS_insecure);
+  flags.auth.token_file = absl::GetFlag(FLAGS_token_file);
+  flags.auth.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  flags.auth.tls_key = absl::GetFlag(FLAGS_tls_key);
+  flags.auth.tls_ca = absl::GetFlag(FLAGS_tls_ca);
   auto options =
       fourtuple::target_server::ParseTargetServerFlags(flags, fourtuple::target_server::AvailableCores());
   if (!options.ok()) {

@@ -65,6 +65,10 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
     if (!control.ok()) return FlagError("control", control.status().message());
     options.control = *control;
   }
+  ASSIGN_OR_RETURN(options.auth, LoadServerAuth(flags.auth));
+  if (options.control.has_value()) {
+    RETURN_IF_ERROR(CheckExposure("control", *options.control, options.auth, flags.insecure));
+  }
 
   if (!flags.backlog.empty()) {
     ASSIGN_OR_RETURN(options.backlog, ParseIntFlag("backlog", flags.backlog, 1,

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/flag_names.h"
 #include "common/address.h"
+#include "common/grpc_credentials.h"
 
 namespace fourtuple::target_server {
 
@@ -37,6 +38,10 @@ struct TargetServerOptions {
   // Written atomically once every listener (and the control server) is up;
   // empty: none.
   std::string ready_file;
+  // What every TargetControl call must present (--token-file, a client
+  // certificate signed by --tls-ca) and the credentials --control listens
+  // with. Default: nothing required, plaintext.
+  ServerAuth auth;
 };
 
 // The flags exactly as typed; an empty string means "not given".
@@ -49,6 +54,8 @@ struct TargetServerFlags {
   std::string sndbuf;
   std::string stats_interval;
   std::string ready_file;
+  bool insecure = false;  // allow a non-loopback --control without token or TLS
+  AuthFlags auth;         // --token-file, --tls-cert, --tls-key, --tls-ca
 };
 
 // InvalidArgument naming the flag ("--processes: expected a positive integer,

@@ -239,7 +239,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
   LOG_INFO("accepting on %s; worker processes: %d, up to %d connections each",
            absl::StrJoin(listen_names, ","), pool->count(), max_connections);
 
-  TargetControlService service(&counters, listen_names, start);
+  TargetControlService service(&counters, listen_names, start, options.auth);
   std::unique_ptr<grpc::Server> server;
   std::optional<std::string> control_name;
   if (options.control.has_value()) {
@@ -248,7 +248,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     // another server already holds instead of failing.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     int port = 0;
-    builder.AddListeningPort(options.control->ToString(), grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(options.control->ToString(), options.auth.credentials, &port);
     builder.RegisterService(&service);
     server = builder.BuildAndStart();
     if (server == nullptr || port == 0) {
@@ -259,7 +259,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     Endpoint bound = *options.control;
     bound.port = static_cast<uint16_t>(port);
     control_name = bound.ToString();
-    LOG_INFO("TargetControl on %s", *control_name);
+    LOG_INFO("TargetControl on %s (authentication %s)", *control_name, options.auth.Describe());
   }
 
   if (!options.ready_file.empty()) {

@@ -193,6 +193,142 @@ TEST(SecurityTest, UnauthenticatedNonLoopbackListenIsRefused) {
   EXPECT_CONTAINS((*agent)->ReadStderr(), "use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure");
 }
 
+// A CA, a server certificate for 127.0.0.1 (IP subjectAltName: the
+// coordinator dials an address) and a client certificate, made with the
+// openssl command in `dir`. False when openssl fails.
+bool MakeCertificates(const std::string& dir) {
+  const std::string script = absl::StrCat(
+      "set -e; cd '", dir, "'\n",
+      "key='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+      "openssl req -x509 $key -keyout ca.key -out ca.pem -days 2 -subj /CN=fourtuple-test-ca\n"
+      "openssl req $key -keyout server.key -out server.csr -subj /CN=127.0.0.1\n"
+      "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext\n"
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile server.ext -out server.pem\n"
+      "openssl req $key -keyout client.key -out client.csr -subj /CN=fourtuple-coordinator\n"
+      "printf 'extendedKeyUsage=clientAuth\\n' > client.ext\n"
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile client.ext -out client.pem\n"
+      // A second CA whose client certificate the servers must refuse.
+      "openssl req -x509 $key -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca\n"
+      "openssl req $key -keyout other.key -out other.csr -subj /CN=intruder\n"
+      "openssl x509 -req -in other.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial "
+      "-days 2 -extfile client.ext -out other.pem\n");
+  auto openssl = Subprocess::Start({"/bin/sh", "-c", script}, "openssl", dir);
+  if (!openssl.ok()) return false;
+  auto code = (*openssl)->Wait(absl::Seconds(60));
+  EXPECT_TRUE(code.ok() && *code == 0) << (*openssl)->Describe();
+  return code.ok() && *code == 0;
+}
+
+std::vector<std::string> ServerTls(const std::string& dir) {
+  return {"--tls-cert=" + dir + "/server.pem", "--tls-key=" + dir + "/server.key",
+          "--tls-ca=" + dir + "/ca.pem"};
+}
+
+// Mutual TLS: a coordinator with a client certificate from the agents' CA
+// runs the plan (and reads the target's counts over TLS); one without a
+// client certificate, with a certificate from another CA, or in plaintext is
+// refused with exit 3.
+TEST(SecurityTest, MutualTls) {
+  const std::string dir = MakeTempDir("ft-security-tls");
+  ASSERT_TRUE(MakeCertificates(dir));
+  std::vector<std::string> target_args = {"--listen=127.0.0.1:0", "--processes=1", "--control=127.0.0.1:0"};
+  std::vector<std::string> agent_args = {"--listen=127.0.0.1:0", "--processes=1"};
+  for (const std::string& flag : ServerTls(dir)) {
+    target_args.push_back(flag);
+    agent_args.push_back(flag);
+  }
+  Server target = StartServer(TARGET_SERVER_BIN, "target", target_args, dir);
+  Server agent = StartServer(AGENT_BIN, "agent", agent_args, dir);
+  ASSERT_FALSE(target.ready.is_null());
+  ASSERT_FALSE(agent.ready.is_null());
+  const std::string plan =
+      WriteFile(dir, "plan.json", Plan(target.listen(), target.control(), agent.listen(), 500));
+
+  const std::string report_path = dir + "/report.json";
+  Outcome ok = RunCoordinator({"run", "--plan=" + plan, "--report=" + report_path, "--tls-ca=" + dir + "/ca.pem",
+                               "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
+                              dir);
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err << agent.process->Describe();
+  nlohmann::json report = nlohmann::json::parse(testing::ReadFileOrEmpty(report_path), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["totals"]["echo_verified"], 500);
+  EXPECT_EQ(report["target"]["accepted"], 500) << report["target"].dump();
+
+  const std::string refused = "agent " + agent.listen() + " is unreachable";
+  Outcome no_cert = RunCoordinator({"run", "--plan=" + plan, "--tls-ca=" + dir + "/ca.pem"}, dir);
+  EXPECT_EQ(no_cert.code, 3) << no_cert.err;
+  EXPECT_CONTAINS(no_cert.err, refused);
+  Outcome other = RunCoordinator({"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/ca.pem",
+                                  "--tls-cert=" + dir + "/other.pem", "--tls-key=" + dir + "/other.key"},
+                                 dir);
+  EXPECT_EQ(other.code, 3) << other.err;
+  EXPECT_CONTAINS(other.err, refused);
+  Outcome plaintext = RunCoordinator({"preflight", "--plan=" + plan}, dir);
+  EXPECT_EQ(plaintext.code, 3) << plaintext.err;
+  EXPECT_CONTAINS(plaintext.err, refused);
+  // The coordinator checks the server too: a CA that did not sign it.
+  Outcome wrong_ca = RunCoordinator({"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/other-ca.pem",
+                                     "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
+                                    dir);
+  EXPECT_EQ(wrong_ca.code, 3) << wrong_ca.err;
+
+  // Half the TLS flags on a server: refused at start, exit 2.
+  auto half = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--tls-cert=" + dir + "/server.pem"},
+                                "half-agent", dir);
+  ASSERT_TRUE(half.ok());
+  auto code = (*half)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_CONTAINS((*half)->ReadStderr(), "--tls-cert, --tls-key and --tls-ca go together");
+  Stop(agent);
+  Stop(target);
+}
+
+// TargetControl with a token: a coordinator with the token gets the
+// target's counts; without it GetStats is refused (UNAUTHENTICATED) and the
+// report says so.
+TEST(SecurityTest, TargetControlToken) {
+  const std::string dir = MakeTempDir("ft-security-control");
+  const std::string token = WriteFile(dir, "token", absl::StrCat(kToken, "\n"));
+  Server target = StartServer(TARGET_SERVER_BIN, "target",
+                              {"--listen=127.0.0.1:0", "--processes=1", "--control=127.0.0.1:0",
+                               "--token-file=" + token},
+                              dir);
+  Server agent = StartServer(AGENT_BIN, "agent", {"--listen=127.0.0.1:0", "--processes=1"}, dir);
+  ASSERT_FALSE(target.ready.is_null());
+  ASSERT_FALSE(agent.ready.is_null());
+  const std::string plan =
+      WriteFile(dir, "plan.json", Plan(target.listen(), target.control(), agent.listen(), 500));
+
+  Outcome with = RunCoordinator(
+      {"run", "--plan=" + plan, "--report=" + dir + "/with.json", "--token-file=" + token}, dir);
+  EXPECT_EQ(with.code, 0) << with.out << with.err;
+  nlohmann::json report = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/with.json"), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["target"]["accepted"], 500) << report["target"].dump();
+
+  Outcome without = RunCoordinator({"run", "--plan=" + plan, "--report=" + dir + "/without.json"}, dir);
+  report = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/without.json"), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << without.err;
+  EXPECT_FALSE(report["target"].contains("accepted")) << report["target"].dump();
+  EXPECT_CONTAINS(report["target"].value("error", std::string()), "UNAUTHENTICATED");
+  EXPECT_CONTAINS(report["target"].value("error", std::string()), "no token");
+
+  // A non-loopback --control without token or TLS is refused at start.
+  auto exposed = Subprocess::Start({TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--control=0.0.0.0:0"},
+                                   "exposed-target", dir);
+  ASSERT_TRUE(exposed.ok());
+  auto code = (*exposed)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_CONTAINS((*exposed)->ReadStderr(), "--control=0.0.0.0:0 is not a loopback address");
+  EXPECT_CONTAINS((*exposed)->ReadStderr(), "use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure");
+  Stop(agent);
+  Stop(target);
+}
+
 #else
 TEST(SecurityTest, Skipped) { GTEST_SKIP() << "coordinator, agent or target-server not built"; }
 #endif
