@@ -58,6 +58,12 @@ absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags) {
   options.allow_targets = std::move(*allow);
   options.allow_targets_text = flags.allow_targets;
 
+  if (!flags.metrics.empty()) {
+    absl::StatusOr<Endpoint> metrics = ParseEndpoint(flags.metrics, /*allow_port_zero=*/true);
+    if (!metrics.ok()) return FlagError("metrics", metrics.status());
+    options.metrics = *metrics;
+  }
+
   options.ready_file = flags.ready_file;
   options.host_label = flags.host_label;
   for (char c : options.host_label) {

@@ -4,6 +4,7 @@
 #ifndef FOURTUPLE_AGENT_AGENT_OPTIONS_H_
 #define FOURTUPLE_AGENT_AGENT_OPTIONS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct AgentFlags {
   std::string ready_file;
   std::string allow_targets = "127.0.0.0/8,::1/128";
   std::string host_label;
+  std::string metrics;
   bool insecure = false;
   AuthFlags auth;  // --token-file, --tls-cert, --tls-key, --tls-ca
 };
@@ -55,6 +57,10 @@ struct AgentOptions {
   // certificate signed by --tls-ca) and the credentials to listen with.
   // Default: nothing required, plaintext.
   ServerAuth auth;
+  // Where GET /metrics (Prometheus text, fourtuple_agent_*) is served; port
+  // 0 picks a free port (published in the ready file). Read-only counts, no
+  // authentication. Unset: none. Default unset.
+  std::optional<Endpoint> metrics;
 };
 
 // DashesToUnderscores (common/flag_names.h) maps --ready-file to absl's name.

@@ -29,6 +29,22 @@ TEST(AgentOptionsTest, ListenAcceptsPortZeroAndRefusesGarbage) {
   EXPECT_THAT(bad.status().message(), HasSubstr("--listen"));
 }
 
+TEST(AgentOptionsTest, Metrics) {
+  AgentFlags flags;
+  absl::StatusOr<AgentOptions> none = ParseAgentFlags(flags);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->metrics.has_value());
+  flags.metrics = "127.0.0.1:0";
+  absl::StatusOr<AgentOptions> given = ParseAgentFlags(flags);
+  ASSERT_TRUE(given.ok()) << given.status();
+  ASSERT_TRUE(given->metrics.has_value());
+  EXPECT_EQ(given->metrics->ToString(), "127.0.0.1:0");
+  flags.metrics = "localhost:9100";
+  absl::StatusOr<AgentOptions> bad = ParseAgentFlags(flags);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("--metrics: "));
+}
+
 TEST(AgentOptionsTest, NonLoopbackListenNeedsInsecure) {
   AgentFlags flags;
   flags.listen = "0.0.0.0:7000";

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
 #include "common/logging.h"
+#include "common/metrics_http.h"
 #include "common/posix_error.h"
 #include "common/ready_file.h"
 #include "common/status_macros.h"
@@ -97,8 +98,22 @@ absl::Status RunAgent(const AgentOptions& options) {
   LOG_INFO("serving fourtuple.v1.Agent on %s (processes %s, allow-targets %s, authentication %s)",
            bound.ToString(), options.processes == 0 ? "auto" : absl::StrCat(options.processes),
            options.allow_targets_text, options.auth.Describe());
+  // Exec'd workers never get here (main() branches first), so civetweb runs
+  // only in this front process.
+  std::unique_ptr<MetricsHttpServer> metrics;
+  if (options.metrics.has_value()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(*options.metrics, [&service] { return service.RenderMetrics(); });
+    if (!started.ok()) {
+      server->Shutdown();
+      return absl::Status(started.status().code(), absl::StrCat("--metrics: ", started.status().message()));
+    }
+    metrics = *std::move(started);
+    LOG_INFO("Prometheus metrics on http://%s/metrics", metrics->bound().ToString());
+  }
   if (!options.ready_file.empty()) {
     nlohmann::json ready = {{"listen", nlohmann::json::array({bound.ToString()})}};
+    if (metrics != nullptr) ready["metrics"] = metrics->bound().ToString();
     absl::Status written = WriteFileAtomically(options.ready_file, ready.dump());
     if (!written.ok()) {
       server->Shutdown();
@@ -118,6 +133,7 @@ absl::Status RunAgent(const AgentOptions& options) {
   }
   server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
+  metrics.reset();  // its callback reads `service`
   close(signal_fd);
   LOG_INFO("stopped");
   return absl::OkStatus();

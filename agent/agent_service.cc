@@ -202,6 +202,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
                                      absl::StrCat("starting workers: ", session.status().message())));
   }
 
+  metrics_.RunStarted();
   CommandChannel channel;
   {
     absl::MutexLock lock(&channel.mu);
@@ -210,6 +211,14 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   std::thread reader(ReadCommands<CommandChannel>, context, stream, &channel);
   RunEnd end = DriveRun(stream, channel, **session);
   (*session)->Terminate(config_.timings.terminate_grace);
+  {
+    // The workers are gone and so are their connections; the blocks still
+    // hold the run's final counts.
+    v1::RunReport last = (*session)->BuildReport();
+    last.set_open(0);
+    last.set_in_flight(0);
+    metrics_.RunEnded(last, end.status.ok());
+  }
   session->reset();
   slot.Release();
   if (end.status.ok()) {
@@ -421,6 +430,7 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
     // moves so the coordinator's barrier does not wait for the interval.
     if (force_report || !(summary == last_sent) || now >= next_report) {
       v1::RunReport report = session.BuildReport();
+      metrics_.Update(report);
       if (!stream->Write(report)) {
         return abandon(absl::CancelledError("the coordinator's stream broke"));
       }

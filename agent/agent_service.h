@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/agent_metrics.h"
 #include "agent/agent_options.h"
 #include "agent/run_session.h"
 #include "proto/fourtuple.grpc.pb.h"
@@ -69,6 +70,9 @@ class AgentService final : public v1::Agent::Service {
   // run's workers are gone); false on timeout.
   bool WaitUntilNoRun(absl::Duration timeout);
 
+  // The Prometheus text for GET /metrics (agent_metrics.h). Thread-safe.
+  std::string RenderMetrics() const { return metrics_.Render(); }
+
  private:
   using Stream = grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>;
   struct RunEnd;
@@ -85,6 +89,7 @@ class AgentService final : public v1::Agent::Service {
   // Constant after construction.
   const Config config_;
 
+  AgentMetrics metrics_;  // thread-safe
   std::atomic<bool> shutting_down_{false};
   absl::Mutex mu_;
   std::string active_run_ ABSL_GUARDED_BY(mu_);  // run id; empty when idle

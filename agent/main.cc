@@ -30,10 +30,13 @@ ABSL_FLAG(std::string, processes, "auto",
           "worker processes per run: N, or auto (enough to stay inside each process's fd "
           "limit, at least one per core); an assignment may set its own");
 ABSL_FLAG(std::string, ready_file, "",
-          "write {\"listen\": [\"ADDR:PORT\"]} here atomically once serving");
+          "write {\"listen\": [\"ADDR:PORT\"], \"metrics\": \"ADDR:PORT\"} here atomically once "
+          "serving (metrics only with --metrics)");
 ABSL_FLAG(std::string, allow_targets, "127.0.0.0/8,::1/128",
           "CIDR[,CIDR...]: targets an assignment may name; others are refused");
 ABSL_FLAG(std::string, host_label, "", "reported as the host instead of the hostname");
+ABSL_FLAG(std::string, metrics, "",
+          "ADDR:PORT to serve Prometheus metrics on (GET /metrics); port 0 allowed; default: none");
 ABSL_FLAG(bool, insecure, false,
           "allow --listen on a non-loopback address without --token-file or --tls-* (loudly)");
 ABSL_FLAG(std::string, token_file, "",
@@ -94,7 +97,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
-      "[--ready-file=PATH] [--host-label=NAME]\n"
+      "[--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   if (!CheckArguments(args)) return kExitBadFlags;
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
   flags.ready_file = absl::GetFlag(FLAGS_ready_file);
   flags.allow_targets = absl::GetFlag(FLAGS_allow_targets);
   flags.host_label = absl::GetFlag(FLAGS_host_label);
+  flags.metrics = absl::GetFlag(FLAGS_metrics);
   flags.insecure = absl::GetFlag(FLAGS_insecure);
   flags.auth.token_file = absl::GetFlag(FLAGS_token_file);
   flags.auth.tls_cert = absl::GetFlag(FLAGS_tls_cert);

@@ -97,4 +97,10 @@ uint64_t Histogram::PercentileUs(double q) const {
   return max_us_;
 }
 
+uint64_t Histogram::CountAtOrBelowUs(uint64_t value_us) const {
+  uint64_t total = 0;
+  for (int i = 0; i < kHistogramBuckets && HistogramBucketHigh(i) - 1 <= value_us; ++i) total += buckets_[i];
+  return total;
+}
+
 }  // namespace fourtuple

@@ -50,10 +50,14 @@ class Histogram {
 
   uint64_t count() const { return count_; }
   uint64_t max_us() const { return max_us_; }
+  uint64_t sum_us() const { return sum_us_; }
   double mean_us() const { return count_ ? static_cast<double>(sum_us_) / count_ : 0; }
   // The value below which a fraction q (0..1) of samples fall, as the upper
   // edge of the bucket that holds it, clamped to the largest value seen.
   uint64_t PercentileUs(double q) const;
+  // Samples in buckets that lie wholly at or below value_us (a bucket
+  // straddling it is left out); UINT64_MAX gives the sum over all buckets.
+  uint64_t CountAtOrBelowUs(uint64_t value_us) const;
 
  private:
   std::array<uint64_t, kHistogramBuckets> buckets_{};

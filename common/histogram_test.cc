@@ -98,5 +98,20 @@ TEST(HistogramTest, HostileBucketIndexIsClamped) {
   EXPECT_EQ(h.count(), 3u);
 }
 
+TEST(HistogramTest, CountAtOrBelowLeavesOutStraddlingBuckets) {
+  Histogram h;
+  h.Record(5);    // exact bucket [5, 6)
+  h.Record(100);  // bucket [100, 104)
+  h.Record(250);  // bucket [248, 256)
+  EXPECT_EQ(h.CountAtOrBelowUs(4), 0u);
+  EXPECT_EQ(h.CountAtOrBelowUs(5), 1u);
+  EXPECT_EQ(h.CountAtOrBelowUs(102), 1u);  // [100, 104) is not wholly <= 102
+  EXPECT_EQ(h.CountAtOrBelowUs(103), 2u);
+  EXPECT_EQ(h.CountAtOrBelowUs(250), 2u);  // [248, 256) straddles 250
+  EXPECT_EQ(h.CountAtOrBelowUs(255), 3u);
+  EXPECT_EQ(h.CountAtOrBelowUs(UINT64_MAX), 3u);
+  EXPECT_EQ(h.sum_us(), 355u);
+}
+
 }  // namespace
 }  // namespace fourtuple

@@ -23,13 +23,16 @@ ABSL_FLAG(std::string, processes, "", "worker processes (default: the number of 
 ABSL_FLAG(std::string, control, "",
           "ADDR:PORT for the gRPC TargetControl service (server-side counts); port 0 allowed; "
           "default: none");
+ABSL_FLAG(std::string, metrics, "",
+          "ADDR:PORT to serve Prometheus metrics on (GET /metrics); port 0 allowed; default: none");
 ABSL_FLAG(std::string, backlog, "65535", "listen(2) backlog (capped by net.core.somaxconn)");
 ABSL_FLAG(std::string, rcvbuf, "0", "SO_RCVBUF bytes for accepted sockets; 0 = kernel default");
 ABSL_FLAG(std::string, sndbuf, "0", "SO_SNDBUF bytes for accepted sockets; 0 = kernel default");
 ABSL_FLAG(std::string, stats_interval, "0",
           "print one JSON line of counters on stdout this often (\"1s\", \"200ms\"); 0 = never");
 ABSL_FLAG(std::string, ready_file, "",
-          "once listening, write {\"listen\": [...], \"control\": ...} here atomically");
+          "once listening, write {\"listen\": [...], \"control\": ..., \"metrics\": ...} here "
+          "atomically");
 ABSL_FLAG(std::string, token_file, "",
           "file holding a shared secret every TargetControl call must carry (the coordinator's "
           "--token-file); one line, not readable by other users");
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   flags.listen = absl::GetFlag(FLAGS_listen);
   flags.processes = absl::GetFlag(FLAGS_processes);
   flags.control = absl::GetFlag(FLAGS_control);
+  flags.metrics = absl::GetFlag(FLAGS_metrics);
   flags.backlog = absl::GetFlag(FLAGS_backlog);
   flags.rcvbuf = absl::GetFlag(FLAGS_rcvbuf);
   flags.sndbuf = absl::GetFlag(FLAGS_sndbuf);

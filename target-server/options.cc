@@ -70,6 +70,12 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
     RETURN_IF_ERROR(CheckExposure("control", *options.control, options.auth, flags.insecure));
   }
 
+  if (!flags.metrics.empty()) {
+    auto metrics = ParseEndpoint(flags.metrics, /*allow_port_zero=*/true);
+    if (!metrics.ok()) return FlagError("metrics", metrics.status().message());
+    options.metrics = *metrics;
+  }
+
   if (!flags.backlog.empty()) {
     ASSIGN_OR_RETURN(options.backlog, ParseIntFlag("backlog", flags.backlog, 1,
                                                    std::numeric_limits<int>::max(), "a positive integer"));

@@ -27,6 +27,9 @@ struct TargetServerOptions {
   int processes = 1;
   // Where TargetControl (gRPC) listens; unset: no control server.
   std::optional<Endpoint> control;
+  // Where GET /metrics (Prometheus text, fourtuple_target_*) is served;
+  // port 0 picks a free port. Unset: no metrics server. Default unset.
+  std::optional<Endpoint> metrics;
   // listen(2) backlog (the kernel caps it at net.core.somaxconn). Default 65535.
   int backlog = 65535;
   // SO_RCVBUF / SO_SNDBUF set on the listeners and so inherited by every
@@ -49,6 +52,7 @@ struct TargetServerFlags {
   std::string listen;
   std::string processes;
   std::string control;
+  std::string metrics;
   std::string backlog;
   std::string rcvbuf;
   std::string sndbuf;

@@ -25,6 +25,7 @@ TEST(ParseTargetServerFlagsTest, AppliesDefaults) {
   EXPECT_EQ(options->listen[0].ToString(), "127.0.0.1:0");
   EXPECT_EQ(options->processes, 3);
   EXPECT_FALSE(options->control.has_value());
+  EXPECT_FALSE(options->metrics.has_value());
   EXPECT_EQ(options->backlog, 65535);
   EXPECT_EQ(options->rcvbuf, 0);
   EXPECT_EQ(options->sndbuf, 0);
@@ -37,6 +38,7 @@ TEST(ParseTargetServerFlagsTest, ReadsEveryFlag) {
   flags.listen = "127.0.0.1:9000,127.0.0.2:0,[::1]:9001";
   flags.processes = "8";
   flags.control = "127.0.0.1:0";
+  flags.metrics = "[::1]:9100";
   flags.backlog = "1024";
   flags.rcvbuf = "4096";
   flags.sndbuf = "8192";
@@ -51,6 +53,8 @@ TEST(ParseTargetServerFlagsTest, ReadsEveryFlag) {
   EXPECT_EQ(options->processes, 8);
   ASSERT_TRUE(options->control.has_value());
   EXPECT_EQ(options->control->ToString(), "127.0.0.1:0");
+  ASSERT_TRUE(options->metrics.has_value());
+  EXPECT_EQ(options->metrics->ToString(), "[::1]:9100");
   EXPECT_EQ(options->backlog, 1024);
   EXPECT_EQ(options->rcvbuf, 4096);
   EXPECT_EQ(options->sndbuf, 8192);
@@ -79,6 +83,7 @@ TEST_P(BadFlagTest, ErrorNamesTheFlag) {
   if (bad.flag == "listen") flags.listen = bad.value;
   if (bad.flag == "processes") flags.processes = bad.value;
   if (bad.flag == "control") flags.control = bad.value;
+  if (bad.flag == "metrics") flags.metrics = bad.value;
   if (bad.flag == "backlog") flags.backlog = bad.value;
   if (bad.flag == "rcvbuf") flags.rcvbuf = bad.value;
   if (bad.flag == "sndbuf") flags.sndbuf = bad.value;
@@ -96,6 +101,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{"listen", "300.0.0.1:80"}, BadFlag{"listen", "127.0.0.1:80,"},
                       BadFlag{"processes", "0"}, BadFlag{"processes", "-2"}, BadFlag{"processes", "abc"},
                       BadFlag{"processes", "100000"}, BadFlag{"control", "localhost"},
+                      BadFlag{"metrics", "localhost:9100"}, BadFlag{"metrics", "127.0.0.1"},
                       BadFlag{"backlog", "0"}, BadFlag{"backlog", "many"}, BadFlag{"rcvbuf", "-1"},
                       BadFlag{"sndbuf", "1k"}, BadFlag{"stats-interval", "fast"},
                       BadFlag{"stats-interval", "5"}, BadFlag{"stats-interval", "1us"}),

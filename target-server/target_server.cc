@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "common/host_facts.h"
 #include "common/logging.h"
+#include "common/metrics_http.h"
 #include "common/posix_error.h"
 #include "common/ready_file.h"
 #include "common/status_macros.h"
@@ -32,6 +33,7 @@
 #include "target-server/counters.h"
 #include "target-server/echo_worker.h"
 #include "target-server/listener.h"
+#include "target-server/target_metrics.h"
 
 namespace fourtuple::target_server {
 namespace {
@@ -129,10 +131,12 @@ absl::Status WaitForWorkers(WorkerPool& pool) {
 }
 
 std::string ReadyFileContents(const std::vector<std::string>& listen,
-                              const std::optional<std::string>& control) {
+                              const std::optional<std::string>& control,
+                              const std::optional<std::string>& metrics) {
   nlohmann::ordered_json ready;
   ready["listen"] = listen;
   if (control.has_value()) ready["control"] = *control;
+  if (metrics.has_value()) ready["metrics"] = *metrics;
   return ready.dump() + "\n";
 }
 
@@ -262,9 +266,25 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     LOG_INFO("TargetControl on %s (authentication %s)", *control_name, options.auth.Describe());
   }
 
+  // Like gRPC, civetweb starts threads: only now, after the fork.
+  std::unique_ptr<MetricsHttpServer> metrics;
+  std::optional<std::string> metrics_name;
+  if (options.metrics.has_value()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started = MetricsHttpServer::Start(
+        *options.metrics, [&counters, start] { return RenderTargetMetrics(counters, start, absl::Now()); });
+    if (!started.ok()) {
+      if (server) server->Shutdown();
+      cleanup();
+      return absl::Status(started.status().code(), absl::StrCat("--metrics ", started.status().message()));
+    }
+    metrics = *std::move(started);
+    metrics_name = metrics->bound().ToString();
+    LOG_INFO("Prometheus metrics on http://%s/metrics", *metrics_name);
+  }
+
   if (!options.ready_file.empty()) {
-    absl::Status status =
-        WriteFileAtomically(options.ready_file, ReadyFileContents(listen_names, control_name));
+    absl::Status status = WriteFileAtomically(options.ready_file,
+                                              ReadyFileContents(listen_names, control_name, metrics_name));
     if (!status.ok()) {
       if (server) server->Shutdown();
       cleanup();
@@ -274,6 +294,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
 
   absl::Status status = Supervise(*pool, counters, options.stats_interval);
 
+  metrics.reset();  // its render callback reads `counters`
   if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   for (const WorkerPool::Exit& exit : pool->Terminate(kShutdownGrace)) {
     if (!WIFEXITED(exit.wait_status) || WEXITSTATUS(exit.wait_status) != 0) {

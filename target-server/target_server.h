@@ -3,8 +3,8 @@
 // connection.
 //
 // The parent opens every listener, forks the workers (echo_worker.h) before
-// any gRPC object exists, then serves TargetControl, prints stats lines and
-// watches its workers. SIGTERM or SIGINT: the workers close their
+// any gRPC object or civetweb thread exists, then serves TargetControl and
+// /metrics, prints stats lines and watches its workers. SIGTERM or SIGINT: the workers close their
 // connections and exit, the parent prints the final counters as one JSON
 // line and returns OK.
 #ifndef FOURTUPLE_TARGET_SERVER_TARGET_SERVER_H_

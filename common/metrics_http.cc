@@ -1,0 +1,98 @@
+#include "common/metrics_http.h"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace fourtuple {
+namespace {
+
+constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+
+void InitCivetwebOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { mg_init_library(0); });
+}
+
+// civetweb prints its own errors to stderr unless told otherwise; Start()
+// returns them as a Status instead.
+int QuietLog(const ::mg_connection* /*connection*/, const char* /*message*/) { return 1; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const Endpoint& listen,
+                                                                            Render render) {
+  InitCivetwebOnce();
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(std::move(render)));
+  const std::string listening_ports = listen.ToString();  // "1.2.3.4:0", "[::1]:0"
+  // No document_root: civetweb serves no files, so only our handler answers.
+  const char* options[] = {
+      "listening_ports",
+      listening_ports.c_str(),
+      "num_threads",
+      "2",
+      // A scraper that stalls must not hold one of the two threads for long.
+      "request_timeout_ms",
+      "10000",
+      "enable_keep_alive",
+      "yes",
+      nullptr,
+  };
+  mg_callbacks callbacks;
+  std::memset(&callbacks, 0, sizeof(callbacks));
+  callbacks.log_message = QuietLog;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = server.get();
+  init.configuration_options = options;
+  char error_text[256] = "";
+  unsigned error_code = 0;
+  mg_error_data error{};
+  error.code = &error_code;
+  error.text = error_text;
+  error.text_buffer_size = sizeof(error_text);
+  server->context_ = mg_start2(&init, &error);
+  if (server->context_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listening_ports, ": ",
+        error_text[0] != '\0' ? error_text : "civetweb did not start (address in use or not local?)"));
+  }
+  mg_set_request_handler(server->context_, "/metrics", &MetricsHttpServer::HandleMetrics, server.get());
+
+  mg_server_port ports[1];
+  if (mg_get_server_ports(server->context_, 1, ports) != 1 || ports[0].port <= 0) {
+    return absl::InternalError(absl::StrCat("civetweb on ", listening_ports, " reports no bound port"));
+  }
+  server->bound_ = listen;
+  server->bound_.port = static_cast<uint16_t>(ports[0].port);
+  return server;
+}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  if (context_ != nullptr) mg_stop(context_);
+}
+
+int MetricsHttpServer::HandleMetrics(::mg_connection* connection, void* self) {
+  const mg_request_info* request = mg_get_request_info(connection);
+  // civetweb matches handlers by prefix: /metrics/x and /metricsx land here.
+  if (request->local_uri == nullptr || absl::string_view(request->local_uri) != "/metrics") {
+    mg_send_http_error(connection, 404, "Not found: the only path is /metrics\n");
+    return 404;
+  }
+  const absl::string_view method = request->request_method;
+  if (method != "GET" && method != "HEAD") {
+    mg_send_http_error(connection, 405, "Method not allowed: /metrics answers GET and HEAD\n");
+    return 405;
+  }
+  const std::string body = static_cast<MetricsHttpServer*>(self)->render_();
+  mg_send_http_ok(connection, kContentType, static_cast<long long>(body.size()));
+  if (method == "GET") mg_write(connection, body.data(), body.size());
+  return 200;
+}
+
+}  // namespace fourtuple
