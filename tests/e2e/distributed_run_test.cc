@@ -201,7 +201,9 @@ TEST(DistributedRunTest, TwoAgentsThirtyThousandConnectionsAgreeEverywhere) {
 // One source address, past one port range: in a fresh namespace the
 // ephemeral range is the kernel default 32768-60999 (28,232 ports), so 40,000
 // connections from ONE source address only work because the target listens
-// on two ports and each (source, target) pair has its own range.
+// on several ports and each (source, target) pair has its own range. Four
+// ports keep each pair's range about a third full: the kernel's port search
+// slows sharply as a range fills, and the test is about four-tuples, not that.
 TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
   if (!testing::CanCreateNetns()) GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
   auto ns = ScopedNetns::Create("ft-onesrc");
@@ -212,7 +214,7 @@ TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
   std::string dir = MakeTempDir("ft-onesrc");
   {
     Lab lab(dir, (*ns)->name());
-    ASSERT_NO_FATAL_FAILURE(lab.StartTarget(3, {"127.0.0.1:0", "127.0.0.1:0"}));
+    ASSERT_NO_FATAL_FAILURE(lab.StartTarget(3, {"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"}));
     std::string agent = lab.StartAgent("agent");
     ASSERT_FALSE(agent.empty()) << lab.Diagnostics();
     json plan = BasePlan(lab, 40000);
