@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""scale_report.py WORKDIR N [JSONFILE]
+
+The table and JSON of bench/scale.sh, from the files its runs left in WORKDIR:
+floor_client's output and the floor's snapshots, the coordinator's report and
+fourtuple's snapshots (bench/scale_snapshot.py), and the facts file. Exits 1
+unless both runs established and echo-verified all N connections (the floor
+is left out with --no-floor); the issue's targets are printed, not enforced.
+"""
+import json
+import os
+import re
+import sys
+
+TARGETS = {  # issue 7
+    "connect_rate": ("ratio", 0.8), "echo_rate": ("ratio", 0.8),
+    "server_user_bytes_per_connection": ("max", 64), "client_user_bytes_per_connection": ("max", 128),
+}
+
+
+def read(path, default=None):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def facts(work):
+    out = {}
+    for line in (read(os.path.join(work, "facts"), "") or "").splitlines():
+        key, _, value = line.partition("=")
+        out[key] = value
+    return out
+
+
+def snapshots(path):
+    records = {}
+    for line in (read(path, "") or "").splitlines():
+        record = json.loads(line)
+        records[record["label"]] = record
+    return records
+
+
+def memory_figures(records, n):
+    """Growth from base to the latest hold-time snapshot, per connection (pair)."""
+    base = records.get("base")
+    held = records.get("echo") or records.get("hold")
+    if base is None or held is None:
+        return {}
+    per = lambda key, group: (held["groups"][group][key] - base["groups"][group][key]) / n
+    return {
+        "snapshot": held["label"],
+        "server_user_bytes_per_connection": per("rss", "server"),
+        "client_user_bytes_per_connection": per("rss", "client"),
+        "server_pss_bytes_per_connection": per("pss", "server"),
+        "client_pss_bytes_per_connection": per("pss", "client"),
+        "server_processes": held["groups"]["server"]["processes"],
+        "client_processes": held["groups"]["client"]["processes"],
+        "kernel_bytes_per_connection": (held["slab"] - base["slab"]) / n,
+        "mem_available_at_hold": held["mem_available"],
+    }
+
+
+def floor_result(work, n, f, hold):
+    out = read(os.path.join(work, "floor_client.out"))
+    if out is None:
+        return None
+    match = re.search(r"^RESULT (.*)$", out, re.M)
+    fields = dict(kv.split("=", 1) for kv in match.group(1).split()) if match else {}
+    result = {
+        "established": int(fields.get("established", 0)),
+        "verified": int(fields.get("verified", 0)),
+        "connect_rate": float(fields.get("conn_per_s", 0)),
+        "connect_seconds": float(fields.get("connect_accept_s", 0)),
+        "echo_rate": float(fields.get("echo_per_s", 0)),
+        "echo_seconds": float(fields.get("echo_s", 0)),
+        # floor_client sleeps -H seconds after the echo round: not work.
+        "wall_seconds": float(f.get("floor_wall", 0)) - hold,
+        "exit": int(read(os.path.join(work, "floor_client.rc"), "1")),
+        "load": f.get("floor_load"),
+        "sources": int(f.get("floor_sources", 0)),
+    }
+    result.update(memory_figures(snapshots(os.path.join(work, "floor.snapshots")), n))
+    result["passed"] = result["exit"] == 0 and result["established"] == n and result["verified"] == n
+    return result
+
+
+def fourtuple_result(work, n, f, hold):
+    report = json.loads(read(os.path.join(work, "report.json"), "{}") or "{}")
+    totals = report.get("totals", {})
+    echo_seconds = float(totals.get("echo_seconds", 0))
+    result = {
+        "established": int(totals.get("established", 0)),
+        "verified": int(totals.get("echo_verified", 0)),
+        "connect_rate": float(totals.get("connect_rate", 0)),
+        "connect_seconds": float(totals.get("connect_seconds", 0)),
+        "echo_rate": float(totals.get("echo_rate", 0)),
+        "echo_seconds": echo_seconds,
+        # The hold starts at the barrier and the echo round runs inside it:
+        # only what is left of it after the echo is idle.
+        "wall_seconds": float(f.get("fourtuple_wall", 0)) - max(0.0, hold - echo_seconds),
+        "exit": int(read(os.path.join(work, "coordinator.rc"), "1")),
+        "outcome": report.get("outcome", "none"),
+        "failures": report.get("failures", {}),
+        "load": f.get("fourtuple_load"),
+    }
+    records = snapshots(os.path.join(work, "fourtuple.snapshots"))
+    coordinator = records.get("coordinator", {})
+    result["coordinator_peak_rss_bytes"] = coordinator.get("peak_rss", 0)
+    result["coordinator_cpu_seconds"] = coordinator.get("cpu_seconds", 0.0)
+    result.update(memory_figures(records, n))
+    result["passed"] = (result["exit"] == 0 and result["outcome"] == "pass" and result["established"] == n
+                        and result["verified"] == n)
+    return result
+
+
+ROWS = [  # key, label, format
+    ("established", "established", "{:.0f}"),
+    ("verified", "echo verified", "{:.0f}"),
+    ("connect_rate", "connect rate (/s, all established)", "{:.0f}"),
+    ("echo_rate", "echo rate (/s, one round)", "{:.0f}"),
+    ("wall_seconds", "wall time (s, start to exit, idle hold excluded)", "{:.1f}"),
+    ("server_user_bytes_per_connection", "server user B/conn (RSS growth / N)", "{:.1f}"),
+    ("client_user_bytes_per_connection", "client user B/conn (RSS growth / N)", "{:.1f}"),
+    ("server_pss_bytes_per_connection", "server PSS B/conn", "{:.1f}"),
+    ("client_pss_bytes_per_connection", "client PSS B/conn", "{:.1f}"),
+    ("kernel_bytes_per_connection", "kernel B/conn pair (Slab growth / N)", "{:.0f}"),
+    ("server_processes", "server processes", "{:.0f}"),
+    ("client_processes", "client processes", "{:.0f}"),
+]
+
+
+def main():
+    work, n = sys.argv[1], int(sys.argv[2])
+    json_path = sys.argv[3] if len(sys.argv) > 3 else ""
+    f = facts(work)
+    cfg = dict(re.findall(r"(\w+)=('[^']*'|\S+)", read(os.path.join(work, "config.sh"), "")))
+    hold = float(cfg.get("hold", 0))
+    floor = floor_result(work, n, f, hold)
+    ours = fourtuple_result(work, n, f, hold)
+
+    ratios = {}
+    if floor:
+        for key, _, _ in ROWS[:10]:
+            if isinstance(floor.get(key), (int, float)) and floor[key] and key in ours:
+                ratios[key] = ours[key] / floor[key]
+
+    print()
+    print(f"scale: N={n}  (floor: floor_server/floor_client; fourtuple: target-server/agents)")
+    print(f"{'':50} {'floor':>14} {'fourtuple':>14} {'ratio':>8}")
+    for key, label, fmt in ROWS:
+        a = fmt.format(floor[key]) if floor and key in floor else "-"
+        b = fmt.format(ours[key]) if key in ours else "-"
+        r = f"{ratios[key]:.2f}" if key in ratios else ""
+        print(f"{label:50} {a:>14} {b:>14} {r:>8}")
+    print(f"{'coordinator peak RSS (MiB) / CPU (s)':50} {'':>14} "
+          f"{ours['coordinator_peak_rss_bytes'] / 2**20:>7.1f} / {ours['coordinator_cpu_seconds']:<4.1f}")
+    if floor:
+        print(f"load average (1/5/15 min) at start: floor {floor['load']}, fourtuple {ours['load']}")
+    else:
+        print(f"load average (1/5/15 min) at start: fourtuple {ours['load']}")
+
+    checks = []
+    for key, (kind, bound) in TARGETS.items():
+        if kind == "ratio" and key in ratios:
+            checks.append((f"{key} >= {bound}x floor", ratios[key] >= bound, f"{ratios[key]:.2f}x"))
+        elif kind == "max" and key in ours:
+            checks.append((f"{key} <= {bound}", ours[key] <= bound, f"{ours[key]:.1f}"))
+    print("targets: " + "; ".join(f"{name}: {value} {'met' if ok else 'MISSED'}" for name, ok, value in checks))
+
+    verdict = ours["passed"] and (floor is None or floor["passed"])
+    if not ours["passed"]:
+        print(f"fourtuple: FAILED (coordinator exit {ours['exit']}, outcome {ours['outcome']}, "
+              f"failures {json.dumps(ours['failures'])})")
+    if floor and not floor["passed"]:
+        print(f"floor: FAILED (floor_client exit {floor['exit']})")
+    print("PASS" if verdict else "FAIL")
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump({"connections": n, "config": cfg, "floor": floor, "fourtuple": ours, "ratios": ratios,
+                       "targets": {name: {"met": ok, "value": value} for name, ok, value in checks},
+                       "passed": verdict}, out, indent=2)
+            out.write("\n")
+    sys.exit(0 if verdict else 1)
+
+
+if __name__ == "__main__":
+    main()
