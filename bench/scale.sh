@@ -137,7 +137,7 @@ EOF
   "connect_timeout": "30s",
   "ramp_timeout": "${phase_timeout}s",
   "hold": "${hold}s",
-  "echo": {"rounds": 1, "payload_bytes": 16, "interval": "1s", "timeout": "60s"},
+  "echo": {"rounds": 1, "payload_bytes": 16, "interval": "1s", "timeout": "${echo_timeout}s"},
   "report_interval": "250ms",
   "lease": "30s"
 }
@@ -209,6 +209,9 @@ positive --in-flight "$in_flight"
 hold="${hold:-$(( 5 + connections / 25000 ))}"
 time_limit="${time_limit:-$(( 300 + connections / 1000 ))}"
 phase_timeout=$(( 60 + connections / 2000 ))
+# The coordinator gives a whole echo round echo.timeout (+10 s): at a million
+# a round takes minutes on this machine (the floor's: 115 s at load ~60).
+echo_timeout=$(( 60 + connections / 4000 ))
 fd_per_process=18000  # RLIMIT_NOFILE is 20000 per process here; room for the rest
 # The system Python: a version-manager shim in PATH can take seconds to start on a loaded machine.
 python=/usr/bin/python3
@@ -250,7 +253,7 @@ gcc -O2 -o "$work/floor_server" "$floor_dir/floor_server.c"
 gcc -O2 -o "$work/floor_client" "$floor_dir/floor_client.c"
 cat > "$work/config.sh" <<EOF
 connections=$connections sources=$sources agents=$agents in_flight=$in_flight hold=$hold
-phase_timeout=$phase_timeout fd_per_process=$fd_per_process run_floor=$run_floor
+phase_timeout=$phase_timeout echo_timeout=$echo_timeout fd_per_process=$fd_per_process run_floor=$run_floor
 bin='$bin' agent_flags='$agent_flags' python='$python'
 EOF
 echo "scale: N=$connections on $(nproc) cores, MemAvailable $(( available >> 20 )) MiB, load $(cut -d' ' -f1-3 /proc/loadavg), time limit ${time_limit}s"
@@ -260,5 +263,6 @@ inside=$?
 set -e
 if (( inside == 124 || inside == 137 )); then
   echo "scale: the run passed the time limit of ${time_limit}s and was stopped" >&2
+  echo "timed_out=1" >> "$work/facts"
 fi
 "$python" "$here/scale_report.py" "$work" "$connections" "$json" || exit 1

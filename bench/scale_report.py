@@ -82,6 +82,7 @@ def floor_result(work, n, f, hold):
         "sources": int(f.get("floor_sources", 0)),
     }
     result.update(memory_figures(snapshots(os.path.join(work, "floor.snapshots")), n))
+    result["failures"] = {**errors_line(out, "CONNECT"), **errors_line(out, "ECHO")}
     result["passed"] = result["exit"] == 0 and result["established"] == n and result["verified"] == n
     return result
 
@@ -113,6 +114,35 @@ def fourtuple_result(work, n, f, hold):
     result["passed"] = (result["exit"] == 0 and result["outcome"] == "pass" and result["established"] == n
                         and result["verified"] == n)
     return result
+
+
+# What a failure reason says gave way (DESIGN.md's failure reasons).
+GAVE = {"EADDRNOTAVAIL": "ports", "EADDRINUSE": "ports", "EMFILE": "fds", "ENFILE": "fds",
+        "ENOMEM": "memory", "ENOBUFS": "memory", "ETIMEDOUT": "time (SYN backlog)",
+        "connect_timeout": "time (SYN backlog)", "echo_timeout": "time", "ECONNREFUSED": "accept queue",
+        "ECONNRESET": "accept queue"}
+
+
+def what_gave(reasons, exit_code, timed_out):
+    """The limits behind a failed run, most frequent first."""
+    counts = {}
+    for reason, count in reasons.items():
+        if count:
+            counts[GAVE.get(reason, reason)] = counts.get(GAVE.get(reason, reason), 0) + count
+    out = [f"{limit} ({count})" for limit, count in sorted(counts.items(), key=lambda kv: -kv[1])]
+    if timed_out:
+        out.append("time (the run passed --time-limit)")
+    elif not out and exit_code == 3:
+        out.append("preflight refused the plan")
+    return ", ".join(out) or "unknown: see the files (--keep)"
+
+
+def errors_line(text, prefix):
+    """floor_client's "CONNECT errors: EADDRNOTAVAIL=12 ..." as a dict."""
+    match = re.search(rf"^{prefix} errors: (.*)$", text or "", re.M)
+    if not match or match.group(1).strip() == "none":
+        return {}
+    return {k: int(v) for k, v in (kv.split("=", 1) for kv in match.group(1).split())}
 
 
 ROWS = [  # key, label, format
@@ -170,11 +200,15 @@ def main():
     print("targets: " + "; ".join(f"{name}: {value} {'met' if ok else 'MISSED'}" for name, ok, value in checks))
 
     verdict = ours["passed"] and (floor is None or floor["passed"])
+    timed_out = f.get("timed_out") == "1"
     if not ours["passed"]:
+        ours["gave"] = what_gave(ours["failures"], ours["exit"], timed_out)
         print(f"fourtuple: FAILED (coordinator exit {ours['exit']}, outcome {ours['outcome']}, "
-              f"failures {json.dumps(ours['failures'])})")
+              f"failures {json.dumps(ours['failures'])}); what gave: {ours['gave']}")
     if floor and not floor["passed"]:
-        print(f"floor: FAILED (floor_client exit {floor['exit']})")
+        floor["gave"] = what_gave(floor["failures"], floor["exit"], timed_out)
+        print(f"floor: FAILED (floor_client exit {floor['exit']}, failures {json.dumps(floor['failures'])}); "
+              f"what gave: {floor['gave']}")
     print("PASS" if verdict else "FAIL")
     if json_path:
         with open(json_path, "w") as out:
