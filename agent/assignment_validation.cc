@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_options.h"
+#include "agent/echo_exchange.h"
 #include "agent/worker_protocol.h"
 
 namespace fourtuple::agent {
@@ -137,11 +138,8 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckRange("payload_bytes", assignment.payload_bytes(), kMinPayloadBytes,
-                                  kMaxPayloadBytes, " bytes");
-      !s.ok()) {
-    return s;
-  }
+  // payload_bytes, or echo_send and echo_expect with their bounds.
+  if (absl::Status s = EchoExchangeOf(assignment).status(); !s.ok()) return s;
   if (absl::Status s = CheckRange("echo_timeout_ms", assignment.echo_timeout_ms(), 1,
                                   kMaxTimeoutMs, " ms");
       !s.ok()) {

@@ -177,6 +177,39 @@ TEST(AssignmentValidationTest, Sizes) {
   EXPECT_TRUE(ValidateAssignment(a, LoopbackPolicy()).ok());
 }
 
+TEST(AssignmentValidationTest, SendExpect) {
+  // The fixed request replaces the payload: payload_bytes must be 0.
+  v1::Assignment a = Valid();
+  a.set_payload_bytes(0);
+  a.set_echo_send("PING\r\n");
+  a.set_echo_expect("+PONG\r\n");
+  absl::StatusOr<ValidatedAssignment> result = ValidateAssignment(a, LoopbackPolicy());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->assignment.echo_expect(), "+PONG\r\n");
+  a.set_echo_send(std::string(kMaxSendExpectBytes, '\0'));  // any bytes, NUL included
+  a.set_echo_expect(std::string(kMaxSendExpectBytes, '\xff'));
+  EXPECT_TRUE(ValidateAssignment(a, LoopbackPolicy()).ok());
+
+  auto fixed = [](v1::Assignment& x) {
+    x.set_payload_bytes(0);
+    x.set_echo_send("PING\r\n");
+    x.set_echo_expect("+PONG\r\n");
+  };
+  ExpectRefused([&](auto& x) { fixed(x); x.clear_echo_expect(); }, absl::StatusCode::kInvalidArgument,
+                "assignment.echo_expect: missing");
+  ExpectRefused([&](auto& x) { fixed(x); x.clear_echo_send(); }, absl::StatusCode::kInvalidArgument,
+                "assignment.echo_send: missing");
+  ExpectRefused([&](auto& x) { fixed(x); x.set_payload_bytes(16); }, absl::StatusCode::kInvalidArgument,
+                "assignment.payload_bytes: 16 with echo_send/echo_expect; expected 0");
+  ExpectRefused([&](auto& x) { fixed(x); x.set_echo_send(std::string(kMaxSendExpectBytes + 1, 'a')); },
+                absl::StatusCode::kInvalidArgument, "assignment.echo_send: 4097 bytes is outside 1..4096");
+  ExpectRefused([&](auto& x) { fixed(x); x.set_echo_expect(std::string(1 << 20, 'a')); },
+                absl::StatusCode::kInvalidArgument, "assignment.echo_expect: 1048576 bytes is outside");
+  // Without them payload_bytes 0 is no payload at all.
+  ExpectRefused([](auto& x) { x.set_payload_bytes(0); }, absl::StatusCode::kInvalidArgument,
+                "assignment.payload_bytes: 0 is outside 16..4096");
+}
+
 TEST(AssignmentValidationTest, Durations) {
   ExpectRefused([](auto& a) { a.set_connect_timeout_ms(0); }, absl::StatusCode::kInvalidArgument,
                 "assignment.connect_timeout_ms");

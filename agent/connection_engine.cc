@@ -121,10 +121,8 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
                                                    kMaxSourceAddresses, " addresses, got ",
                                                    a.source_addresses_size()));
   }
-  if (a.payload_bytes() < kMinPayloadBytes || a.payload_bytes() > kMaxPayloadBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("assignment.payload_bytes must be ", kMinPayloadBytes,
-                                                   "..", kMaxPayloadBytes, ", got ", a.payload_bytes()));
-  }
+  absl::StatusOr<EchoExchange> exchange = EchoExchangeOf(a);
+  if (!exchange.ok()) return exchange.status();
   if (absl::Status s = CheckTimeout("connect_timeout_ms", a.connect_timeout_ms()); !s.ok()) return s;
   if (absl::Status s = CheckTimeout("echo_timeout_ms", a.echo_timeout_ms()); !s.ok()) return s;
   if (start.connections() > kMaxWorkerConnections) {
@@ -187,7 +185,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   first_connection_ = start.first_connection();
   connections_ = static_cast<uint32_t>(start.connections());
   max_in_flight_ = start.max_in_flight();
-  payload_bytes_ = a.payload_bytes();
+  exchange_ = *std::move(exchange);
   connect_timeout_us_ = a.connect_timeout_ms() * 1000;
   echo_timeout_us_ = a.echo_timeout_ms() * 1000;
   sources_ = std::move(sources);
@@ -463,7 +461,7 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
 // ------------------------------------------------------------ established
 
 void ConnectionEngine::OnEstablishedEvent(uint32_t slot, Connection& c, uint32_t events) {
-  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing && c.echo_sent < payload_bytes_) {
+  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing && c.echo_sent < exchange_.send_bytes()) {
     if (!SendEcho(slot, c)) return;
   }
   if (events & kReadableEvents) ReadEcho(slot, c, events);
@@ -474,10 +472,10 @@ EchoId ConnectionEngine::EchoIdOf(uint32_t slot) const {
 }
 
 bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
-  while (c.echo_sent < payload_bytes_) {
-    size_t size = payload_bytes_ - c.echo_sent;
-    FillEchoPayload(EchoIdOf(slot), c.echo_sent, size, payload_.get());
-    ssize_t sent = send(c.fd, payload_.get(), size, MSG_NOSIGNAL);
+  while (c.echo_sent < exchange_.send_bytes()) {
+    size_t size = exchange_.send_bytes() - c.echo_sent;
+    const char* data = exchange_.SendData(EchoIdOf(slot), c.echo_sent, size, payload_.get());
+    ssize_t sent = send(c.fd, data, size, MSG_NOSIGNAL);
     if (sent > 0) {
       c.echo_sent = static_cast<uint16_t>(c.echo_sent + sent);
       continue;
@@ -497,7 +495,9 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
   for (;;) {
     size_t want;
     if (c.state == ConnState::kEchoing) {
-      want = size_t{c.echo_skip} + (payload_bytes_ - c.echo_received);
+      // One byte more than the reply: a surplus in the same read is caught
+      // now (a reply must be exactly what is expected) at no extra syscall.
+      want = size_t{c.echo_skip} + (exchange_.expect_bytes() - c.echo_received) + 1;
     } else {
       // Idle: late bytes of a timed-out echo, else only an end-of-file or a
       // stray byte can be there.
@@ -528,14 +528,15 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
         DropConnection(slot, c);
         return false;
       }
-      if (!EchoPayloadMatches(EchoIdOf(slot), c.echo_received, data, got)) {
+      const size_t owed = exchange_.expect_bytes() - c.echo_received;
+      if (got > owed || !exchange_.ReplyMatches(EchoIdOf(slot), c.echo_received, data, got)) {
         Add(shared_->echo_mismatched);
         CountFailure(slot, c, kReasonEchoMismatch);
         DropConnection(slot, c);
         return false;
       }
       c.echo_received = static_cast<uint16_t>(c.echo_received + got);
-      if (c.echo_received == payload_bytes_) {
+      if (c.echo_received == exchange_.expect_bytes()) {
         FinishEcho(slot, c);
         if (!peer_done) return true;  // nothing more is owed: spare the read that would say EAGAIN
         continue;
@@ -611,10 +612,11 @@ void ConnectionEngine::OnTimeout(uint32_t slot) {
   c.state = ConnState::kIdle;
   // The connection stays: its late reply is discarded when it comes, so the
   // next round reads only its own bytes.
-  uint32_t owed = uint32_t{c.echo_skip} + c.echo_sent - c.echo_received;
+  const int64_t reply_owed = exchange_.ReplyOwed(c.echo_sent, c.echo_received);
+  const int64_t owed = int64_t{c.echo_skip} + reply_owed;
   c.echo_sent = 0;
   c.echo_received = 0;
-  if (owed > UINT16_MAX) {  // too far behind to keep track of: give it up
+  if (reply_owed < 0 || owed > UINT16_MAX) {  // cannot keep track of it: give it up
     DropConnection(slot, c);
     return;
   }

@@ -7,7 +7,8 @@
 // State per connection is one 32-byte record of a preallocated table
 // (agent/conn_table.h); timeouts are a coarse timer wheel linked through the
 // table; reads go to one shared scratch buffer and writes come from one
-// shared payload buffer regenerated per connection (agent/echo_payload.h).
+// shared payload buffer regenerated per connection (agent/echo_payload.h), or
+// from the run's fixed request (echo.send; agent/echo_exchange.h), held once.
 // Failures are counted by reason and never retried.
 //
 // The loop does not read its control socket itself: RunAgentWorker
@@ -35,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/conn_table.h"
+#include "agent/echo_exchange.h"
 #include "agent/echo_payload.h"
 #include "agent/rate_limiter.h"
 #include "agent/timer_wheel.h"
@@ -135,7 +137,8 @@ class ConnectionEngine {
   void OnTimeout(uint32_t slot);
   // The far side closed or reset an established connection.
   void LoseConnection(uint32_t slot, Connection& c, int reason);
-  // Our decision to drop an established connection (mismatch, unexpected data).
+  // Our decision to drop an established connection (mismatch, unexpected
+  // data, a reply we can no longer tell apart from the next one).
   void DropConnection(uint32_t slot, Connection& c);
 
   // Bookkeeping.
@@ -158,7 +161,8 @@ class ConnectionEngine {
   uint64_t first_connection_ = 0;
   uint32_t connections_ = 0;
   uint32_t max_in_flight_ = 1;
-  uint32_t payload_bytes_ = kMinPayloadBytes;
+  // What a round sends and expects: the unique-id payload or echo.send/expect.
+  EchoExchange exchange_ = EchoExchange::UniquePayload(kMinPayloadBytes);
   uint64_t connect_timeout_us_ = 0;
   uint64_t echo_timeout_us_ = 0;
   std::vector<SocketAddress> sources_;
@@ -186,7 +190,7 @@ class ConnectionEngine {
 
   // Shared buffers: the only I/O memory, whatever the connection count.
   std::unique_ptr<char[]> scratch_;  // reads
-  std::unique_ptr<char[]> payload_;  // writes
+  std::unique_ptr<char[]> payload_;  // writes of the unique-id payload
   std::unique_ptr<epoll_event[]> events_;
 };
 

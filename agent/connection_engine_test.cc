@@ -44,6 +44,8 @@ struct StartOptions {
   double connect_rate = 0;
   uint32_t max_in_flight = 256;
   uint32_t payload_bytes = 64;
+  std::string send;    // echo.send / echo.expect (then payload_bytes is 0)
+  std::string expect;
   uint64_t connect_timeout_ms = 5000;
   uint64_t echo_timeout_ms = 5000;
   uint32_t agent_index = 3;
@@ -59,6 +61,8 @@ v1::WorkerStart MakeStart(const StartOptions& o) {
   a->set_connections(o.connections);
   a->set_connect_timeout_ms(o.connect_timeout_ms);
   a->set_payload_bytes(o.payload_bytes);
+  a->set_echo_send(o.send);
+  a->set_echo_expect(o.expect);
   a->set_echo_timeout_ms(o.echo_timeout_ms);
   start.set_first_connection(o.first_connection);
   start.set_connections(o.connections);
@@ -138,6 +142,17 @@ class ConnectionEngineTest : public ::testing::Test {
     ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
     ASSERT_TRUE(engine_->BeginConnect().ok());
     ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected)) << "established " << Load(shared_->established);
+  }
+
+  // Round 1 against a server holding back all but the first bytes of each
+  // reply until Release: until then every echo stays outstanding, undecided.
+  void EchoWithTheReplyInTwoPieces(TestEchoServer& server) {
+    ASSERT_TRUE(engine_->BeginEcho(1).ok());
+    RunUntil([] { return false; }, absl::Milliseconds(300));
+    EXPECT_EQ(engine_->echo_outstanding(), Load(shared_->open));
+    EXPECT_EQ(Load(shared_->echo_verified) + Load(shared_->echo_mismatched) + Load(shared_->failed), 0u);
+    server.Release();
+    ASSERT_TRUE(RunUntilRoundDone(1));
   }
 
   std::unique_ptr<AgentWorkerShared> shared_;
@@ -360,6 +375,106 @@ TEST_F(ConnectionEngineTest, EchoTimeoutKeepsTheConnectionAndSkipsTheLateReply) 
   EXPECT_EQ(Load(shared_->open), 200u);
 }
 
+// ---------------------------------------------------- echo.send / echo.expect
+
+// A Redis-like exchange: "PING\r\n" must be answered by exactly "+PONG\r\n".
+StartOptions PingPong(const TestEchoServer& server, uint64_t connections) {
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = connections;
+  o.payload_bytes = 0;
+  o.send = "PING\r\n";
+  o.expect = "+PONG\r\n";
+  return o;
+}
+
+TEST_F(ConnectionEngineTest, SendExpectVerifiesEveryRound) {
+  TestEchoServer server;
+  // The server closes any connection whose bytes are not exactly the request.
+  server.SetReply("PING\r\n", "+PONG\r\n");
+  Connect(PingPong(server, 300));
+  for (uint32_t round = 1; round <= 2; ++round) {
+    ASSERT_TRUE(engine_->BeginEcho(round).ok());
+    ASSERT_TRUE(RunUntilRoundDone(round));
+  }
+  EXPECT_EQ(Load(shared_->echo_sent), 600u);
+  EXPECT_EQ(Load(shared_->echo_verified), 600u);
+  EXPECT_EQ(Load(shared_->echo_rtt.count), 600u);
+  EXPECT_EQ(TotalFailures(), 0u);
+  EXPECT_EQ(Load(shared_->open), 300u);
+  EXPECT_EQ(server.open(), 300u);
+}
+
+TEST_F(ConnectionEngineTest, SendExpectMatchesAReplyArrivingInPieces) {
+  TestEchoServer server;
+  server.SetReply("PING\r\n", "+PONG\r\n", /*hold_from=*/3);  // "+PO" now, "NG\r\n" on Release
+  Connect(PingPong(server, 200));
+  EchoWithTheReplyInTwoPieces(server);
+  EXPECT_EQ(Load(shared_->echo_verified), 200u);
+  EXPECT_EQ(TotalFailures(), 0u);
+  EXPECT_EQ(Load(shared_->open), 200u);
+}
+
+TEST_F(ConnectionEngineTest, SendExpectWrongReplyIsAMismatch) {
+  TestEchoServer server;
+  server.SetReply("PING\r\n", "-ERR unknown command\r\n");
+  Connect(PingPong(server, 300));
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Load(shared_->echo_mismatched), 300u);
+  EXPECT_EQ(Load(shared_->echo_verified), 0u);
+  EXPECT_EQ(Failures(kReasonEchoMismatch), 300u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Load(shared_->closed_by_peer), 0u);  // we closed them
+}
+
+TEST_F(ConnectionEngineTest, SendExpectMismatchAfterAMatchingPrefix) {
+  TestEchoServer server;
+  server.SetReply("PING\r\n", "+PONX\r\n", /*hold_from=*/3);  // "+PO" matches, "X" does not
+  Connect(PingPong(server, 200));
+  EchoWithTheReplyInTwoPieces(server);
+  EXPECT_EQ(Load(shared_->echo_mismatched), 200u);
+  EXPECT_EQ(Failures(kReasonEchoMismatch), 200u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+}
+
+TEST_F(ConnectionEngineTest, SendExpectReplyLongerThanExpectedFails) {
+  TestEchoServer server;
+  server.SetReply("PING\r\n", "+PONG\r\n+PONG\r\n");
+  Connect(PingPong(server, 200));
+  // The surplus is data nobody asked for, even though it looks like a reply.
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Failures(kReasonEchoMismatch), 200u);
+  EXPECT_EQ(TotalFailures(), 200u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+}
+
+TEST_F(ConnectionEngineTest, SendExpectTimeoutSkipsTheLateReply) {
+  TestEchoServer server;
+  server.SetReply("PING\r\n", "+PONG\r\n", /*hold_from=*/0);  // no reply until Release
+  StartOptions o = PingPong(server, 200);
+  o.echo_timeout_ms = 500;
+  Connect(o);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Load(shared_->echo_timed_out), 200u);
+  EXPECT_EQ(Failures(kReasonEchoTimeout), 200u);
+  EXPECT_EQ(Load(shared_->open), 200u);
+
+  // Round 1's reply arrives late, before round 2's: it is discarded and
+  // round 2 verified on its own reply.
+  ASSERT_TRUE(engine_->BeginEcho(2).ok());
+  server.Release();
+  ASSERT_TRUE(RunUntilRoundDone(2));
+  ASSERT_TRUE(engine_->BeginEcho(3).ok());
+  ASSERT_TRUE(RunUntilRoundDone(3));
+  EXPECT_EQ(Load(shared_->echo_verified), 400u);
+  EXPECT_EQ(Load(shared_->echo_mismatched), 0u);
+  EXPECT_EQ(TotalFailures(), 200u);  // the timeouts only
+  EXPECT_EQ(Load(shared_->open), 200u);
+}
+
 TEST_F(ConnectionEngineTest, ServerClosingDuringEchoCountsEchoClosed) {
   TestEchoServer server;
   StartOptions o;
@@ -535,6 +650,23 @@ TEST_F(ConnectionEngineTest, StartRefusesBadAssignments) {
       {[](StartOptions& o) { o.sources = {"::1"}; }, "family"},
       {[](StartOptions& o) { o.payload_bytes = 15; }, "payload_bytes"},
       {[](StartOptions& o) { o.payload_bytes = kMaxPayloadBytes + 1; }, "payload_bytes"},
+      {[](StartOptions& o) { o.send = "PING"; }, "assignment.echo_expect: missing"},
+      {[](StartOptions& o) {
+         o.payload_bytes = 0;
+         o.expect = "PONG";
+       },
+       "assignment.echo_send: missing"},
+      {[](StartOptions& o) {
+         o.send = "PING";
+         o.expect = "PONG";
+       },
+       "assignment.payload_bytes: 64 with echo_send"},
+      {[](StartOptions& o) {
+         o.payload_bytes = 0;
+         o.send = std::string(kMaxSendExpectBytes + 1, 'x');
+         o.expect = "PONG";
+       },
+       "assignment.echo_send: 4097 bytes"},
       {[](StartOptions& o) { o.connect_timeout_ms = 0; }, "connect_timeout_ms"},
       {[](StartOptions& o) { o.echo_timeout_ms = kMaxEngineTimeoutMs + 1; }, "echo_timeout_ms"},
       {[](StartOptions& o) { o.max_in_flight = 0; }, "max_in_flight"},

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -34,6 +35,7 @@ class TestEchoServer {
     kCorrupt,        // echo with the first byte of each read flipped
     kCloseOnData,    // close a connection when bytes arrive
     kCloseOnAccept,  // close each connection as soon as it is accepted
+    kReply,          // not an echo server: a fixed reply per fixed-size request (SetReply)
   };
 
   // Listens on 127.0.0.1:0, one listener per `ports`.
@@ -75,7 +77,21 @@ class TestEchoServer {
     mode_.store(mode);
     Wake();
   }
-  // Sends everything held back (kHold) and echoes from then on.
+  // kReply: answers every `request` received on a connection with `reply`,
+  // of which only the first `hold_from` bytes go out at once; the rest is
+  // held until Release() (which then ends the split). Bytes that are not the
+  // request close the connection.
+  void SetReply(std::string request, std::string reply, size_t hold_from = std::string::npos) {
+    {
+      std::lock_guard<std::mutex> lock(reply_mutex_);
+      request_ = std::move(request);
+      reply_ = std::move(reply);
+      hold_from_ = hold_from;
+    }
+    SetMode(Mode::kReply);
+  }
+  // Sends everything held back (kHold: echoes from then on; kReply: replies
+  // whole from then on).
   void Release() {
     release_.store(true);
     Wake();
@@ -124,6 +140,7 @@ class TestEchoServer {
     }
     close(fd);
     connections_.erase(fd);
+    request_progress_.erase(fd);
     open_.fetch_sub(1);
   }
 
@@ -179,10 +196,18 @@ class TestEchoServer {
           case Mode::kCloseOnData:
             CloseConnection(fd, false);
             break;
+          case Mode::kReply:
+            Reply(fd, buffer.data(), static_cast<size_t>(got));
+            break;
         }
       }
       if (release_.exchange(false)) {
-        mode_.store(Mode::kEcho);
+        if (mode_.load() == Mode::kReply) {
+          std::lock_guard<std::mutex> lock(reply_mutex_);
+          hold_from_ = std::string::npos;
+        } else {
+          mode_.store(Mode::kEcho);
+        }
         for (auto& [fd, held] : connections_) {
           WriteAll(fd, held.data(), held.size());
           held.clear();
@@ -193,6 +218,22 @@ class TestEchoServer {
         for (auto& [fd, held] : connections_) fds.push_back(fd);
         for (int fd : fds) CloseConnection(fd, how == 2);
       }
+    }
+  }
+
+  void Reply(int fd, const char* data, size_t got) {
+    std::lock_guard<std::mutex> lock(reply_mutex_);
+    std::string& pending = request_progress_[fd];
+    pending.append(data, got);
+    while (!request_.empty() && pending.size() >= request_.size()) {
+      if (pending.compare(0, request_.size(), request_) != 0) {
+        CloseConnection(fd, false);
+        return;
+      }
+      pending.erase(0, request_.size());
+      size_t now = std::min(hold_from_, reply_.size());
+      WriteAll(fd, reply_.data(), now);
+      connections_[fd].append(reply_, now, std::string::npos);
     }
   }
 
@@ -208,6 +249,11 @@ class TestEchoServer {
   std::atomic<uint64_t> open_{0};
   std::atomic<uint64_t> accepted_{0};
   std::map<int, std::string> connections_;  // fd -> held bytes; server thread only
+  std::map<int, std::string> request_progress_;  // kReply: fd -> request bytes not yet answered
+  std::mutex reply_mutex_;                       // guards the kReply settings
+  std::string request_;
+  std::string reply_;
+  size_t hold_from_ = std::string::npos;
 };
 
 }  // namespace fourtuple::agent::testing

@@ -36,6 +36,9 @@ inline constexpr int kMaxSourceAddresses = 4096;
 inline constexpr int kMaxTargets = 256;
 inline constexpr uint32_t kMinPayloadBytes = 16;  // agent u32 + connection u64 + round u32
 inline constexpr uint32_t kMaxPayloadBytes = 4096;
+// Assignment.echo_send / echo_expect: 1..this many bytes each (the connection
+// record counts their progress in 16-bit fields).
+inline constexpr uint32_t kMaxSendExpectBytes = 4096;
 
 enum class WorkerPhase : uint32_t {
   kStarting = 0,
