@@ -458,7 +458,8 @@ class PlanParser {
 
   absl::Status ParseEcho(const json& echo) {
     if (!echo.is_object()) return WrongType("plan.echo", "an object", echo);
-    RETURN_IF_ERROR(CheckKnownFields(echo, "plan.echo", {"rounds", "payload_bytes", "interval", "timeout"}));
+    RETURN_IF_ERROR(CheckKnownFields(echo, "plan.echo",
+                                     {"rounds", "payload_bytes", "send", "expect", "interval", "timeout"}));
     if (echo.contains("rounds")) {
       ASSIGN_OR_RETURN(const uint64_t rounds,
                        GetCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
@@ -469,11 +470,46 @@ class PlanParser {
                                                       agent::kMinPayloadBytes, agent::kMaxPayloadBytes));
       plan_.echo.payload_bytes = static_cast<uint32_t>(bytes);
     }
+    RETURN_IF_ERROR(ParseSendExpect(echo));
     RETURN_IF_ERROR(
         OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(), &plan_.echo.interval));
     RETURN_IF_ERROR(
         OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout));
     return absl::OkStatus();
+  }
+
+  // echo.send and echo.expect: together, instead of payload_bytes.
+  absl::Status ParseSendExpect(const json& echo) {
+    const bool has_send = echo.contains("send");
+    const bool has_expect = echo.contains("expect");
+    if (!has_send && !has_expect) return absl::OkStatus();
+    if (!has_expect) {
+      return FieldError("plan.echo.expect",
+                        "missing (echo.send needs echo.expect: the exact reply each connection must read)");
+    }
+    if (!has_send) {
+      return FieldError("plan.echo.send",
+                        "missing (echo.expect needs echo.send: the bytes each connection sends per round)");
+    }
+    if (echo.contains("payload_bytes")) {
+      return FieldError("plan.echo.payload_bytes",
+                        "cannot be combined with echo.send/echo.expect (they replace the unique-id "
+                        "payload: remove one or the other)");
+    }
+    ASSIGN_OR_RETURN(plan_.echo.send, GetSendExpectBytes(echo["send"], "plan.echo.send"));
+    ASSIGN_OR_RETURN(plan_.echo.expect, GetSendExpectBytes(echo["expect"], "plan.echo.expect"));
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<std::string> GetSendExpectBytes(const json& value, absl::string_view path) {
+    const std::string expected = absl::StrCat("a string of 1 to ", agent::kMaxSendExpectBytes,
+                                              " bytes (JSON escapes such as \\r\\n work)");
+    if (!value.is_string()) return WrongType(path, expected, value);
+    std::string bytes = value.get<std::string>();
+    if (bytes.empty() || bytes.size() > agent::kMaxSendExpectBytes) {
+      return FieldError(path, absl::StrCat("expected ", expected, ", got ", bytes.size(), " bytes"));
+    }
+    return bytes;
   }
 
   Plan plan_;
@@ -535,7 +571,12 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   out["ramp_timeout"] = FormatDuration(plan.ramp_timeout);
   out["hold"] = FormatDuration(plan.hold);
   out["echo"]["rounds"] = plan.echo.rounds;
-  out["echo"]["payload_bytes"] = plan.echo.payload_bytes;
+  if (plan.echo.send.empty()) {
+    out["echo"]["payload_bytes"] = plan.echo.payload_bytes;
+  } else {
+    out["echo"]["send"] = plan.echo.send;
+    out["echo"]["expect"] = plan.echo.expect;
+  }
   out["echo"]["interval"] = FormatDuration(plan.echo.interval);
   out["echo"]["timeout"] = FormatDuration(plan.echo.timeout);
   out["report_interval"] = FormatDuration(plan.report_interval);

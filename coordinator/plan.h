@@ -25,8 +25,13 @@ struct EchoPlan {
   // Echo checks during the hold; 0 skips the echo check altogether.
   uint32_t rounds = 1;
   // Bytes per echo payload (carries agent, connection and round: >= 16; the
-  // agent refuses more than 4096).
+  // agent refuses more than 4096). Unused with send/expect.
   uint32_t payload_bytes = 16;
+  // For servers that are not echo servers: what each connection sends per
+  // round and the exact reply it must read back (UTF-8 bytes of the JSON
+  // strings, 1..4096 each, always both). Empty: the unique-id payload.
+  std::string send;
+  std::string expect;
   // Pause between the end of one round and the start of the next.
   absl::Duration interval = absl::Seconds(1);
   // How long each connection waits for its payload to come back.

@@ -187,6 +187,76 @@ TEST(PlanTest, PayloadBytesBounds) {
   EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"payload_bytes": 4096})")).ok());
 }
 
+TEST(PlanTest, SendExpectDecodesJsonEscapes) {
+  absl::StatusOr<Plan> plan =
+      ParsePlan(Minimal(R"(, "echo": {"rounds": 2, "send": "PING\r\n", "expect": "+PONG\r\n"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->echo.send, "PING\r\n");
+  EXPECT_EQ(plan->echo.expect, "+PONG\r\n");
+  EXPECT_EQ(plan->echo.rounds, 2u);
+
+  // \u escapes and NUL bytes are bytes like any other (UTF-8 of the string).
+  plan = ParsePlan(Minimal(R"(, "echo": {"send": "a\u0000b\t", "expect": "\u00e9\"\\/"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->echo.send, std::string("a\0b\t", 4));
+  EXPECT_EQ(plan->echo.expect, "\xc3\xa9\"\\/");
+
+  // Without them: the unique-id payload, nothing to send or expect.
+  plan = ParsePlan(Minimal());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->echo.send.empty());
+  EXPECT_TRUE(plan->echo.expect.empty());
+
+  // rounds 0: connections are only held, the strings still checked.
+  plan = ParsePlan(Minimal(R"(, "echo": {"rounds": 0, "send": "x", "expect": "y"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->echo.rounds, 0u);
+}
+
+TEST(PlanTest, SendExpectErrorsNameTheField) {
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "PING\r\n"})")),
+              HasSubstr("plan.echo.expect: missing (echo.send needs echo.expect"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"expect": "+PONG\r\n"})")),
+              HasSubstr("plan.echo.send: missing (echo.expect needs echo.send"));
+  const std::string both = ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 16, "send": "a", "expect": "b"})"));
+  EXPECT_THAT(both, HasSubstr("plan.echo.payload_bytes: cannot be combined with echo.send/echo.expect"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "", "expect": "b"})")),
+              HasSubstr("plan.echo.send: expected a string of 1 to 4096 bytes (JSON escapes such as \\r\\n "
+                        "work), got 0 bytes"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "a", "expect": 7})")),
+              HasSubstr("plan.echo.expect: expected a string of 1 to 4096 bytes"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": ["a"], "expect": "b"})")),
+              HasSubstr("got an array"));
+  const std::string longest(4096, 'x');
+  EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"send": ")" + longest + R"(", "expect": "b"})")).ok());
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "a", "expect": ")" + longest + R"(x"})")),
+              HasSubstr("plan.echo.expect: expected a string of 1 to 4096 bytes (JSON escapes such as "
+                        "\\r\\n work), got 4097 bytes"));
+  // A 2-byte UTF-8 character counts twice.
+  std::string wide;
+  for (int i = 0; i < 2049; ++i) wide += "\\u00e9";
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": ")" + wide + R"(", "expect": "b"})")),
+              HasSubstr("got 4098 bytes"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "a", "expect": "b", "sned": "c"})")),
+              HasSubstr("plan.echo.sned: unknown field (did you mean \"send\"?)"));
+}
+
+TEST(PlanTest, PlanToJsonKeepsSendExpectInsteadOfPayloadBytes) {
+  absl::StatusOr<Plan> plan =
+      ParsePlan(Minimal(R"(, "echo": {"rounds": 2, "send": "PING\r\n", "expect": "+PONG\r\n"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  nlohmann::ordered_json json = PlanToJson(*plan);
+  EXPECT_FALSE(json["echo"].contains("payload_bytes")) << json.dump();
+  EXPECT_EQ(json["echo"]["send"], "PING\r\n");
+  EXPECT_EQ(json["echo"]["expect"], "+PONG\r\n");
+  EXPECT_THAT(json.dump(), HasSubstr(R"("send":"PING\r\n","expect":"+PONG\r\n")"));
+  absl::StatusOr<Plan> again = ParsePlan(json.dump());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->echo.send, "PING\r\n");
+  EXPECT_EQ(again->echo.expect, "+PONG\r\n");
+  EXPECT_EQ(PlanToJson(*again), json);
+}
+
 TEST(PlanTest, ExplicitAgentCountsMustFit) {
   const std::string over = R"({
     "target": {"endpoints": ["127.0.0.1:9000"]},

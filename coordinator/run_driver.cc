@@ -159,7 +159,12 @@ class RunDriver {
     assignment.set_connect_rate(shares_[i].connect_rate);
     assignment.set_max_in_flight(shares_[i].max_in_flight);
     assignment.set_connect_timeout_ms(absl::ToInt64Milliseconds(plan_.connect_timeout));
-    assignment.set_payload_bytes(plan_.echo.payload_bytes);
+    if (plan_.echo.send.empty()) {
+      assignment.set_payload_bytes(plan_.echo.payload_bytes);
+    } else {  // the agent requires payload_bytes 0 with a fixed request
+      assignment.set_echo_send(plan_.echo.send);
+      assignment.set_echo_expect(plan_.echo.expect);
+    }
     assignment.set_echo_timeout_ms(absl::ToInt64Milliseconds(plan_.echo.timeout));
     assignment.set_report_interval_ms(absl::ToInt64Milliseconds(plan_.report_interval));
     assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
