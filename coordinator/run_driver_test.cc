@@ -314,6 +314,30 @@ TEST(RunDriverTest, TwoAgentsPass) {
   EXPECT_EQ(report.json["latency_ms"]["connect"]["count"], 301);
 }
 
+TEST(RunDriverTest, SendExpectGoesIntoTheAssignmentAndRoundsZeroOnlyHolds) {
+  FakeAgent a(Behavior::kNormal, "host-a");
+  Server sa = StartServer(&a);
+  Plan plan = FastPlan({sa.endpoint}, 100);
+  plan.echo.send = "PING\r\n";
+  plan.echo.expect = "+PONG\r\n";
+  plan.echo.rounds = 0;
+  absl::StatusOr<RunRecord> record = DriveRun(Options(plan));
+  ASSERT_TRUE(record.ok()) << record.status();
+  const v1::Assignment assignment = a.assignment();
+  EXPECT_EQ(assignment.echo_send(), "PING\r\n");
+  EXPECT_EQ(assignment.echo_expect(), "+PONG\r\n");
+  EXPECT_EQ(assignment.payload_bytes(), 0u);  // the agent refuses both
+  std::vector<int> phases;
+  for (int c : a.commands()) {
+    if (c != v1::RunCommand::kHeartbeat) phases.push_back(c);
+  }
+  EXPECT_THAT(phases, ElementsAre(v1::RunCommand::kConnect, v1::RunCommand::kClose));
+  const Report report = BuildReport(*record);
+  EXPECT_TRUE(report.pass) << report.json.dump(2);
+  EXPECT_EQ(report.json["totals"]["echo_verified"], 0);
+  EXPECT_EQ(report.json["plan"]["echo"]["send"], "PING\r\n");
+}
+
 TEST(RunDriverTest, FailedConnectionsFailTheRun) {
   FakeAgent a(Behavior::kNormal, "host-a"), b(Behavior::kFailSome, "host-b");
   Server sa = StartServer(&a), sb = StartServer(&b);
