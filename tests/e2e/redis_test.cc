@@ -81,9 +81,13 @@ class RedisSendExpectTest : public ::testing::Test {
     dir_ = MakeTempDir("ft-redis");
     port_ = FreeLoopbackPort();
     ASSERT_GT(port_, 0);
+    // Protected mode answers every client not from 127.0.0.1 itself with
+    // "-DENIED" and a close; the agent sends from 127.0.6.x, and redis
+    // listens on loopback only anyway.
     auto redis = Subprocess::Start({kRedisServer, "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
-                                    "--save", "", "--appendonly", "no", "--maxclients",
-                                    absl::StrCat(kRedisMaxClients), "--dir", dir_, "--logfile", ""},
+                                    "--protected-mode", "no", "--save", "", "--appendonly", "no",
+                                    "--maxclients", absl::StrCat(kRedisMaxClients), "--dir", dir_,
+                                    "--logfile", ""},
                                    "redis-server", dir_);
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = std::move(*redis);
