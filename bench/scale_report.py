@@ -104,6 +104,7 @@ def fourtuple_result(work, n, f, hold):
         "exit": int(read(os.path.join(work, "coordinator.rc"), "1")),
         "outcome": report.get("outcome", "none"),
         "failures": report.get("failures", {}),
+        "notes": report.get("notes", []),
         "load": f.get("fourtuple_load"),
     }
     records = snapshots(os.path.join(work, "fourtuple.snapshots"))
@@ -123,13 +124,17 @@ GAVE = {"EADDRNOTAVAIL": "ports", "EADDRINUSE": "ports", "EMFILE": "fds", "ENFIL
         "ECONNRESET": "accept queue"}
 
 
-def what_gave(reasons, exit_code, timed_out):
+def what_gave(reasons, exit_code, timed_out, notes=()):
     """The limits behind a failed run, most frequent first."""
     counts = {}
     for reason, count in reasons.items():
         if count:
             counts[GAVE.get(reason, reason)] = counts.get(GAVE.get(reason, reason), 0) + count
     out = [f"{limit} ({count})" for limit, count in sorted(counts.items(), key=lambda kv: -kv[1])]
+    if any("ramp_timeout" in note for note in notes):
+        out.append("time (ramp_timeout passed before every connection was made: connects too slow)")
+    if any("echo round" in note for note in notes):
+        out.append("time (an echo round did not finish within echo.timeout)")
     if timed_out:
         out.append("time (the run passed --time-limit)")
     elif not out and exit_code == 3:
@@ -202,7 +207,7 @@ def main():
     verdict = ours["passed"] and (floor is None or floor["passed"])
     timed_out = f.get("timed_out") == "1"
     if not ours["passed"]:
-        ours["gave"] = what_gave(ours["failures"], ours["exit"], timed_out)
+        ours["gave"] = what_gave(ours["failures"], ours["exit"], timed_out, ours["notes"])
         print(f"fourtuple: FAILED (coordinator exit {ours['exit']}, outcome {ours['outcome']}, "
               f"failures {json.dumps(ours['failures'])}); what gave: {ours['gave']}")
     if floor and not floor["passed"]:
