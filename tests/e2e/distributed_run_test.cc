@@ -144,8 +144,9 @@ TEST(DistributedRunTest, TwoAgentsThirtyThousandConnectionsAgreeEverywhere) {
   std::string dir = MakeTempDir("ft-distributed");
   Lab lab(dir, std::nullopt);
   ASSERT_NO_FATAL_FAILURE(lab.StartTarget(2, {"127.0.0.1:0"}));
-  std::string agent1 = lab.StartAgent("agent1");
-  std::string agent2 = lab.StartAgent("agent2");
+  // Both agents share this host's hostname; --host-label tells them apart.
+  std::string agent1 = lab.StartAgent("agent1", {"--host-label=lab-a"});
+  std::string agent2 = lab.StartAgent("agent2", {"--host-label=lab-b"});
   ASSERT_FALSE(agent1.empty() || agent2.empty()) << lab.Diagnostics();
 
   json plan = BasePlan(lab, 30000);
@@ -171,8 +172,11 @@ TEST(DistributedRunTest, TwoAgentsThirtyThousandConnectionsAgreeEverywhere) {
   ASSERT_EQ(report["agents"].size(), 2u);
   uint64_t established_sum = 0, verified_sum = 0;
   const std::map<std::string, std::string> prefix = {{agent1, "127.0.1."}, {agent2, "127.0.2."}};
+  const std::map<std::string, std::string> label = {{agent1, "lab-a"}, {agent2, "lab-b"}};
   for (const json& agent : report["agents"]) {
     EXPECT_EQ(agent["state"], "done");
+    EXPECT_EQ(agent["host"], label.at(agent["endpoint"].get<std::string>()));
+    EXPECT_EQ(agent["host_facts"]["hostname"], label.at(agent["endpoint"].get<std::string>()));
     EXPECT_EQ(agent["requested"], 15000);
     EXPECT_EQ(agent["established"], 15000);
     established_sum += agent["established"].get<uint64_t>();
