@@ -1,18 +1,12 @@
 // agent: the fourtuple load agent (see agent_server.h). Re-executed as a
 // worker process when started by WorkerPool::Exec.
-#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/strings/string_view.h"
 #include "agent/agent_options.h"
 #include "agent/agent_server.h"
 #include "agent/worker_main.h"
@@ -50,35 +44,6 @@ namespace {
 
 constexpr int kExitBadFlags = 2;
 
-// absl exits 1 on an unknown flag; a bad command line exits 2 here, so check
-// names first. Positional arguments are refused too.
-bool CheckArguments(const std::vector<std::string>& args) {
-  for (size_t i = 1; i < args.size(); ++i) {
-    absl::string_view arg = args[i];
-    if (arg == "--") break;
-    if (!absl::StartsWith(arg, "-")) {
-      std::fprintf(stderr, "agent: unexpected argument \"%s\" (flags only; see --help)\n",
-                   args[i].c_str());
-      return false;
-    }
-    absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
-    name = name.substr(0, name.find('='));
-    if (const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name); flag != nullptr) {
-      // "--name value": the value is the next argument.
-      if (arg.find('=') == absl::string_view::npos && !flag->IsOfType<bool>()) ++i;
-      continue;
-    }
-    if (absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr) {
-      continue;
-    }
-    std::string shown(name);
-    std::replace(shown.begin(), shown.end(), '_', '-');
-    std::fprintf(stderr, "agent: unknown flag --%s (see --help)\n", shown.c_str());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,7 +65,11 @@ int main(int argc, char** argv) {
       "[--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
-  if (!CheckArguments(args)) return kExitBadFlags;
+  // absl exits 1 on an unknown flag; a bad command line exits 2 here.
+  if (absl::Status checked = fourtuple::CheckFlagArguments(args); !checked.ok()) {
+    std::fprintf(stderr, "agent: %s\n", std::string(checked.message()).c_str());
+    return kExitBadFlags;
+  }
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);

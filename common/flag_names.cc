@@ -2,6 +2,13 @@
 
 #include <algorithm>
 
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/string_view.h"
+
 namespace fourtuple {
 
 std::vector<std::string> DashesToUnderscores(int argc, const char* const* argv) {
@@ -17,6 +24,31 @@ std::vector<std::string> DashesToUnderscores(int argc, const char* const* argv) 
     }
   }
   return out;
+}
+
+absl::Status CheckFlagArguments(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") break;
+    if (!absl::StartsWith(arg, "-") || arg == "-") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", arg, "\" (flags only, --name=value; see --help)"));
+    }
+    absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    name = name.substr(0, name.find('='));
+    if (const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name); flag != nullptr) {
+      // "--name value": the value is the next argument.
+      if (arg.find('=') == absl::string_view::npos && !flag->IsOfType<bool>()) ++i;
+      continue;
+    }
+    if (absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr) {
+      continue;
+    }
+    std::string shown(name);
+    std::replace(shown.begin(), shown.end(), '_', '-');
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag --", shown, " (see --help)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fourtuple

@@ -49,11 +49,16 @@ int main(int argc, char** argv) {
       "  target-server --listen=0.0.0.0:9000 --processes=8 --control=127.0.0.1:9001 "
       "--stats-interval=1s");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
+  // absl exits 1 on an unknown flag; a bad command line exits 2 here.
+  if (absl::Status checked = fourtuple::CheckFlagArguments(args); !checked.ok()) {
+    std::fprintf(stderr, "target-server: %s\n", std::string(checked.message()).c_str());
+    return 2;
+  }
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);
   std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), arg_pointers.data());
-  if (positional.size() > 1) {
+  if (positional.size() > 1) {  // after a bare "--"
     std::fprintf(stderr, "target-server: unexpected argument '%s' (flags are --name=value)\n", positional[1]);
     return 2;
   }

@@ -483,5 +483,21 @@ TEST(TargetServerBadInputTest, BadDurationAndNumbersExit2NamingTheFlag) {
   }
 }
 
+// absl alone would exit 1 on an unknown flag: every program exits 2 on a bad
+// command line and names what was wrong.
+TEST(TargetServerBadInputTest, UnknownFlagOrStrayArgumentExits2NamingIt) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--no-such-flag=1", "unknown flag --no-such-flag"},
+      {"--stats-intervall=1s", "unknown flag --stats-intervall"},
+      {"stray", "unexpected argument \"stray\""},
+  };
+  for (const auto& [flag, message] : cases) {
+    Failure failure = RunExpectingFailure({"--listen=127.0.0.1:0", "--processes=1", flag});
+    EXPECT_EQ(failure.exit_code, 2) << flag << "\n" << failure.stderr_text;
+    EXPECT_THAT(failure.stderr_text, HasSubstr(message)) << flag;
+    EXPECT_FALSE(failure.wrote_ready_file);
+  }
+}
+
 }  // namespace
 }  // namespace fourtuple
