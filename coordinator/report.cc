@@ -81,7 +81,7 @@ absl::string_view AgentStateName(AgentState state) {
 
 Report BuildReport(const RunRecord& record) {
   uint64_t requested = 0, established = 0, failed = 0;
-  uint64_t echo_verified = 0, echo_failed = 0;
+  uint64_t echo_verified = 0, echo_failed = 0, closed_by_peer = 0;
   std::map<std::string, uint64_t> failures;
   Histogram connect_latency, echo_rtt;
   Json agents = Json::array();
@@ -93,6 +93,7 @@ Report BuildReport(const RunRecord& record) {
     established += last.established();
     failed += last.failed();
     echo_verified += last.echo_verified();
+    closed_by_peer += last.closed_by_peer();
     const uint64_t agent_echo_failed = last.echo_mismatched() + last.echo_timed_out() + last.echo_closed();
     echo_failed += agent_echo_failed;
     for (const auto& [reason, count] : last.failures()) failures[reason] += count;
@@ -132,6 +133,17 @@ Report BuildReport(const RunRecord& record) {
   if (echo_verified < echo_expected || echo_failed > 0) {
     reasons.push_back(absl::StrCat(echo_verified, " of ", echo_expected, " echo checks verified (",
                                    record.plan.echo.rounds, " rounds x ", established, " connections)"));
+  }
+  if (closed_by_peer > 0) {
+    // Held connections that the target (or a middlebox) dropped: the server
+    // did not hold them, whatever the echo rounds saw before.
+    auto count = [&failures](const std::string& reason) {
+      auto it = failures.find(reason);
+      return it == failures.end() ? uint64_t{0} : it->second;
+    };
+    reasons.push_back(absl::StrCat(closed_by_peer, " established connections were closed by the far side (",
+                                   "peer_closed ", count("peer_closed"), ", ECONNRESET ", count("ECONNRESET"),
+                                   ")"));
   }
   if (record.interrupted) reasons.push_back("interrupted");
   const bool pass = reasons.empty();

@@ -163,6 +163,24 @@ TEST(ReportTest, MissingEchoFails) {
   EXPECT_EQ(report.json["agents"][0]["echo_timed_out"], 1);
 }
 
+// Connections the target dropped during the hold fail the run even when
+// every echo round before had verified them.
+TEST(ReportTest, ConnectionsClosedByTheTargetFail) {
+  RunRecord record = PassingRecord();
+  v1::RunReport& last = record.agents[1].last;
+  last.set_closed_by_peer(1000);
+  last.set_failed(1000);
+  (*last.mutable_failures())["peer_closed"] = 990;
+  (*last.mutable_failures())["ECONNRESET"] = 10;
+  const Report report = BuildReport(record);
+  EXPECT_FALSE(report.pass);
+  EXPECT_THAT(report.json["fail_reasons"].dump(),
+              HasSubstr("1000 established connections were closed by the far side (peer_closed 990, "
+                        "ECONNRESET 10)"));
+  EXPECT_EQ(report.json["failures"]["peer_closed"], 990);
+  EXPECT_FALSE(BuildReport(PassingRecord()).json.contains("fail_reasons"));
+}
+
 TEST(ReportTest, LostAgentFailsAndKeepsItsLastCounts) {
   RunRecord record = PassingRecord();
   AgentRecord& lost = record.agents[1];

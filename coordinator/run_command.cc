@@ -11,6 +11,7 @@
 #include "common/ready_file.h"
 #include "coordinator/html_report.h"
 #include "coordinator/plan.h"
+#include "coordinator/plan_names.h"
 #include "coordinator/preflight.h"
 #include "coordinator/report.h"
 #include "coordinator/run_driver.h"
@@ -29,6 +30,16 @@ std::string NewRunId() {
   return absl::StrFormat("%08x", random());
 }
 
+// The plan, and every name in it resolving: both are bad input (exit 2).
+absl::StatusOr<Plan> LoadCheckedPlan(const std::string& path) {
+  absl::StatusOr<Plan> plan = LoadPlan(path);
+  if (!plan.ok()) return plan;
+  if (absl::Status names = CheckPlanNamesResolve(*plan); !names.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", names.message()));
+  }
+  return plan;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommandLine(
@@ -42,7 +53,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommand
 }
 
 int RunPreflightCommand(const CommandLine& command_line) {
-  absl::StatusOr<Plan> plan = LoadPlan(command_line.Get("plan"));
+  absl::StatusOr<Plan> plan = LoadCheckedPlan(command_line.Get("plan"));
   if (!plan.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
     return kExitUsage;
@@ -63,7 +74,7 @@ int RunPreflightCommand(const CommandLine& command_line) {
 }
 
 int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop) {
-  absl::StatusOr<Plan> plan = LoadPlan(command_line.Get("plan"));
+  absl::StatusOr<Plan> plan = LoadCheckedPlan(command_line.Get("plan"));
   if (!plan.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
     return kExitUsage;
