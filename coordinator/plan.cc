@@ -547,6 +547,8 @@ absl::StatusOr<Plan> LoadPlan(absl::string_view path) {
   return plan;
 }
 
+// Durations with DurationToString, which ParsePlan reads back (absl's
+// FormatDuration writes "5m20s", which it does not).
 nlohmann::ordered_json PlanToJson(const Plan& plan) {
   nlohmann::ordered_json out;
   out["target"]["endpoints"] = plan.target_endpoints;
@@ -567,9 +569,9 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   out["connections"] = plan.connections;
   out["connect_rate"] = plan.connect_rate;
   out["max_in_flight"] = plan.max_in_flight;
-  out["connect_timeout"] = FormatDuration(plan.connect_timeout);
-  out["ramp_timeout"] = FormatDuration(plan.ramp_timeout);
-  out["hold"] = FormatDuration(plan.hold);
+  out["connect_timeout"] = DurationToString(plan.connect_timeout);
+  out["ramp_timeout"] = DurationToString(plan.ramp_timeout);
+  out["hold"] = DurationToString(plan.hold);
   out["echo"]["rounds"] = plan.echo.rounds;
   if (plan.echo.send.empty()) {
     out["echo"]["payload_bytes"] = plan.echo.payload_bytes;
@@ -577,10 +579,10 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
     out["echo"]["send"] = plan.echo.send;
     out["echo"]["expect"] = plan.echo.expect;
   }
-  out["echo"]["interval"] = FormatDuration(plan.echo.interval);
-  out["echo"]["timeout"] = FormatDuration(plan.echo.timeout);
-  out["report_interval"] = FormatDuration(plan.report_interval);
-  out["lease"] = FormatDuration(plan.lease);
+  out["echo"]["interval"] = DurationToString(plan.echo.interval);
+  out["echo"]["timeout"] = DurationToString(plan.echo.timeout);
+  out["report_interval"] = DurationToString(plan.report_interval);
+  out["lease"] = DurationToString(plan.lease);
   return out;
 }
 

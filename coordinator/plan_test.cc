@@ -395,6 +395,19 @@ TEST(PlanTest, PlanToJsonRoundTrips) {
   EXPECT_EQ(PlanToJson(*again), json);
 }
 
+// Found by the plan fuzzer (tests/fuzz): absl's FormatDuration wrote
+// "5m20s", which ParsePlan refuses, so a printed plan did not read back.
+TEST(PlanTest, PlanToJsonDurationsReadBack) {
+  absl::StatusOr<Plan> plan = ParsePlan(Minimal(R"(, "ramp_timeout": "320s", "hold": "90m")"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  nlohmann::ordered_json json = PlanToJson(*plan);
+  EXPECT_EQ(json["ramp_timeout"], "320s");
+  EXPECT_EQ(json["hold"], "90m");
+  absl::StatusOr<Plan> again = ParsePlan(json.dump());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->ramp_timeout, absl::Seconds(320));
+}
+
 TEST(PlanTest, LoadPlanPrefixesThePath) {
   absl::StatusOr<Plan> missing = LoadPlan("/nonexistent/plan.json");
   ASSERT_FALSE(missing.ok());
