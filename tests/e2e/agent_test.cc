@@ -7,16 +7,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -26,6 +23,7 @@
 namespace fourtuple {
 namespace {
 
+using ::fourtuple::testing::ChildrenOf;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
 using ::testing::HasSubstr;
@@ -36,22 +34,6 @@ using Stream = grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>;
 std::vector<std::string> Sources(int count, int third_octet) {
   std::vector<std::string> out;
   for (int i = 1; i <= count; ++i) out.push_back(absl::StrCat("127.0.", third_octet, ".", i));
-  return out;
-}
-
-// Children of `pid` (the agent's worker processes), from /proc: every
-// thread's list, as workers are started from gRPC handler threads.
-std::vector<pid_t> ChildrenOf(pid_t pid) {
-  std::vector<pid_t> out;
-  std::error_code error;
-  for (const auto& task :
-       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
-    std::string text = testing::ReadFileOrEmpty(task.path().string() + "/children");
-    for (absl::string_view part : absl::StrSplit(text, ' ', absl::SkipWhitespace())) {
-      pid_t child = 0;
-      if (absl::SimpleAtoi(part, &child)) out.push_back(child);
-    }
-  }
   return out;
 }
 

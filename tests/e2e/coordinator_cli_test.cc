@@ -15,11 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/holding_run.h"
 #include "tests/support/subprocess.h"
 
 namespace fourtuple {
 namespace {
 
+using ::fourtuple::testing::HoldingRun;
+using ::fourtuple::testing::HoldingRunOptions;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
 
@@ -126,12 +129,40 @@ TEST(CoordinatorCliTest, BadPlansExit2NamingTheField) {
           "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"],
                       "connections": 6}]})",
        "plan.agents[0].connections: 6 is more than the plan's total connections (5)"},
+      // Wrong type, zero count, a duration that does not parse.
+      {R"({"target": {"endpoints": ["127.0.0.1:9"]}, "connections": "5",
+          "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}]})",
+       "plan.connections: expected a whole number from 1 to 1099511627776, got the string \"5\""},
+      {R"({"target": {"endpoints": ["127.0.0.1:9"]}, "connections": 0,
+          "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}]})",
+       "plan.connections: expected a whole number from 1"},
+      {R"({"target": {"endpoints": ["127.0.0.1:9"]}, "connections": 5, "hold": "10 seconds",
+          "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}]})",
+       "plan.hold: \"10 seconds\" is not a duration"},
+      // A misspelt nested field is named, not ignored.
+      {R"({"target": {"endpoints": ["127.0.0.1:9"]}, "connections": 5, "echo": {"round": 2},
+          "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}]})",
+       "plan.echo.round: unknown field (did you mean \"rounds\"?)"},
+      // Malformed addresses and endpoints.
+      {R"({"target": {"endpoints": ["127.0.0.1"]}, "connections": 5,
+          "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.1"]}]})",
+       "plan.target.endpoints[0]:"},
+      {R"({"target": {"endpoints": ["127.0.0.1:9"]}, "connections": 5,
+          "agents": [{"endpoint": "127.0.0.1:7001", "source_addresses": ["127.0.1.9-127.0.1.1"]}]})",
+       "plan.agents[0].source_addresses[0]: range"},
+      // A name that does not resolve (.invalid never does, RFC 6761).
+      {R"({"target": {"endpoints": ["127.0.0.1:9"]}, "connections": 5,
+          "agents": [{"endpoint": "no-such-agent.invalid:7000", "source_addresses": ["127.0.1.1"]}]})",
+       "plan.agents[0].endpoint: host \"no-such-agent.invalid\" does not resolve"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = WritePlan(dir, absl::StrCat("plan", i, ".json"), cases[i].text);
     Outcome outcome = RunCoordinator({"run", "--plan=" + path}, dir);
     EXPECT_EQ(outcome.code, 2) << outcome.err;
     EXPECT_CONTAINS(outcome.err, path + ": " + cases[i].message);
+    Outcome preflight = RunCoordinator({"preflight", "--plan=" + path}, dir);
+    EXPECT_EQ(preflight.code, 2) << preflight.err;
+    EXPECT_CONTAINS(preflight.err, path + ": " + cases[i].message);
   }
   Outcome missing = RunCoordinator({"run", "--plan=" + dir + "/nope.json"}, dir);
   EXPECT_EQ(missing.code, 2);
@@ -179,6 +210,17 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
   EXPECT_CONTAINS(probe.out, "nofile soft/hard");
   EXPECT_CONTAINS(probe.out, "127.0.0.1");  // among its local addresses
 
+  // A source address the agent's host does not have: preflight (which asks
+  // the agent) refuses it, exit 3, naming the address and the fix.
+  std::string non_local = PlanWithAgent(endpoint);
+  non_local.replace(non_local.find("127.0.1.1-127.0.1.4"), 19, "192.0.2.1");
+  const std::string non_local_path = WritePlan(dir, "non-local.json", non_local);
+  for (const char* command : {"preflight", "run"}) {
+    Outcome refused = RunCoordinator({command, "--plan=" + non_local_path}, dir);
+    EXPECT_EQ(refused.code, 3) << command << "\n" << refused.err;
+    EXPECT_CONTAINS(refused.err, "source address 192.0.2.1 is not an address of host");
+  }
+
   // One worker process holds at most the fd budget (under 20,000 here):
   // 50,000 connections cannot fit, and the fix names --processes.
   rlimit limit = {};
@@ -205,107 +247,19 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
 #endif  // AGENT_BIN
 
 #if defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
-// A target-server and agents on loopback, and a coordinator running a plan
-// with a long hold, for tests that act on the run while it holds.
-class HoldingRun {
- public:
-  explicit HoldingRun(int agents) : dir_(MakeTempDir("ft-coordinator-hold")) {
-    const std::string target_ready = dir_ + "/target.ready";
-    auto target = Subprocess::Start({TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1",
-                                     "--control=127.0.0.1:0", "--ready-file=" + target_ready},
-                                    "target-server", dir_);
-    EXPECT_TRUE(target.ok()) << target.status();
-    if (!target.ok()) return;
-    target_ = std::move(*target);
-    auto target_json = target_->WaitForReadyFile(target_ready, absl::Seconds(20));
-    EXPECT_TRUE(target_json.ok()) << target_json.status();
-    if (!target_json.ok()) return;
-    std::string agents_json;
-    for (int i = 1; i <= agents; ++i) {
-      const std::string ready = absl::StrCat(dir_, "/agent", i, ".ready");
-      auto agent = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--ready-file=" + ready},
-                                     absl::StrCat("agent", i), dir_);
-      EXPECT_TRUE(agent.ok()) << agent.status();
-      if (!agent.ok()) return;
-      agents_.push_back(std::move(*agent));
-      auto agent_json = agents_.back()->WaitForReadyFile(ready, absl::Seconds(20));
-      EXPECT_TRUE(agent_json.ok()) << agent_json.status();
-      if (!agent_json.ok()) return;
-      absl::StrAppend(&agents_json, i > 1 ? ", " : "", R"({"endpoint": ")",
-                      (*agent_json)["listen"][0].get<std::string>(), R"(", "source_addresses": ["127.0.)", i,
-                      ".1-127.0.", i, R"(.4"]})");
-    }
-    plan_path_ = WritePlan(dir_, "plan.json",
-                           absl::StrCat(R"({
-      "target": {"endpoints": [")",
-                                        (*target_json)["listen"][0].get<std::string>(), R"("], "control": ")",
-                                        (*target_json)["control"].get<std::string>(),
-                                        R"("},
-      "agents": [)",
-                                        agents_json, R"(],
-      "connections": 2000,
-      "hold": "8s",
-      "report_interval": "200ms",
-      "lease": "2s"
-    })"));
-    ok_ = true;
-  }
-
-  ~HoldingRun() {
-    for (auto& agent : agents_) agent->Signal(SIGTERM);
-    if (target_) target_->Signal(SIGTERM);
-  }
-
-  bool ok() const { return ok_; }
-  Subprocess& agent(int i) { return *agents_[i]; }
-  const std::string& report_path() const { return report_path_; }
-  std::string html_path() const { return dir_ + "/report.html"; }
-
-  // Starts the coordinator and waits until its progress shows the hold.
-  bool StartAndWaitForHold() {
-    report_path_ = dir_ + "/report.json";
-    auto coordinator = Subprocess::Start(
-        {COORDINATOR_BIN, "run", "--plan=" + plan_path_, "--report=" + report_path_, "--html=" + html_path()},
-        "coordinator", dir_);
-    EXPECT_TRUE(coordinator.ok()) << coordinator.status();
-    if (!coordinator.ok()) return false;
-    coordinator_ = std::move(*coordinator);
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline && coordinator_->running()) {
-      if (coordinator_->ReadStderr().find("] hold") != std::string::npos) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ADD_FAILURE() << "the run never reached the hold\n" << Diagnostics();
-    return false;
-  }
-
-  Subprocess& coordinator() { return *coordinator_; }
-
-  nlohmann::json Report() const {
-    return nlohmann::json::parse(testing::ReadFileOrEmpty(report_path_), nullptr, false);
-  }
-
-  std::string Diagnostics() const {
-    std::string out;
-    if (coordinator_) out += coordinator_->Describe() + "\n" + coordinator_->ReadStdout() + "\n";
-    for (const auto& agent : agents_) out += agent->Describe() + "\n";
-    return out;
-  }
-
- private:
-  std::string dir_;
-  std::string plan_path_;
-  std::string report_path_;
-  bool ok_ = false;
-  std::unique_ptr<Subprocess> target_;
-  std::vector<std::unique_ptr<Subprocess>> agents_;
-  std::unique_ptr<Subprocess> coordinator_;
-};
+HoldingRunOptions HoldingOptions(int agents) {
+  HoldingRunOptions options;
+  options.target_server_bin = TARGET_SERVER_BIN;
+  options.agent_bin = AGENT_BIN;
+  options.coordinator_bin = COORDINATOR_BIN;
+  options.agents = agents;
+  return options;
+}
 
 // SIGINT during the hold: the agents are told to close, the report is still
 // written, and the run does not pass.
 TEST(CoordinatorCliTest, InterruptClosesTheRunAndWritesTheReport) {
-  HoldingRun run(1);
+  HoldingRun run(HoldingOptions(1));
   ASSERT_TRUE(run.ok());
   ASSERT_TRUE(run.StartAndWaitForHold());
   run.coordinator().Signal(SIGINT);
@@ -328,7 +282,7 @@ TEST(CoordinatorCliTest, InterruptClosesTheRunAndWritesTheReport) {
 // An agent killed during the hold: marked lost with its last counts, the
 // other agent finishes, exit 1.
 TEST(CoordinatorCliTest, KilledAgentIsLostAndTheOtherFinishes) {
-  HoldingRun run(2);
+  HoldingRun run(HoldingOptions(2));
   ASSERT_TRUE(run.ok());
   ASSERT_TRUE(run.StartAndWaitForHold());
   run.agent(1).Signal(SIGKILL);

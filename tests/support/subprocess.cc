@@ -11,10 +11,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/posix_error.h"
 
@@ -25,6 +28,19 @@ std::string MakeTempDir(const std::string& prefix) {
   std::string pattern = absl::StrCat(base ? base : "/tmp", "/", prefix, "-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) return "/tmp";
   return pattern;
+}
+
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::string text = ReadFileOrEmpty(task.path().string() + "/children");
+    for (absl::string_view part : absl::StrSplit(text, ' ', absl::SkipWhitespace())) {
+      pid_t child = 0;
+      if (absl::SimpleAtoi(part, &child)) out.push_back(child);
+    }
+  }
+  return out;
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {

@@ -59,6 +59,11 @@ class Subprocess {
 // Reads a whole file ("" when missing).
 std::string ReadFileOrEmpty(const std::string& path);
 
+// Children of `pid` (such as an agent's worker processes), from /proc: every
+// thread's list, as workers may be started from any thread. Empty when `pid`
+// is gone.
+std::vector<pid_t> ChildrenOf(pid_t pid);
+
 // True when this process can create network namespaces (root, ip(8) present).
 bool CanCreateNetns();
 
