@@ -15,22 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/support/holding_run.h"
+#include "tests/support/expect_contains.h"
 #include "tests/support/subprocess.h"
 
 namespace fourtuple {
 namespace {
 
-using ::fourtuple::testing::HoldingRun;
-using ::fourtuple::testing::HoldingRunOptions;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
-
-// gmock is not linked into e2e tests: a plain substring check.
-#define EXPECT_CONTAINS(haystack, needle)                          \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
-      << "expected to find: " << (needle) << "\nin:\n"             \
-      << (haystack)
 
 #ifdef COORDINATOR_BIN
 
@@ -246,63 +238,6 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
 }
 #endif  // AGENT_BIN
 
-#if defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
-HoldingRunOptions HoldingOptions(int agents) {
-  HoldingRunOptions options;
-  options.target_server_bin = TARGET_SERVER_BIN;
-  options.agent_bin = AGENT_BIN;
-  options.coordinator_bin = COORDINATOR_BIN;
-  options.agents = agents;
-  return options;
-}
-
-// SIGINT during the hold: the agents are told to close, the report is still
-// written, and the run does not pass.
-TEST(CoordinatorCliTest, InterruptClosesTheRunAndWritesTheReport) {
-  HoldingRun run(HoldingOptions(1));
-  ASSERT_TRUE(run.ok());
-  ASSERT_TRUE(run.StartAndWaitForHold());
-  run.coordinator().Signal(SIGINT);
-  auto code = run.coordinator().Wait(absl::Seconds(30));
-  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
-  EXPECT_EQ(*code, 1) << run.Diagnostics();
-  nlohmann::json report = run.Report();
-  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
-  EXPECT_EQ(report["outcome"], "fail");
-  EXPECT_CONTAINS(report["fail_reasons"].dump(), "interrupted");
-  EXPECT_EQ(report["totals"]["established"], 2000);
-  EXPECT_EQ(report["agents"][0]["state"], "done");  // it closed when told
-  EXPECT_EQ(report["agents"][0]["open"], 0);
-  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "report: " + run.report_path());
-  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "html report: " + run.html_path());
-  EXPECT_CONTAINS(testing::ReadFileOrEmpty(run.html_path()), "</html>");
-  EXPECT_EQ(report["agents"][0]["host_facts"]["cores"], sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-// An agent killed during the hold: marked lost with its last counts, the
-// other agent finishes, exit 1.
-TEST(CoordinatorCliTest, KilledAgentIsLostAndTheOtherFinishes) {
-  HoldingRun run(HoldingOptions(2));
-  ASSERT_TRUE(run.ok());
-  ASSERT_TRUE(run.StartAndWaitForHold());
-  run.agent(1).Signal(SIGKILL);
-  auto code = run.coordinator().Wait(absl::Seconds(60));
-  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
-  EXPECT_EQ(*code, 1) << run.Diagnostics();
-  nlohmann::json report = run.Report();
-  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
-  EXPECT_EQ(report["outcome"], "fail");
-  ASSERT_EQ(report["agents"].size(), 2u);
-  EXPECT_EQ(report["agents"][0]["state"], "done");
-  EXPECT_EQ(report["agents"][0]["established"], 1000);
-  EXPECT_EQ(report["agents"][0]["echo_verified"], 1000);
-  EXPECT_EQ(report["agents"][1]["state"], "lost");
-  EXPECT_EQ(report["agents"][1]["established"], 1000);  // its last known counts
-  EXPECT_TRUE(report["agents"][1].contains("error"));
-  EXPECT_EQ(report["totals"]["established"], 2000);
-  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "lost");
-}
-#endif  // AGENT_BIN && TARGET_SERVER_BIN
 
 #else
 TEST(CoordinatorCliTest, Skipped) { GTEST_SKIP() << "coordinator not built"; }

@@ -1,6 +1,7 @@
 // Faults during a real run (target-server, agents and coordinator on
-// loopback), each proven by killing or stopping a real process mid-hold:
-// nothing is orphaned, nothing hangs, nobody else's results are lost.
+// loopback), each proven by interrupting, killing or stopping a real process
+// mid-hold: nothing is orphaned, nothing hangs, nobody else's results are
+// lost.
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/expect_contains.h"
 #include "tests/support/holding_run.h"
 #include "tests/support/subprocess.h"
 
@@ -21,11 +23,6 @@ using ::fourtuple::testing::ChildrenOf;
 using ::fourtuple::testing::HoldingRun;
 using ::fourtuple::testing::HoldingRunOptions;
 using ::fourtuple::testing::ReadFileOrEmpty;
-
-#define EXPECT_CONTAINS(haystack, needle)                          \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
-      << "expected to find: " << (needle) << "\nin:\n"             \
-      << (haystack)
 
 #if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
 
@@ -76,6 +73,52 @@ void ExpectANextRunPasses(HoldingRun& run) {
   }
 }
 
+// SIGINT during the hold: the agents are told to close, the report is still
+// written, and the run does not pass.
+TEST(FaultsTest, InterruptClosesTheRunAndWritesTheReport) {
+  HoldingRun run(Options(1));
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(run.StartAndWaitForHold());
+  run.coordinator().Signal(SIGINT);
+  auto code = run.coordinator().Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
+  EXPECT_EQ(*code, 1) << run.Diagnostics();
+  nlohmann::json report = run.Report();
+  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
+  EXPECT_EQ(report["outcome"], "fail");
+  EXPECT_CONTAINS(report["fail_reasons"].dump(), "interrupted");
+  EXPECT_EQ(report["totals"]["established"], 2000);
+  EXPECT_EQ(report["agents"][0]["state"], "done");  // it closed when told
+  EXPECT_EQ(report["agents"][0]["open"], 0);
+  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "report: " + run.report_path());
+  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "html report: " + run.html_path());
+  EXPECT_CONTAINS(testing::ReadFileOrEmpty(run.html_path()), "</html>");
+  EXPECT_EQ(report["agents"][0]["host_facts"]["cores"], sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+// An agent killed during the hold: marked lost with its last counts, the
+// other agent finishes, exit 1.
+TEST(FaultsTest, KilledAgentIsLostAndTheOtherFinishes) {
+  HoldingRun run(Options(2));
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(run.StartAndWaitForHold());
+  run.agent(1).Signal(SIGKILL);
+  auto code = run.coordinator().Wait(absl::Seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
+  EXPECT_EQ(*code, 1) << run.Diagnostics();
+  nlohmann::json report = run.Report();
+  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
+  EXPECT_EQ(report["outcome"], "fail");
+  ASSERT_EQ(report["agents"].size(), 2u);
+  EXPECT_EQ(report["agents"][0]["state"], "done");
+  EXPECT_EQ(report["agents"][0]["established"], 1000);
+  EXPECT_EQ(report["agents"][0]["echo_verified"], 1000);
+  EXPECT_EQ(report["agents"][1]["state"], "lost");
+  EXPECT_EQ(report["agents"][1]["established"], 1000);  // its last known counts
+  EXPECT_TRUE(report["agents"][1].contains("error"));
+  EXPECT_EQ(report["totals"]["established"], 2000);
+  EXPECT_CONTAINS(run.coordinator().ReadStdout(), "lost");
+}
 // The coordinator SIGKILLed during the hold: each agent closes all of the
 // run's connections within the lease (plus a small grace), the target sees
 // its open count fall to 0, and the agents take and finish the next run.

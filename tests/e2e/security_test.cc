@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/expect_contains.h"
 #include "tests/support/subprocess.h"
 
 namespace fourtuple {
@@ -21,11 +22,6 @@ namespace {
 
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
-
-#define EXPECT_CONTAINS(haystack, needle)                          \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
-      << "expected to find: " << (needle) << "\nin:\n"             \
-      << (haystack)
 
 #if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
 
