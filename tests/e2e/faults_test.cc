@@ -73,6 +73,18 @@ void ExpectANextRunPasses(HoldingRun& run) {
   }
 }
 
+// Waits for the coordinator to exit 1 (the run finished and did not pass)
+// with its report written; the report (discarded JSON when missing).
+nlohmann::json FailedRunReport(HoldingRun& run, absl::Duration timeout) {
+  absl::StatusOr<int> code = run.coordinator().Wait(timeout);
+  EXPECT_TRUE(code.ok()) << code.status() << run.Diagnostics();
+  EXPECT_EQ(code.value_or(-1), 1) << run.Diagnostics();
+  nlohmann::json report = run.Report();
+  EXPECT_FALSE(report.is_discarded()) << run.Diagnostics();
+  if (!report.is_discarded()) EXPECT_EQ(report.value("outcome", ""), "fail");
+  return report;
+}
+
 // SIGINT during the hold: the agents are told to close, the report is still
 // written, and the run does not pass.
 TEST(FaultsTest, InterruptClosesTheRunAndWritesTheReport) {
@@ -80,12 +92,8 @@ TEST(FaultsTest, InterruptClosesTheRunAndWritesTheReport) {
   ASSERT_TRUE(run.ok());
   ASSERT_TRUE(run.StartAndWaitForHold());
   run.coordinator().Signal(SIGINT);
-  auto code = run.coordinator().Wait(absl::Seconds(30));
-  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
-  EXPECT_EQ(*code, 1) << run.Diagnostics();
-  nlohmann::json report = run.Report();
-  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
-  EXPECT_EQ(report["outcome"], "fail");
+  nlohmann::json report = FailedRunReport(run, absl::Seconds(30));
+  ASSERT_FALSE(report.is_discarded());
   EXPECT_CONTAINS(report["fail_reasons"].dump(), "interrupted");
   EXPECT_EQ(report["totals"]["established"], 2000);
   EXPECT_EQ(report["agents"][0]["state"], "done");  // it closed when told
@@ -103,12 +111,8 @@ TEST(FaultsTest, KilledAgentIsLostAndTheOtherFinishes) {
   ASSERT_TRUE(run.ok());
   ASSERT_TRUE(run.StartAndWaitForHold());
   run.agent(1).Signal(SIGKILL);
-  auto code = run.coordinator().Wait(absl::Seconds(60));
-  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
-  EXPECT_EQ(*code, 1) << run.Diagnostics();
-  nlohmann::json report = run.Report();
-  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
-  EXPECT_EQ(report["outcome"], "fail");
+  nlohmann::json report = FailedRunReport(run, absl::Seconds(60));
+  ASSERT_FALSE(report.is_discarded());
   ASSERT_EQ(report["agents"].size(), 2u);
   EXPECT_EQ(report["agents"][0]["state"], "done");
   EXPECT_EQ(report["agents"][0]["established"], 1000);
@@ -154,12 +158,8 @@ TEST(FaultsTest, KilledTargetFailsTheRunWithClosedConnectionsCounted) {
   ASSERT_TRUE(run.ok());
   ASSERT_TRUE(run.StartAndWaitForHold());
   run.target().Signal(SIGKILL);
-  auto code = run.coordinator().Wait(absl::Seconds(60));
-  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
-  EXPECT_EQ(*code, 1) << run.Diagnostics();
-  nlohmann::json report = run.Report();
-  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
-  EXPECT_EQ(report["outcome"], "fail");
+  nlohmann::json report = FailedRunReport(run, absl::Seconds(60));
+  ASSERT_FALSE(report.is_discarded());
   EXPECT_CONTAINS(report["fail_reasons"].dump(), "closed by the far side");
   ASSERT_EQ(report["agents"].size(), 2u);
   for (const nlohmann::json& agent : report["agents"]) {
@@ -206,11 +206,8 @@ TEST(FaultsTest, KilledAgentsWorkersExitAndItIsLostWithinTwoReportIntervals) {
   EXPECT_TRUE(run.WaitForTargetOpen(1000, absl::Seconds(5)).has_value())
       << run.TargetOpen().value_or(0) << run.Diagnostics();
 
-  auto code = run.coordinator().Wait(absl::Seconds(60));
-  ASSERT_TRUE(code.ok()) << code.status() << run.Diagnostics();
-  EXPECT_EQ(*code, 1);
-  nlohmann::json report = run.Report();
-  ASSERT_FALSE(report.is_discarded()) << run.Diagnostics();
+  nlohmann::json report = FailedRunReport(run, absl::Seconds(60));
+  ASSERT_FALSE(report.is_discarded());
   EXPECT_EQ(report["agents"][0]["state"], "done");
   EXPECT_EQ(report["agents"][0]["echo_verified"], 1000);
   EXPECT_EQ(report["agents"][1]["state"], "lost");
