@@ -81,7 +81,9 @@ nlohmann::json FailedRunReport(HoldingRun& run, absl::Duration timeout) {
   EXPECT_EQ(code.value_or(-1), 1) << run.Diagnostics();
   nlohmann::json report = run.Report();
   EXPECT_FALSE(report.is_discarded()) << run.Diagnostics();
-  if (!report.is_discarded()) EXPECT_EQ(report.value("outcome", ""), "fail");
+  if (!report.is_discarded()) {
+    EXPECT_EQ(report.value("outcome", ""), "fail");
+  }
   return report;
 }
 
