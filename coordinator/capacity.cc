@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/host_facts.h"
+#include "coordinator/text_table.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -326,15 +327,6 @@ void CheckBacklogs(const AgentDemand& demand, const v1::HostFacts& facts, Capaci
   warn("net.ipv4.tcp_max_syn_backlog", facts.tcp_max_syn_backlog());
 }
 
-// UTF-8 characters, for column widths: "×" is one column, two bytes.
-size_t DisplayWidth(absl::string_view text) {
-  size_t width = 0;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++width;
-  }
-  return width;
-}
-
 std::string FdCell(const CapacityRow& row) {
   constexpr absl::string_view kTimes = " \xC3\x97 ";      // " × "
   constexpr absl::string_view kArrow = " \xE2\x86\x92 ";  // " → "
@@ -438,24 +430,7 @@ std::string FormatCapacityTable(const std::vector<CapacityRow>& rows) {
                      GroupThousands(row.requested), GroupThousands(row.capacity), LimitCell(row)});
   }
   // Counts read best right-aligned, so their digits line up.
-  constexpr bool kRightAligned[] = {false, false, false, false, false, true, true, true, false};
-  constexpr size_t kColumns = std::size(kRightAligned);
-  size_t widths[kColumns] = {};
-  for (const auto& line : cells) {
-    for (size_t c = 0; c < kColumns; ++c) widths[c] = std::max(widths[c], DisplayWidth(line[c]));
-  }
-  std::string out;
-  for (const auto& line : cells) {
-    std::string text;
-    for (size_t c = 0; c < kColumns; ++c) {
-      const std::string padding(widths[c] - DisplayWidth(line[c]), ' ');
-      if (c > 0) text += "  ";
-      absl::StrAppend(&text, kRightAligned[c] ? padding : "", line[c], kRightAligned[c] ? "" : padding);
-    }
-    text.erase(text.find_last_not_of(' ') + 1);
-    absl::StrAppend(&out, text, "\n");
-  }
-  return out;
+  return FormatTextTable(cells, {false, false, false, false, false, true, true, true, false});
 }
 
 std::string GroupThousands(uint64_t value) {

@@ -1,21 +1,119 @@
 #include "coordinator/progress.h"
 
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/failure_reason.h"
+#include "coordinator/capacity.h"
 
 namespace fourtuple::coordinator {
+namespace {
 
-std::string ProgressMeter::Line(double elapsed_seconds, absl::string_view phase,
-                                const ProgressCounts& counts) {
+std::string Stamp(double elapsed_seconds) { return absl::StrFormat("[%7.1fs]", elapsed_seconds); }
+
+uint64_t EchoExpected(const ProgressSnapshot& snapshot) {
+  return static_cast<uint64_t>(snapshot.echo_rounds) * snapshot.requested;
+}
+
+// Right-aligns `text` in `width` columns (text is ASCII here).
+std::string PadLeft(const std::string& text, size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+std::string PadRight(const std::string& text, size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+}  // namespace
+
+double ConnectRate::Sample(double elapsed_seconds, uint64_t established) {
   double rate = 0;
-  if (elapsed_seconds > previous_seconds_ && counts.established >= previous_established_) {
-    rate = static_cast<double>(counts.established - previous_established_) /
-           (elapsed_seconds - previous_seconds_);
+  if (elapsed_seconds > previous_seconds_ && established >= previous_established_) {
+    rate = static_cast<double>(established - previous_established_) / (elapsed_seconds - previous_seconds_);
   }
   previous_seconds_ = elapsed_seconds;
-  previous_established_ = counts.established;
-  return absl::StrFormat("[%7.1fs] %-8s open %d  established %d  failed %d  rate %.0f/s  echo verified %d",
-                         elapsed_seconds, phase, counts.open, counts.established, counts.failed, rate,
-                         counts.echo_verified);
+  previous_established_ = established;
+  return rate;
+}
+
+std::string FormatProgressLine(const ProgressSnapshot& s) {
+  const ProgressCounts& t = s.totals;
+  return absl::StrFormat(
+      "%s %-8s open %d  established %d/%d  failed %d  rate %.0f/s  echo verified %d/%d", Stamp(s.elapsed_seconds),
+      s.phase, t.open, t.established, s.requested, t.failed, s.connect_rate, t.echo_verified, EchoExpected(s));
+}
+
+std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
+  const ProgressCounts& t = s.totals;
+  const size_t bar_width = static_cast<size_t>(std::max(width, 1));
+  const double fraction =
+      s.requested == 0 ? 0.0 : std::min(1.0, static_cast<double>(t.established) / static_cast<double>(s.requested));
+  const size_t filled = static_cast<size_t>(fraction * static_cast<double>(bar_width));
+  const std::string bar = std::string(filled, '#') + std::string(bar_width - filled, '.');
+
+  std::string out = absl::StrFormat("%s %-8s [%s] %5.1f%%  %s/%s established\n", Stamp(s.elapsed_seconds),
+                                    s.phase, bar, fraction * 100.0, GroupThousands(t.established),
+                                    GroupThousands(s.requested));
+  absl::StrAppendFormat(&out, "  open %s  failed %s  rate %s/s  echo verified %s/%s (round %d of %d done)\n",
+                        GroupThousands(t.open), GroupThousands(t.failed),
+                        GroupThousands(static_cast<uint64_t>(s.connect_rate + 0.5)),
+                        GroupThousands(t.echo_verified), GroupThousands(EchoExpected(s)), s.echo_rounds_done,
+                        s.echo_rounds);
+
+  // One aligned line per agent: names and states padded, counts right-aligned.
+  size_t name_w = 0, state_w = 0, open_w = 0, est_w = 0, failed_w = 0, echo_w = 0;
+  for (const AgentProgress& a : s.agents) {
+    name_w = std::max(name_w, a.name.size());
+    state_w = std::max(state_w, a.state.size());
+    open_w = std::max(open_w, GroupThousands(a.open).size());
+    est_w = std::max(est_w, GroupThousands(a.established).size() + 1 + GroupThousands(a.requested).size());
+    failed_w = std::max(failed_w, GroupThousands(a.failed).size());
+    echo_w = std::max(echo_w, GroupThousands(a.echo_verified).size());
+  }
+  for (const AgentProgress& a : s.agents) {
+    absl::StrAppend(&out, "  ", PadRight(a.name, name_w), "  ", PadRight(a.state, state_w), "  open ",
+                    PadLeft(GroupThousands(a.open), open_w), "  established ",
+                    PadLeft(absl::StrCat(GroupThousands(a.established), "/", GroupThousands(a.requested)), est_w),
+                    "  failed ", PadLeft(GroupThousands(a.failed), failed_w), "  echo verified ",
+                    PadLeft(GroupThousands(a.echo_verified), echo_w), "\n");
+  }
+  return out;
+}
+
+std::string FormatFailureLine(double elapsed_seconds, absl::string_view agent, absl::string_view reason) {
+  std::string line = absl::StrCat(Stamp(elapsed_seconds), " agent ", agent, ": ", reason);
+  const absl::string_view hint = ReasonHint(reason);
+  if (!hint.empty()) absl::StrAppend(&line, " -- ", hint);
+  return line;
+}
+
+std::string EraseLines(size_t lines) {
+  if (lines == 0) return "";
+  // Up `lines` rows, to column 0, clear to the end of the screen.
+  return absl::StrCat("\x1b[", lines, "A\r\x1b[J");
+}
+
+void ProgressDisplay::Update(const ProgressSnapshot& snapshot) {
+  if (!terminal_) {
+    write_(FormatProgressLine(snapshot));
+    return;
+  }
+  std::string frame = FormatProgressFrame(snapshot);
+  write_(absl::StrCat(EraseLines(frame_lines_), frame));
+  frame_lines_ = static_cast<size_t>(std::count(frame.begin(), frame.end(), '\n'));
+  frame_ = std::move(frame);
+}
+
+void ProgressDisplay::Announce(absl::string_view line) {
+  if (!terminal_) {
+    write_(line);
+    return;
+  }
+  // The line takes the block's place and the block is drawn again below it,
+  // so announcements scroll up and stay readable.
+  write_(absl::StrCat(EraseLines(frame_lines_), line, "\n", frame_));
 }
 
 }  // namespace fourtuple::coordinator

@@ -1,13 +1,26 @@
-// Live progress: one plain line per report interval on stderr, e.g.
-//   [  12.0s] connect  open 24000  established 24000  failed 0  rate 8000/s  echo verified 0
-// Plain lines (no cursor tricks) so logs and CI output stay readable.
+// Live progress of a run, for the person watching it.
 //
-// Thread-compatible: one ProgressMeter is used by the driver thread only.
+// Not on a terminal (logs, CI): one plain line per report interval,
+//   [  12.0s] connect  open 24000  established 24000/100000  failed 0  rate 8000/s  echo verified 0/100000
+// On a terminal: a status block redrawn in place each interval (cursor up,
+// clear lines) with the totals, the connect rate, echo progress, a progress
+// bar toward the plan's connection count and one line per agent.
+// Either way, a failure reason is announced the first time each agent
+// reports it, with its cause and fix (common/failure_reason.h), as a line of
+// its own that scrolls above the status block.
+//
+// The frames and lines are pure functions of a ProgressSnapshot, so they are
+// tested without a terminal or a run.
+//
+// Thread-compatible: each object here is used by the driver thread only.
 #ifndef FOURTUPLE_COORDINATOR_PROGRESS_H_
 #define FOURTUPLE_COORDINATOR_PROGRESS_H_
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -21,16 +34,91 @@ struct ProgressCounts {
   uint64_t echo_verified = 0;
 };
 
-// Turns successive samples into lines; the connect rate is the established
-// delta over the time since the previous sample (the first sample's since
-// time 0, when nothing was established).
-class ProgressMeter {
+// One agent's line of the status block.
+struct AgentProgress {
+  std::string name;   // its endpoint
+  std::string state;  // its phase ("connecting", "echoing", ...) or how it ended ("lost")
+  uint64_t requested = 0;
+  uint64_t open = 0;
+  uint64_t established = 0;
+  uint64_t failed = 0;
+  uint64_t echo_verified = 0;
+};
+
+// Everything one frame or line shows.
+struct ProgressSnapshot {
+  double elapsed_seconds = 0;    // since the run started
+  std::string phase;             // the driver's phase: "connect", "echo 1", "hold", ...
+  uint64_t requested = 0;        // the plan's connections: the progress bar's 100%
+  uint32_t echo_rounds = 0;      // the plan's echo rounds
+  uint32_t echo_rounds_done = 0; // rounds finished on every agent still in the run
+  double connect_rate = 0;       // connections established per second, lately
+  ProgressCounts totals;
+  std::vector<AgentProgress> agents;  // in plan order
+};
+
+// The connect rate: the established delta over the time since the previous
+// sample (the first sample's since time 0, when nothing was established).
+class ConnectRate {
  public:
-  std::string Line(double elapsed_seconds, absl::string_view phase, const ProgressCounts& counts);
+  double Sample(double elapsed_seconds, uint64_t established);
 
  private:
   double previous_seconds_ = 0;
   uint64_t previous_established_ = 0;
+};
+
+// The plain line for one interval (no newline).
+std::string FormatProgressLine(const ProgressSnapshot& snapshot);
+
+// The terminal status block: lines each ending in '\n', no escapes. `width`
+// is the progress bar's width in characters.
+std::string FormatProgressFrame(const ProgressSnapshot& snapshot, int width = 40);
+
+// The line announcing a failure reason's first appearance on an agent (no
+// newline): "[   0.4s] agent 127.0.0.1:7001: ECONNREFUSED -- <cause and fix>".
+std::string FormatFailureLine(double elapsed_seconds, absl::string_view agent, absl::string_view reason);
+
+// What moves the cursor back to the top of a block of `lines` lines and
+// clears from there down, so the next frame replaces it.
+std::string EraseLines(size_t lines);
+
+// Remembers which reasons each agent has already been announced for.
+class FailureTracker {
+ public:
+  // The reasons in `reasons` (with a count above zero) not yet seen for
+  // `agent`, in the map's order; they count as seen from now on.
+  template <typename Map>
+  std::vector<std::string> FirstSeen(size_t agent, const Map& reasons) {
+    std::vector<std::string> fresh;
+    for (const auto& [reason, count] : reasons) {
+      if (count > 0 && seen_.emplace(agent, std::string(reason)).second) fresh.emplace_back(reason);
+    }
+    return fresh;
+  }
+
+ private:
+  std::set<std::pair<size_t, std::string>> seen_;
+};
+
+// Writes progress to one output: plain lines, or frames redrawn in place.
+class ProgressDisplay {
+ public:
+  // `write` receives text to print as is; in plain mode each call is one
+  // line without its newline (write adds it), in terminal mode any text.
+  ProgressDisplay(std::function<void(absl::string_view)> write, bool terminal)
+      : write_(std::move(write)), terminal_(terminal) {}
+
+  // Each report interval.
+  void Update(const ProgressSnapshot& snapshot);
+  // A line that must stay visible (a failure's first appearance).
+  void Announce(absl::string_view line);
+
+ private:
+  std::function<void(absl::string_view)> write_;
+  const bool terminal_;
+  std::string frame_;  // the block on screen now (terminal mode)
+  size_t frame_lines_ = 0;
 };
 
 }  // namespace fourtuple::coordinator

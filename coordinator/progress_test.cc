@@ -1,24 +1,110 @@
 #include "coordinator/progress.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace fourtuple::coordinator {
 namespace {
 
-using ::testing::HasSubstr;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+ProgressSnapshot TwoAgents() {
+  ProgressSnapshot s;
+  s.elapsed_seconds = 12.04;
+  s.phase = "connect";
+  s.requested = 100000;
+  s.echo_rounds = 2;
+  s.echo_rounds_done = 0;
+  s.connect_rate = 7999.6;
+  s.totals = {24000, 25000, 1000, 0};
+  s.agents = {{"127.0.0.1:7001", "connecting", 50000, 12000, 12500, 500, 0},
+              {"10.0.0.2:7000", "lost", 50000, 12000, 12500, 500, 0}};
+  return s;
+}
 
 TEST(ProgressTest, RateIsTheEstablishedDeltaOverTime) {
-  ProgressMeter meter;
-  EXPECT_THAT(meter.Line(0.0, "assign", {}), HasSubstr("rate 0/s"));
-  EXPECT_THAT(meter.Line(1.0, "connect", {2000, 2000, 0, 0}), HasSubstr("rate 2000/s"));
-  const std::string line = meter.Line(2.0, "connect", {6000, 8000, 5, 0});
-  EXPECT_THAT(line, HasSubstr("[    2.0s] connect"));
-  EXPECT_THAT(line, HasSubstr("open 6000"));
-  EXPECT_THAT(line, HasSubstr("established 8000"));
-  EXPECT_THAT(line, HasSubstr("failed 5"));
-  EXPECT_THAT(line, HasSubstr("rate 6000/s"));
-  EXPECT_THAT(meter.Line(2.5, "echo 1", {8000, 8000, 5, 1234}), HasSubstr("rate 0/s  echo verified 1234"));
+  ConnectRate rate;
+  EXPECT_EQ(rate.Sample(0.0, 0), 0);
+  EXPECT_EQ(rate.Sample(1.0, 2000), 2000);
+  EXPECT_EQ(rate.Sample(2.0, 8000), 6000);
+  EXPECT_EQ(rate.Sample(2.5, 8000), 0);
+  EXPECT_EQ(rate.Sample(2.5, 9000), 0);  // no time passed: no rate, not a division by zero
+}
+
+TEST(ProgressTest, PlainLine) {
+  EXPECT_EQ(FormatProgressLine(TwoAgents()),
+            "[   12.0s] connect  open 24000  established 25000/100000  failed 1000  rate 8000/s  "
+            "echo verified 0/200000");
+}
+
+TEST(ProgressTest, TerminalFrame) {
+  EXPECT_EQ(FormatProgressFrame(TwoAgents(), 20),
+            "[   12.0s] connect  [#####...............]  25.0%  25,000/100,000 established\n"
+            "  open 24,000  failed 1,000  rate 8,000/s  echo verified 0/200,000 (round 0 of 2 done)\n"
+            "  127.0.0.1:7001  connecting  open 12,000  established 12,500/50,000  failed 500  echo verified 0\n"
+            "  10.0.0.2:7000   lost        open 12,000  established 12,500/50,000  failed 500  echo verified 0\n");
+}
+
+TEST(ProgressTest, TerminalFrameAlignsAgentsAndFillsTheBar) {
+  ProgressSnapshot s;
+  s.elapsed_seconds = 3;
+  s.phase = "echo 1";
+  s.requested = 1000;
+  s.echo_rounds = 1;
+  s.echo_rounds_done = 1;
+  s.totals = {1000, 1000, 0, 1000};
+  s.agents = {{"a:1", "echoing", 10, 10, 10, 0, 10}, {"b:22", "done", 990, 990, 990, 0, 990}};
+  EXPECT_EQ(FormatProgressFrame(s, 10),
+            "[    3.0s] echo 1   [##########] 100.0%  1,000/1,000 established\n"
+            "  open 1,000  failed 0  rate 0/s  echo verified 1,000/1,000 (round 1 of 1 done)\n"
+            "  a:1   echoing  open  10  established   10/10  failed 0  echo verified  10\n"
+            "  b:22  done     open 990  established 990/990  failed 0  echo verified 990\n");
+}
+
+TEST(ProgressTest, FailureLineCarriesTheHint) {
+  EXPECT_EQ(FormatFailureLine(0.42, "127.0.0.1:7001", "E999"), "[    0.4s] agent 127.0.0.1:7001: E999");
+  const std::string line = FormatFailureLine(1, "127.0.0.1:7001", "ECONNREFUSED");
+  EXPECT_EQ(line.rfind("[    1.0s] agent 127.0.0.1:7001: ECONNREFUSED -- nothing listening", 0), 0u) << line;
+}
+
+TEST(ProgressTest, FailuresAreNewOncePerReasonPerAgent) {
+  FailureTracker tracker;
+  std::map<std::string, uint64_t> reasons = {{"ECONNREFUSED", 3}, {"ETIMEDOUT", 0}};
+  EXPECT_THAT(tracker.FirstSeen(0, reasons), ElementsAre("ECONNREFUSED"));
+  reasons["ECONNREFUSED"] = 9;
+  EXPECT_THAT(tracker.FirstSeen(0, reasons), IsEmpty());
+  EXPECT_THAT(tracker.FirstSeen(1, reasons), ElementsAre("ECONNREFUSED"));  // another agent
+  reasons["ETIMEDOUT"] = 1;
+  EXPECT_THAT(tracker.FirstSeen(0, reasons), ElementsAre("ETIMEDOUT"));
+}
+
+TEST(ProgressTest, PlainDisplayWritesLines) {
+  std::vector<std::string> out;
+  ProgressDisplay display([&out](absl::string_view text) { out.emplace_back(text); }, /*terminal=*/false);
+  display.Update(TwoAgents());
+  display.Announce("[    1.0s] agent a:1: ECONNREFUSED");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], FormatProgressLine(TwoAgents()));
+  EXPECT_EQ(out[1], "[    1.0s] agent a:1: ECONNREFUSED");
+}
+
+TEST(ProgressTest, TerminalDisplayRedrawsInPlace) {
+  std::vector<std::string> out;
+  ProgressDisplay display([&out](absl::string_view text) { out.emplace_back(text); }, /*terminal=*/true);
+  const std::string frame = FormatProgressFrame(TwoAgents());
+  display.Update(TwoAgents());
+  display.Update(TwoAgents());
+  display.Announce("failure");
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0], frame);                             // nothing to erase yet
+  EXPECT_EQ(out[1], "\x1b[4A\r\x1b[J" + frame);         // up 4 lines, clear, redraw
+  EXPECT_EQ(out[2], "\x1b[4A\r\x1b[Jfailure\n" + frame);  // the line above, the block below
+  EXPECT_EQ(EraseLines(0), "");
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include "common/failure_reason.h"
 #include "common/histogram.h"
 #include "common/ready_file.h"
+#include "coordinator/capacity.h"
+#include "coordinator/text_table.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -278,18 +280,31 @@ std::string FormatSummary(const Json& report) {
   }
 
   const Json& agents = child(report, "agents");
-  if (agents.is_array()) {
+  if (agents.is_array() && !agents.empty()) {
     absl::StrAppend(&out, "agents:\n");
+    std::vector<std::vector<std::string>> rows = {{"agent", "host", "state", "requested", "established",
+                                                   "failed", "echo verified", "echo failed", "failures"}};
+    std::vector<std::string> errors;
     for (const Json& agent : agents) {
       if (!agent.is_object()) continue;
-      absl::StrAppendFormat(&out, "  %s (%s) %s: %d/%d established, %d failed, %d echo verified\n",
-                            s(agent, "endpoint", "?"), s(agent, "host", "?"), s(agent, "state", "?"),
-                            u(agent, "established"), u(agent, "requested"), u(agent, "failed"),
-                            u(agent, "echo_verified"));
+      std::string agent_failures;
+      for (const auto& item : child(agent, "failures").items()) {
+        if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;
+        absl::StrAppend(&agent_failures, agent_failures.empty() ? "" : ", ", item.key(), " ",
+                        GroupThousands(item.value().get<uint64_t>()));
+      }
+      const uint64_t echo_failed =
+          u(agent, "echo_mismatched") + u(agent, "echo_timed_out") + u(agent, "echo_closed");
+      rows.push_back({s(agent, "endpoint", "?"), s(agent, "host", "?"), s(agent, "state", "?"),
+                      GroupThousands(u(agent, "requested")), GroupThousands(u(agent, "established")),
+                      GroupThousands(u(agent, "failed")), GroupThousands(u(agent, "echo_verified")),
+                      GroupThousands(echo_failed), agent_failures.empty() ? "-" : agent_failures});
       if (agent.contains("error")) {  // agent is an object here
-        absl::StrAppend(&out, "    error: ", s(agent, "error", ""), "\n");
+        errors.push_back(absl::StrCat("  ", s(agent, "endpoint", "?"), " error: ", s(agent, "error", "")));
       }
     }
+    absl::StrAppend(&out, FormatTextTable(rows, {false, false, false, true, true, true, true, true, false}, "  "));
+    for (const std::string& error : errors) absl::StrAppend(&out, error, "\n");
   }
   const Json& notes = child(report, "notes");
   if (notes.is_array()) {

@@ -199,7 +199,8 @@ TEST(ReportTest, LostAgentFailsAndKeepsItsLastCounts) {
   EXPECT_THAT(report.json["fail_reasons"][0].get<std::string>(), HasSubstr("agent 127.0.0.1:7002 lost"));
   const std::string summary = FormatSummary(report.json);
   EXPECT_THAT(summary, HasSubstr("outcome: FAIL"));
-  EXPECT_THAT(summary, HasSubstr("127.0.0.1:7002 (host-127.0.0.1:7002) lost"));
+  EXPECT_THAT(summary, HasSubstr("127.0.0.1:7002  host-127.0.0.1:7002  lost"));
+  EXPECT_THAT(summary, HasSubstr("127.0.0.1:7002 error: stream ended (UNAVAILABLE): Socket closed"));
 }
 
 TEST(ReportTest, AgentWithoutAnyReport) {
@@ -277,6 +278,30 @@ TEST(ReportTest, SummaryShowsRatesHintsAndLatency) {
   EXPECT_THAT(summary, HasSubstr("connect"));
   EXPECT_THAT(summary, HasSubstr("echo_rtt"));
   EXPECT_THAT(summary, Not(HasSubstr("target:")));
+}
+
+// The summary's parts, as a person reads them: outcome and why, totals,
+// each failure reason with its cause and fix, latency percentiles, and the
+// per-agent table.
+TEST(ReportTest, SummaryContent) {
+  RunRecord record = PassingRecord();
+  record.agents[1] = DoneAgent("127.0.0.1:7002", 1000, 990, 2, 100, 50);
+  const std::string summary = FormatSummary(BuildReport(record).json);
+  EXPECT_THAT(summary, HasSubstr("outcome: FAIL\n  - 10 of 2000 connections not established\n"));
+  EXPECT_THAT(summary, HasSubstr("connections: 2000 requested, 1990 established, 10 failed, peak open 2000\n"));
+  EXPECT_THAT(summary, HasSubstr("failures:\n  EADDRNOTAVAIL    10  -- source ports exhausted for a "
+                                 "source/target pair"));
+  EXPECT_THAT(summary, HasSubstr("add source addresses or target ports"));
+  EXPECT_THAT(summary, HasSubstr("latency (ms)      p50      p99    p99.9      max\n  connect "));
+  EXPECT_THAT(summary, HasSubstr("\n  echo_rtt "));
+  EXPECT_THAT(summary,
+              HasSubstr("agents:\n"
+                        "  agent           host                 state  requested  established  failed  "
+                        "echo verified  echo failed  failures\n"
+                        "  127.0.0.1:7001  host-127.0.0.1:7001  done       1,000        1,000       0          "
+                        "2,000            0  -\n"
+                        "  127.0.0.1:7002  host-127.0.0.1:7002  done       1,000          990      10          "
+                        "1,980            0  EADDRNOTAVAIL 10\n"));
 }
 
 TEST(ReportTest, SummaryNeverThrowsOnOddJson) {

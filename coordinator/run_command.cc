@@ -1,5 +1,7 @@
 #include "coordinator/run_command.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <random>
 #include <string>
@@ -111,6 +113,9 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
   options.run_id = command_line.Has("run-id") ? command_line.Get("run-id") : NewRunId();
   options.credentials = credentials;
   options.stop = stop;
+  // A status block redrawn in place reads well on a terminal only; logs and
+  // CI get one plain line per interval.
+  options.terminal = isatty(STDERR_FILENO) == 1;
   const std::string report_path = command_line.Has("report")
                                       ? command_line.Get("report")
                                       : absl::StrCat("fourtuple-report-", options.run_id, ".json");

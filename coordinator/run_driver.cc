@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 #include <random>
 #include <utility>
@@ -10,6 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
 #include "common/grpc_status.h"
@@ -37,6 +40,28 @@ std::string RandomRunId() {
   return absl::StrFormat("%08x%08x", random(), random());
 }
 
+std::function<void(absl::string_view)> ProgressWriter(const RunOptions& options) {
+  if (options.progress) return options.progress;
+  if (options.terminal) {
+    return [](absl::string_view text) {
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      std::fflush(stderr);
+    };
+  }
+  return [](absl::string_view line) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stderr);
+  };
+}
+
+// "connecting", "echoing", ... for the status block.
+std::string PhaseWord(v1::RunPhase phase) {
+  std::string name = v1::RunPhase_Name(phase);
+  constexpr absl::string_view kPrefix = "RUN_PHASE_";
+  if (absl::StartsWith(name, kPrefix)) name.erase(0, kPrefix.size());
+  return absl::AsciiStrToLower(name);
+}
+
 bool PhaseAtLeast(const v1::RunReport& report, v1::RunPhase phase) {
   // FAILED is numerically last but is not progress.
   return report.phase() != v1::RUN_PHASE_FAILED && report.phase() >= phase;
@@ -47,7 +72,8 @@ class RunDriver {
   explicit RunDriver(const RunOptions& options)
       : options_(options),
         plan_(options.plan),
-        credentials_(options.credentials ? options.credentials : grpc::InsecureChannelCredentials()) {}
+        credentials_(options.credentials ? options.credentials : grpc::InsecureChannelCredentials()),
+        display_(ProgressWriter(options), options.terminal) {}
 
   ~RunDriver() {
     // Whatever path led here, no session thread outlives the driver.
@@ -357,8 +383,20 @@ class RunDriver {
         sessions_[i]->Cancel();
       }
       if (Active(i) || view.final_state == AgentState::kDone) open += s.report.open();
+      AnnounceNewFailures(i);
     }
     if (started_) record_.peak_open = std::max(record_.peak_open, open);
+  }
+
+  // A failure reason's first appearance on an agent, as it happens: the
+  // report's map is small (one entry per reason), so this is cheap.
+  void AnnounceNewFailures(size_t i) {
+    const auto& failures = views_[i].snapshot.report.failures();
+    if (failures.empty()) return;
+    const std::map<std::string, uint64_t> sorted(failures.begin(), failures.end());
+    for (const std::string& reason : failures_seen_.FirstSeen(i, sorted)) {
+      display_.Announce(FormatFailureLine(Elapsed(), plan_.agents[i].endpoint, reason));
+    }
   }
 
   ProgressCounts Counts() const {
@@ -392,15 +430,42 @@ class RunDriver {
       sample.agents_open.push_back(holding ? views_[i].snapshot.report.open() : 0);
     }
     record_.timeline.push_back(std::move(sample));
-    const std::string line = progress_.Line(t, phase_, counts);
-    if (options_.progress) {
-      options_.progress(line);
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
-      std::fflush(stderr);
-    }
+    display_.Update(Snapshot(t, counts));
     next_tick_ += plan_.report_interval;
     if (next_tick_ <= now) next_tick_ = now + plan_.report_interval;
+  }
+
+  ProgressSnapshot Snapshot(double t, const ProgressCounts& counts) {
+    ProgressSnapshot snapshot;
+    snapshot.elapsed_seconds = t;
+    snapshot.phase = phase_;
+    snapshot.requested = plan_.connections;
+    snapshot.echo_rounds = plan_.echo.rounds;
+    snapshot.connect_rate = connect_rate_.Sample(t, counts.established);
+    snapshot.totals = counts;
+    std::optional<uint32_t> rounds_done;
+    for (size_t i = 0; i < views_.size(); ++i) {
+      const AgentView& view = views_[i];
+      const v1::RunReport& report = view.snapshot.report;
+      AgentProgress agent;
+      agent.name = plan_.agents[i].endpoint;
+      if (view.final_state.has_value()) {
+        agent.state = std::string(AgentStateName(*view.final_state));
+      } else {
+        agent.state = view.snapshot.has_report ? PhaseWord(report.phase()) : "assigning";
+      }
+      agent.requested = shares_[i].connections;
+      agent.open = report.open();
+      agent.established = report.established();
+      agent.failed = report.failed();
+      agent.echo_verified = report.echo_verified();
+      snapshot.agents.push_back(std::move(agent));
+      if (Active(i) || view.final_state == AgentState::kDone) {
+        rounds_done = std::min(rounds_done.value_or(report.echo_rounds_done()), report.echo_rounds_done());
+      }
+    }
+    snapshot.echo_rounds_done = rounds_done.value_or(0);
+    return snapshot;
   }
 
   void QueryTarget() {
@@ -440,7 +505,9 @@ class RunDriver {
   absl::Time start_;
   absl::Time next_tick_;
   std::string phase_;
-  ProgressMeter progress_;
+  ProgressDisplay display_;
+  ConnectRate connect_rate_;
+  FailureTracker failures_seen_;
   std::unique_ptr<v1::TargetControl::Stub> target_stub_;
   RunRecord record_;
 };

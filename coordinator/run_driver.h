@@ -47,8 +47,13 @@ struct RunOptions {
   // Set (from a signal handler) to cut the run short: the driver goes
   // straight to the close phase and the report says "interrupted". Polled.
   const std::atomic<bool>* stop = nullptr;
-  // Receives each progress line; null = written to stderr.
+  // Receives the live progress (progress.h); null = written to stderr. In
+  // plain mode each call is one line without its newline; with `terminal`
+  // each call is text to write as is (a status block redrawn in place with
+  // ANSI escapes).
   std::function<void(absl::string_view)> progress;
+  // Redraw a status block instead of printing plain lines: for a terminal.
+  bool terminal = false;
 };
 
 // Runs the plan. Fails (FailedPrecondition, listing each problem agent:
