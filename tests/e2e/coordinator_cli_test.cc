@@ -1,9 +1,7 @@
 // The coordinator binary on its own: exit codes and messages for bad command
 // lines, bad plans and agents that cannot be reached, and `probe` against a
 // real agent.
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -15,59 +13,21 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/coordinator_cli.h"
 #include "tests/support/expect_contains.h"
 #include "tests/support/subprocess.h"
 
 namespace fourtuple {
 namespace {
 
+using ::fourtuple::testing::ClosedLoopbackEndpoint;
 using ::fourtuple::testing::MakeTempDir;
+using ::fourtuple::testing::Outcome;
+using ::fourtuple::testing::RunCoordinator;
+using ::fourtuple::testing::WritePlan;
 using ::fourtuple::testing::Subprocess;
 
 #ifdef COORDINATOR_BIN
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Outcome RunCoordinator(const std::vector<std::string>& args, const std::string& dir,
-                       absl::Duration timeout = absl::Seconds(30)) {
-  std::vector<std::string> argv = {COORDINATOR_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Outcome outcome;
-  auto process = Subprocess::Start(argv, "coordinator", dir);
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return outcome;
-  auto code = (*process)->Wait(timeout);
-  EXPECT_TRUE(code.ok()) << code.status() << "\n" << (*process)->Describe();
-  outcome.code = code.ok() ? *code : -1;
-  outcome.out = (*process)->ReadStdout();
-  outcome.err = (*process)->ReadStderr();
-  return outcome;
-}
-
-std::string WritePlan(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  FILE* file = std::fopen(path.c_str(), "w");
-  std::fwrite(text.data(), 1, text.size(), file);
-  std::fclose(file);
-  return path;
-}
-
-// A loopback port nothing listens on (bound, then closed).
-std::string ClosedEndpoint() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
-}
 
 std::string PlanWithAgent(const std::string& agent) {
   return absl::StrCat(R"({
@@ -88,7 +48,7 @@ TEST(CoordinatorCliTest, BadCommandLinesExit2WithUsage) {
            {{"run", "--plan=x.json", "--bogus=1"}, "unknown flag --bogus"},
            {{"probe"}, "missing required flag --agents"},
        }) {
-    Outcome outcome = RunCoordinator(args, dir);
+    Outcome outcome = RunCoordinator(COORDINATOR_BIN, args, dir);
     EXPECT_EQ(outcome.code, 2) << outcome.err;
     EXPECT_CONTAINS(outcome.err, message);
     EXPECT_CONTAINS(outcome.err, "usage:");
@@ -149,33 +109,33 @@ TEST(CoordinatorCliTest, BadPlansExit2NamingTheField) {
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = WritePlan(dir, absl::StrCat("plan", i, ".json"), cases[i].text);
-    Outcome outcome = RunCoordinator({"run", "--plan=" + path}, dir);
+    Outcome outcome = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + path}, dir);
     EXPECT_EQ(outcome.code, 2) << outcome.err;
     EXPECT_CONTAINS(outcome.err, path + ": " + cases[i].message);
-    Outcome preflight = RunCoordinator({"preflight", "--plan=" + path}, dir);
+    Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + path}, dir);
     EXPECT_EQ(preflight.code, 2) << preflight.err;
     EXPECT_CONTAINS(preflight.err, path + ": " + cases[i].message);
   }
-  Outcome missing = RunCoordinator({"run", "--plan=" + dir + "/nope.json"}, dir);
+  Outcome missing = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + dir + "/nope.json"}, dir);
   EXPECT_EQ(missing.code, 2);
   EXPECT_CONTAINS(missing.err, "nope.json");
 }
 
 TEST(CoordinatorCliTest, UnreachableAgentExits3NamingIt) {
   const std::string dir = MakeTempDir("ft-coordinator-cli");
-  const std::string agent = ClosedEndpoint();
+  const std::string agent = ClosedLoopbackEndpoint();
   const std::string path = WritePlan(dir, "plan.json", PlanWithAgent(agent));
   const std::string report = dir + "/report.json";
-  Outcome outcome = RunCoordinator({"run", "--plan=" + path, "--report=" + report}, dir);
+  Outcome outcome = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + path, "--report=" + report}, dir);
   EXPECT_EQ(outcome.code, 3) << outcome.err;
   EXPECT_CONTAINS(outcome.err, "agent " + agent + " is unreachable");
   EXPECT_NE(access(report.c_str(), F_OK), 0) << "no run, so no report";
 
-  Outcome preflight = RunCoordinator({"preflight", "--plan=" + path}, dir);
+  Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + path}, dir);
   EXPECT_EQ(preflight.code, 3) << preflight.err;
   EXPECT_CONTAINS(preflight.err, "agent " + agent + " is unreachable");
 
-  Outcome probe = RunCoordinator({"probe", "--agents=" + agent}, dir);
+  Outcome probe = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent}, dir);
   EXPECT_EQ(probe.code, 3);
   EXPECT_CONTAINS(probe.out, "unreachable");
 }
@@ -195,7 +155,7 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
 
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);
-  Outcome probe = RunCoordinator({"probe", "--agents=" + endpoint}, dir);
+  Outcome probe = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + endpoint}, dir);
   EXPECT_EQ(probe.code, 0) << probe.err;
   EXPECT_CONTAINS(probe.out, endpoint);
   EXPECT_CONTAINS(probe.out, hostname);
@@ -208,7 +168,7 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
   non_local.replace(non_local.find("127.0.1.1-127.0.1.4"), 19, "192.0.2.1");
   const std::string non_local_path = WritePlan(dir, "non-local.json", non_local);
   for (const char* command : {"preflight", "run"}) {
-    Outcome refused = RunCoordinator({command, "--plan=" + non_local_path}, dir);
+    Outcome refused = RunCoordinator(COORDINATOR_BIN, {command, "--plan=" + non_local_path}, dir);
     EXPECT_EQ(refused.code, 3) << command << "\n" << refused.err;
     EXPECT_CONTAINS(refused.err, "source address 192.0.2.1 is not an address of host");
   }
@@ -224,11 +184,11 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
   std::string plan = PlanWithAgent(endpoint);
   plan.replace(plan.find("\"connections\": 100"), 18, "\"connections\": 50000");
   const std::string path = WritePlan(dir, "big.json", plan);
-  Outcome preflight = RunCoordinator({"preflight", "--plan=" + path}, dir);
+  Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + path}, dir);
   EXPECT_EQ(preflight.code, 3) << preflight.out << preflight.err;
   EXPECT_CONTAINS(preflight.out, "fds (over by");
   EXPECT_CONTAINS(preflight.err, "--processes=");
-  Outcome run = RunCoordinator({"run", "--plan=" + path}, dir);
+  Outcome run = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + path}, dir);
   EXPECT_EQ(run.code, 3) << run.err;
   EXPECT_CONTAINS(run.err, "--force");
 

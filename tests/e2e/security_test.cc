@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/coordinator_cli.h"
 #include "tests/support/expect_contains.h"
 #include "tests/support/subprocess.h"
 
@@ -21,31 +22,11 @@ namespace fourtuple {
 namespace {
 
 using ::fourtuple::testing::MakeTempDir;
+using ::fourtuple::testing::Outcome;
+using ::fourtuple::testing::RunCoordinator;
 using ::fourtuple::testing::Subprocess;
 
 #if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Outcome RunCoordinator(const std::vector<std::string>& args, const std::string& dir,
-                       absl::Duration timeout = absl::Seconds(60)) {
-  std::vector<std::string> argv = {COORDINATOR_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Outcome outcome;
-  auto process = Subprocess::Start(argv, "coordinator", dir);
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return outcome;
-  auto code = (*process)->Wait(timeout);
-  EXPECT_TRUE(code.ok()) << code.status() << "\n" << (*process)->Describe();
-  outcome.code = code.ok() ? *code : -1;
-  outcome.out = (*process)->ReadStdout();
-  outcome.err = (*process)->ReadStderr();
-  return outcome;
-}
 
 std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text,
                       mode_t mode = 0600) {
@@ -114,7 +95,7 @@ TEST(SecurityTest, TokenRequiredByTheAgent) {
   ASSERT_FALSE(agent.ready.is_null());
   const std::string plan = WriteFile(dir, "plan.json", Plan(target.listen(), "", agent.listen(), 500));
 
-  Outcome ok = RunCoordinator({"run", "--plan=" + plan, "--report=" + dir + "/report.json",
+  Outcome ok = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/report.json",
                                "--token-file=" + token},
                               dir);
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err << agent.process->Describe();
@@ -125,34 +106,34 @@ TEST(SecurityTest, TokenRequiredByTheAgent) {
   EXPECT_EQ(report["totals"]["echo_verified"], 500);
 
   const std::string refused = "agent " + agent.listen() + " refused the token (UNAUTHENTICATED)";
-  Outcome bad = RunCoordinator({"run", "--plan=" + plan, "--token-file=" + wrong}, dir);
+  Outcome bad = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--token-file=" + wrong}, dir);
   EXPECT_EQ(bad.code, 3) << bad.err;
   EXPECT_CONTAINS(bad.err, refused);
   EXPECT_CONTAINS(bad.err, "wrong token");
   EXPECT_CONTAINS(bad.err, "--token-file");
 
-  Outcome none = RunCoordinator({"run", "--plan=" + plan}, dir);
+  Outcome none = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan}, dir);
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_CONTAINS(none.err, refused);
   EXPECT_CONTAINS(none.err, "no token");
   EXPECT_CONTAINS(none.err, "--token-file");
 
-  Outcome preflight = RunCoordinator({"preflight", "--plan=" + plan, "--token-file=" + wrong}, dir);
+  Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan, "--token-file=" + wrong}, dir);
   EXPECT_EQ(preflight.code, 3) << preflight.err;
   EXPECT_CONTAINS(preflight.err, refused);
-  Outcome preflight_ok = RunCoordinator({"preflight", "--plan=" + plan, "--token-file=" + token}, dir);
+  Outcome preflight_ok = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan, "--token-file=" + token}, dir);
   EXPECT_EQ(preflight_ok.code, 0) << preflight_ok.err;
 
-  Outcome probe = RunCoordinator({"probe", "--agents=" + agent.listen()}, dir);
+  Outcome probe = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen()}, dir);
   EXPECT_EQ(probe.code, 3) << probe.err;
   EXPECT_CONTAINS(probe.err, refused);
-  Outcome probe_ok = RunCoordinator({"probe", "--agents=" + agent.listen(), "--token-file=" + token}, dir);
+  Outcome probe_ok = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--token-file=" + token}, dir);
   EXPECT_EQ(probe_ok.code, 0) << probe_ok.err;
   EXPECT_CONTAINS(probe_ok.out, "nofile soft/hard");
 
   // A token file others may read is refused, naming it (exit 2).
   const std::string open_token = WriteFile(dir, "open-token", absl::StrCat(kToken, "\n"), 0644);
-  Outcome open = RunCoordinator({"probe", "--agents=" + agent.listen(), "--token-file=" + open_token}, dir);
+  Outcome open = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--token-file=" + open_token}, dir);
   EXPECT_EQ(open.code, 2) << open.err;
   EXPECT_CONTAINS(open.err, "--token-file: token file " + open_token);
   Stop(agent);
@@ -168,7 +149,7 @@ TEST(SecurityTest, TargetOutsideAllowTargetsIsRefused) {
   ASSERT_FALSE(agent.ready.is_null());
   // Nothing listens there, and nothing connects: the agent refuses first.
   const std::string plan = WriteFile(dir, "plan.json", Plan("127.0.0.1:9", "", agent.listen(), 100));
-  Outcome outcome = RunCoordinator({"run", "--plan=" + plan, "--report=" + dir + "/report.json"}, dir);
+  Outcome outcome = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/report.json"}, dir);
   EXPECT_EQ(outcome.code, 3) << outcome.err;
   EXPECT_CONTAINS(outcome.err, "PERMISSION_DENIED");
   EXPECT_CONTAINS(outcome.err, "127.0.0.1:9 is outside --allow-targets=127.0.0.2/32");
@@ -243,7 +224,7 @@ TEST(SecurityTest, MutualTls) {
       WriteFile(dir, "plan.json", Plan(target.listen(), target.control(), agent.listen(), 500));
 
   const std::string report_path = dir + "/report.json";
-  Outcome ok = RunCoordinator({"run", "--plan=" + plan, "--report=" + report_path, "--tls-ca=" + dir + "/ca.pem",
+  Outcome ok = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report_path, "--tls-ca=" + dir + "/ca.pem",
                                "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
                               dir);
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err << agent.process->Describe();
@@ -253,19 +234,19 @@ TEST(SecurityTest, MutualTls) {
   EXPECT_EQ(report["target"]["accepted"], 500) << report["target"].dump();
 
   const std::string refused = "agent " + agent.listen() + " is unreachable";
-  Outcome no_cert = RunCoordinator({"run", "--plan=" + plan, "--tls-ca=" + dir + "/ca.pem"}, dir);
+  Outcome no_cert = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--tls-ca=" + dir + "/ca.pem"}, dir);
   EXPECT_EQ(no_cert.code, 3) << no_cert.err;
   EXPECT_CONTAINS(no_cert.err, refused);
-  Outcome other = RunCoordinator({"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/ca.pem",
+  Outcome other = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/ca.pem",
                                   "--tls-cert=" + dir + "/other.pem", "--tls-key=" + dir + "/other.key"},
                                  dir);
   EXPECT_EQ(other.code, 3) << other.err;
   EXPECT_CONTAINS(other.err, refused);
-  Outcome plaintext = RunCoordinator({"preflight", "--plan=" + plan}, dir);
+  Outcome plaintext = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan}, dir);
   EXPECT_EQ(plaintext.code, 3) << plaintext.err;
   EXPECT_CONTAINS(plaintext.err, refused);
   // The coordinator checks the server too: a CA that did not sign it.
-  Outcome wrong_ca = RunCoordinator({"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/other-ca.pem",
+  Outcome wrong_ca = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/other-ca.pem",
                                      "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
                                     dir);
   EXPECT_EQ(wrong_ca.code, 3) << wrong_ca.err;
@@ -305,7 +286,7 @@ TEST(SecurityTest, TargetControlToken) {
   ASSERT_FALSE(report.is_discarded());
   EXPECT_EQ(report["target"]["accepted"], 500) << report["target"].dump();
 
-  Outcome without = RunCoordinator({"run", "--plan=" + plan, "--report=" + dir + "/without.json"}, dir);
+  Outcome without = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/without.json"}, dir);
   report = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/without.json"), nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << without.err;
   EXPECT_FALSE(report["target"].contains("accepted")) << report["target"].dump();
