@@ -279,7 +279,7 @@ TEST(SecurityTest, TargetControlToken) {
   const std::string plan =
       WriteFile(dir, "plan.json", Plan(target.listen(), target.control(), agent.listen(), 500));
 
-  Outcome with = RunCoordinator(
+  Outcome with = RunCoordinator(COORDINATOR_BIN,
       {"run", "--plan=" + plan, "--report=" + dir + "/with.json", "--token-file=" + token}, dir);
   EXPECT_EQ(with.code, 0) << with.out << with.err;
   nlohmann::json report = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/with.json"), nullptr, false);
