@@ -1,5 +1,6 @@
 #include "coordinator/plan.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -332,8 +334,13 @@ class PlanParser {
     }
 
     // The split can only fail on the plan's counts: check it here so a plan
-    // that parses can always be run.
-    RETURN_IF_ERROR(SplitPlan(plan_).status());
+    // that parses can always be run. A dns:/// entry's count is per resolved
+    // agent, so with one the split is checked once the names are expanded
+    // (agent_discovery.h).
+    const bool has_dns_agent = std::any_of(plan_.agents.begin(), plan_.agents.end(), [](const AgentPlan& agent) {
+      return absl::StartsWith(agent.endpoint, kDnsEndpointScheme);
+    });
+    if (!has_dns_agent) RETURN_IF_ERROR(SplitPlan(plan_).status());
     return std::move(plan_);
   }
 
@@ -399,7 +406,16 @@ class PlanParser {
         return FieldError(path + ".endpoint", "missing (the agent's HOST:PORT)");
       }
       ASSIGN_OR_RETURN(agent.endpoint, GetString(item["endpoint"], path + ".endpoint"));
-      RETURN_IF_ERROR(CheckHostPort(agent.endpoint, path + ".endpoint"));
+      absl::string_view host_port = agent.endpoint;
+      if (absl::StartsWith(host_port, kDnsEndpointScheme)) {
+        host_port.remove_prefix(kDnsEndpointScheme.size());
+        if (ParseEndpoint(host_port).ok()) {
+          return FieldError(path + ".endpoint", absl::StrCat("dns:/// needs a DNS name, got the address ",
+                                                             Quote(host_port), " (write it without dns:///)"));
+        }
+      }
+      RETURN_IF_ERROR(CheckHostPort(host_port, path + ".endpoint"));
+      agent.plan_index = i;
       if (!endpoints.insert(agent.endpoint).second) {
         return FieldError(path + ".endpoint", absl::StrCat(Quote(agent.endpoint), " is listed twice"));
       }
@@ -427,13 +443,19 @@ class PlanParser {
     if (!sources.is_array() || sources.empty()) {
       return WrongType(path,
                        "a non-empty array of addresses (\"127.0.1.1\"), ranges "
-                       "(\"127.0.1.1-127.0.1.8\") or CIDR prefixes (\"127.0.2.0/29\")",
+                       "(\"127.0.1.1-127.0.1.8\"), CIDR prefixes (\"127.0.2.0/29\") or the "
+                       "agent host's own addresses in a prefix (\"local:10.0.0.0/8\")",
                        sources);
     }
     std::set<std::string> seen;
     for (size_t j = 0; j < sources.size(); ++j) {
       const std::string item_path = absl::StrCat(path, "[", j, "]");
       ASSIGN_OR_RETURN(const std::string spec, GetString(sources[j], item_path));
+      if (absl::StartsWith(spec, kLocalSourcePrefix)) {
+        RETURN_IF_ERROR(ParseLocalSource(spec, item_path, agent));
+        agent->source_specs.push_back(spec);
+        continue;
+      }
       absl::StatusOr<std::vector<IpAddress>> addresses = ParseAddressSpec(spec, agent::kMaxSourceAddresses);
       if (!addresses.ok()) return FieldError(item_path, addresses.status().message());
       for (const IpAddress& address : *addresses) {
@@ -453,6 +475,28 @@ class PlanParser {
       }
       agent->source_specs.push_back(spec);
     }
+    return absl::OkStatus();
+  }
+
+  // "local:CIDR": the agent host's own addresses inside CIDR.
+  absl::Status ParseLocalSource(absl::string_view spec, const std::string& path, AgentPlan* agent) {
+    absl::string_view text = spec.substr(kLocalSourcePrefix.size());
+    absl::StatusOr<Cidr> prefix = ParseCidr(text);
+    if (!prefix.ok()) {
+      return FieldError(path, absl::StrCat("expected \"local:CIDR\" (such as \"local:10.0.0.0/8\"), got ",
+                                           Quote(spec), ": ", prefix.status().message()));
+    }
+    const int family = prefix->network.family;
+    if (!target_families_.contains(family)) {
+      return FieldError(path, absl::StrCat(Quote(spec), " is ", family == AF_INET ? "IPv4" : "IPv6",
+                                           " but no target endpoint is"));
+    }
+    for (const Cidr& other : agent->local_source_prefixes) {
+      if (other.ToString() == prefix->ToString()) {
+        return FieldError(path, absl::StrCat(Quote(spec), " is already listed"));
+      }
+    }
+    agent->local_source_prefixes.push_back(*prefix);
     return absl::OkStatus();
   }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/address.h"
 #include "nlohmann/json.hpp"
 
 namespace fourtuple::coordinator {
@@ -39,15 +40,32 @@ struct EchoPlan {
 };
 
 struct AgentPlan {
-  // gRPC address of the agent: "HOST:PORT" (a name or an address).
+  // gRPC address of the agent: "HOST:PORT" (a name or an address), or
+  // "dns:///NAME:PORT", which stands for one agent per address NAME resolves
+  // to (agent_discovery.h expands it before anything talks to an agent).
   std::string endpoint;
-  // The source_addresses entries as written (single, a-b range or CIDR).
+  // The source_addresses entries as written (single, a-b range, CIDR or
+  // "local:CIDR").
   std::vector<std::string> source_specs;
-  // The same, expanded to single addresses in order; no duplicates.
+  // The explicit entries expanded to single addresses in order; no
+  // duplicates. "local:CIDR" entries add theirs once the agent's host is
+  // known (agent_discovery.h ResolveLocalSources).
   std::vector<std::string> source_addresses;
+  // The "local:CIDR" entries: every address of the agent's own host inside
+  // one of these prefixes is a source. One spec then fits many hosts (the
+  // nodes behind a dns:/// name each use their own addresses).
+  std::vector<Cidr> local_source_prefixes;
+  // Index of the plan's agents[] entry this agent comes from (several agents
+  // share one after a dns:/// entry is expanded): error messages name it.
+  size_t plan_index = 0;
   // This agent's own connection count, when the plan gives one.
   std::optional<uint64_t> connections;
 };
+
+// The prefix of an agent endpoint that names a DNS name to expand.
+inline constexpr absl::string_view kDnsEndpointScheme = "dns:///";
+// The prefix of a source spec that selects the agent host's own addresses.
+inline constexpr absl::string_view kLocalSourcePrefix = "local:";
 
 struct Plan {
   // Target endpoints ("ADDR:PORT"); connections spread round-robin over them.

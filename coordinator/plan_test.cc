@@ -408,6 +408,41 @@ TEST(PlanTest, PlanToJsonDurationsReadBack) {
   EXPECT_EQ(again->ramp_timeout, absl::Seconds(320));
 }
 
+TEST(PlanTest, DnsEndpointAndLocalSourcesParse) {
+  absl::StatusOr<Plan> plan = ParsePlan(R"({
+    "target": {"endpoints": ["10.0.0.1:9000"]},
+    "agents": [{"endpoint": "dns:///fourtuple-agents.lab.svc.cluster.local:7000",
+                "source_addresses": ["local:10.0.0.0/8", "10.9.0.1"]}],
+    "connections": 100})");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const AgentPlan& agent = plan->agents[0];
+  EXPECT_EQ(agent.endpoint, "dns:///fourtuple-agents.lab.svc.cluster.local:7000");
+  EXPECT_THAT(agent.source_specs, ElementsAre("local:10.0.0.0/8", "10.9.0.1"));
+  EXPECT_THAT(agent.source_addresses, ElementsAre("10.9.0.1"));
+  ASSERT_EQ(agent.local_source_prefixes.size(), 1u);
+  EXPECT_EQ(agent.local_source_prefixes[0].ToString(), "10.0.0.0/8");
+  absl::StatusOr<Plan> again = ParsePlan(PlanToJson(*plan).dump());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->agents[0].endpoint, agent.endpoint);
+  EXPECT_EQ(again->agents[0].source_specs, agent.source_specs);
+}
+
+TEST(PlanTest, BadDnsEndpointsAndLocalSourcesNameTheField) {
+  const std::string agent = R"(, "agents": [{"endpoint": "ENDPOINT", "source_addresses": ["SOURCE"]}])";
+  auto plan_with = [&](const std::string& endpoint, const std::string& source) {
+    std::string text = absl::StrReplaceAll(agent, {{"ENDPOINT", endpoint}, {"SOURCE", source}});
+    return R"({"target": {"endpoints": ["127.0.0.1:9000"]}, "connections": 1)" + text + "}";
+  };
+  EXPECT_THAT(ErrorOf(plan_with("dns:///agents", "127.0.1.1")), HasSubstr("plan.agents[0].endpoint: expected HOST:PORT"));
+  EXPECT_THAT(ErrorOf(plan_with("dns:///127.0.0.1:7000", "127.0.1.1")),
+              HasSubstr("plan.agents[0].endpoint: dns:/// needs a DNS name"));
+  EXPECT_THAT(ErrorOf(plan_with("dns:///a b:7000", "127.0.1.1")), HasSubstr("plan.agents[0].endpoint"));
+  EXPECT_THAT(ErrorOf(plan_with("127.0.0.1:7000", "local:10.0.0.0/33")),
+              HasSubstr("plan.agents[0].source_addresses[0]: expected \"local:CIDR\""));
+  EXPECT_THAT(ErrorOf(plan_with("127.0.0.1:7000", "local:fd00::/8")),
+              HasSubstr("plan.agents[0].source_addresses[0]: \"local:fd00::/8\" is IPv6 but no target endpoint is"));
+}
+
 TEST(PlanTest, LoadPlanPrefixesThePath) {
   absl::StatusOr<Plan> missing = LoadPlan("/nonexistent/plan.json");
   ASSERT_FALSE(missing.ok());

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
+#include "coordinator/agent_discovery.h"
 #include "coordinator/capacity.h"
 #include "coordinator/probe_command.h"
 #include "coordinator/split.h"
@@ -23,7 +24,8 @@ bool TargetSharesTheHost(const Plan& plan) {
 
 }  // namespace
 
-PreflightResult RunPreflight(const Plan& plan, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  Plan& plan = *plan_in;
   PreflightResult result;
   absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
   if (!shares.ok()) {
@@ -38,9 +40,14 @@ PreflightResult RunPreflight(const Plan& plan, const std::shared_ptr<grpc::Chann
 
   std::vector<CapacityRow> rows;
   for (size_t i = 0; i < probes.size(); ++i) {
-    const AgentPlan& agent = plan.agents[i];
+    AgentPlan& agent = plan.agents[i];
     if (!probes[i].facts.ok()) {
       result.unreachable.push_back(DescribeProbeFailure(agent.endpoint, probes[i].facts.status()));
+      continue;
+    }
+    absl::Status sources = ResolveLocalSources(*probes[i].facts, &agent);
+    if (!sources.ok()) {
+      result.errors.push_back(std::string(sources.message()));
       continue;
     }
     AgentDemand demand;

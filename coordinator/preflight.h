@@ -26,8 +26,10 @@ struct PreflightResult {
   bool ok() const { return unreachable.empty() && errors.empty(); }
 };
 
-// Probes every agent of the plan and checks its share against its capacity.
-PreflightResult RunPreflight(const Plan& plan, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+// Probes every agent of the plan, fills in each agent's "local:CIDR" sources
+// from its host's addresses (agent_discovery.h), and checks its share against
+// its capacity. `plan` must have its dns:/// agents expanded already.
+PreflightResult RunPreflight(Plan* plan, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 }  // namespace fourtuple::coordinator
 

@@ -11,6 +11,7 @@
 #include "common/grpc_credentials.h"
 #include "common/logging.h"
 #include "common/ready_file.h"
+#include "coordinator/agent_discovery.h"
 #include "coordinator/html_report.h"
 #include "coordinator/plan.h"
 #include "coordinator/plan_names.h"
@@ -32,14 +33,28 @@ std::string NewRunId() {
   return absl::StrFormat("%08x", random());
 }
 
-// The plan, and every name in it resolving: both are bad input (exit 2).
-absl::StatusOr<Plan> LoadCheckedPlan(const std::string& path) {
+// Loads the plan, expands its dns:/// agents and checks that every other name
+// in it resolves; on failure prints why and returns the exit code (2 for a
+// bad plan or a name that does not resolve, 3 for a dns:/// agent name that
+// does not resolve, like an agent that does not answer), else 0.
+int LoadExpandedPlan(const CommandLine& command_line, Plan* out) {
+  const std::string path = command_line.Get("plan");
   absl::StatusOr<Plan> plan = LoadPlan(path);
-  if (!plan.ok()) return plan;
-  if (absl::Status names = CheckPlanNamesResolve(*plan); !names.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", names.message()));
+  if (!plan.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
+    return kExitUsage;
   }
-  return plan;
+  plan = ExpandDnsAgents(*std::move(plan));
+  if (!plan.ok()) {
+    std::fprintf(stderr, "coordinator: %s: %s\n", path.c_str(), std::string(plan.status().message()).c_str());
+    return plan.status().code() == absl::StatusCode::kUnavailable ? kExitPreflight : kExitUsage;
+  }
+  if (absl::Status names = CheckPlanNamesResolve(*plan); !names.ok()) {
+    std::fprintf(stderr, "coordinator: %s: %s\n", path.c_str(), std::string(names.message()).c_str());
+    return kExitUsage;
+  }
+  *out = *std::move(plan);
+  return 0;
 }
 
 }  // namespace
@@ -55,18 +70,16 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommand
 }
 
 int RunPreflightCommand(const CommandLine& command_line) {
-  absl::StatusOr<Plan> plan = LoadCheckedPlan(command_line.Get("plan"));
-  if (!plan.ok()) {
-    std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
-    return kExitUsage;
-  }
+  Plan expanded;
+  if (const int code = LoadExpandedPlan(command_line, &expanded); code != 0) return code;
+  Plan* plan = &expanded;
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       CredentialsFromCommandLine(command_line);
   if (!credentials.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", std::string(credentials.status().message()).c_str());
     return kExitUsage;
   }
-  PreflightResult preflight = RunPreflight(*plan, *credentials);
+  PreflightResult preflight = RunPreflight(plan, *credentials);
   std::fputs(preflight.table.c_str(), stdout);
   std::fflush(stdout);
   PrintProblems("warning: ", preflight.warnings);
@@ -76,11 +89,9 @@ int RunPreflightCommand(const CommandLine& command_line) {
 }
 
 int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop) {
-  absl::StatusOr<Plan> plan = LoadCheckedPlan(command_line.Get("plan"));
-  if (!plan.ok()) {
-    std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
-    return kExitUsage;
-  }
+  Plan expanded;
+  if (const int code = LoadExpandedPlan(command_line, &expanded); code != 0) return code;
+  Plan* plan = &expanded;
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> loaded =
       CredentialsFromCommandLine(command_line);
   if (!loaded.ok()) {
@@ -92,7 +103,7 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
   // Preflight: every agent must answer, and each share must fit its host
   // (unless --force: the limits are estimates, and finding where a host
   // really gives up is a use of this tool).
-  PreflightResult preflight = RunPreflight(*plan, credentials);
+  PreflightResult preflight = RunPreflight(plan, credentials);
   PrintProblems("warning: ", preflight.warnings);
   if (!preflight.unreachable.empty()) {
     PrintProblems("", preflight.unreachable);

@@ -2,6 +2,8 @@
 // coordinator CLI, on loopback and inside a fresh network namespace.
 #include <sys/wait.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -233,6 +235,70 @@ TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
     EXPECT_EQ(report["target"]["open_at_peak"], 40000);
     lab.StopAll();
   }
+}
+
+// A dns:/// agent entry expands to one agent per address the name resolves
+// to. Inside a namespace, `ip netns exec` reads /etc/netns/NAME/hosts as
+// /etc/hosts, so one name can stand for two agents (127.0.0.1 and 127.0.0.2,
+// same port) without touching the machine's /etc/hosts; "local:127.0.0.0/8"
+// gives each agent its host's own loopback address.
+TEST(DistributedRunTest, DnsNameExpandsToEveryAgentItResolvesTo) {
+  if (!testing::CanCreateNetns()) GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
+  auto ns = ScopedNetns::Create("ft-dns");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  const std::string etc_dir = "/etc/netns/" + (*ns)->name();
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } remove_etc{etc_dir};
+  std::filesystem::create_directories(etc_dir);
+  std::ofstream(etc_dir + "/hosts") << "127.0.0.1 localhost\n127.0.0.1 agents.lab\n127.0.0.2 agents.lab\n";
+
+  std::string dir = MakeTempDir("ft-dns");
+  Lab lab(dir, (*ns)->name());
+  ASSERT_NO_FATAL_FAILURE(lab.StartTarget(1, {"127.0.0.1:0"}));
+  const std::string first = lab.StartAgent("agent1");
+  ASSERT_FALSE(first.empty()) << lab.Diagnostics();
+  const std::string port = first.substr(first.rfind(':') + 1);
+  const std::string second = lab.StartAgent("agent2", {"--listen=127.0.0.2:" + port});
+  ASSERT_EQ(second, "127.0.0.2:" + port) << lab.Diagnostics();
+
+  json plan = BasePlan(lab, 2000);
+  plan["agents"] = json::array(
+      {{{"endpoint", "dns:///agents.lab:" + port}, {"source_addresses", {"local:127.0.0.0/8"}}}});
+  int code = lab.RunCoordinator(plan, absl::Seconds(120));
+  json report = lab.Report();
+  ASSERT_FALSE(report.is_discarded()) << lab.Diagnostics();
+  EXPECT_EQ(code, 0) << report.dump(2).substr(0, 4000) << "\n" << lab.Diagnostics();
+  EXPECT_EQ(report["outcome"], "pass");
+  EXPECT_EQ(report["totals"]["echo_verified"], 2000);
+  ASSERT_EQ(report["agents"].size(), 2u) << report["agents"].dump(2);
+  EXPECT_EQ(report["agents"][0]["endpoint"], first);
+  EXPECT_EQ(report["agents"][1]["endpoint"], second);
+  for (const json& agent : report["agents"]) {
+    EXPECT_EQ(agent["established"], 1000);
+    EXPECT_EQ(agent["by_source_address"], json({{"127.0.0.1", 1000}})) << agent.dump(2);
+  }
+  lab.StopAll();
+}
+
+// A name that does not resolve stops the run before it starts, like an
+// agent that does not answer (exit 3), naming the plan field.
+TEST(DistributedRunTest, DnsNameThatDoesNotResolveExitsThree) {
+  std::string dir = MakeTempDir("ft-dns-missing");
+  Lab lab(dir, std::nullopt);
+  ASSERT_NO_FATAL_FAILURE(lab.StartTarget(1, {"127.0.0.1:0"}));
+  json plan = BasePlan(lab, 10);
+  plan["agents"] = json::array(
+      {{{"endpoint", "dns:///no-such-agent.invalid:7000"}, {"source_addresses", {"127.0.1.1"}}}});
+  EXPECT_EQ(lab.RunCoordinator(plan, absl::Seconds(60)), 3) << lab.Diagnostics();
+  EXPECT_NE(lab.Diagnostics().find("plan.agents[0].endpoint: dns:///no-such-agent.invalid:7000: cannot resolve"),
+            std::string::npos)
+      << lab.Diagnostics();
+  lab.StopAll();
 }
 
 }  // namespace
