@@ -14,6 +14,8 @@ packages=(
   clang libfuzzer-14-dev
   # issue 6: deploy/ checks (systemd-analyze verify, ansible-playbook --syntax-check)
   systemd ansible
+  # issue 6: Kubernetes manifest validation (tests/deploy/kubernetes-check)
+  nodejs
 )
 
 missing=()
@@ -22,7 +24,26 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# Debian's nodejs comes without npm (its own package); a nodejs that bundles
+# npm conflicts with that package, so it is only asked for when npm is missing.
+command -v npm >/dev/null || missing+=(npm)
+
+# The npm packages of the Kubernetes manifest check, pinned by its
+# package-lock.json, into its gitignored node_modules (about 10 s, 26 MB).
+install_node_modules() {
+  local check_dir
+  check_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy/kubernetes-check"
+  [[ $check_dir/node_modules/.package-lock.json -nt $check_dir/package-lock.json ]] && return 0
+  echo "install-deps: npm ci in $check_dir" >&2
+  if ! npm ci --prefix "$check_dir" --no-audit --no-fund --loglevel=error >/dev/null; then
+    echo "install-deps: npm ci failed; the deploy_kubernetes_manifests test will fail until it works" >&2
+  fi
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_node_modules
+  exit 0
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps: missing packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
@@ -32,3 +53,4 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_node_modules
