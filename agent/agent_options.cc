@@ -23,9 +23,16 @@ absl::StatusOr<int> ParseProcessesFlag(absl::string_view text) {
   if (text == "auto") return 0;
   int value = 0;
   if (!absl::SimpleAtoi(text, &value) || value < 1 || value > kMaxProcesses) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not \"auto\" or a number of processes in 1..", kMaxProcesses));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" is not \"auto\" or a number of processes in 1..", kMaxProcesses));
   }
   return value;
+}
+
+absl::StatusOr<SourcePorts> ParseSourcePortsFlag(absl::string_view text) {
+  if (text == "kernel") return SourcePorts::kKernel;
+  if (text == "agent") return SourcePorts::kAgent;
+  return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not \"kernel\" or \"agent\""));
 }
 
 absl::StatusOr<std::vector<Cidr>> ParseCidrList(absl::string_view text) {
@@ -33,7 +40,8 @@ absl::StatusOr<std::vector<Cidr>> ParseCidrList(absl::string_view text) {
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     part = absl::StripAsciiWhitespace(part);
     if (part.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" has an empty entry; expected CIDR[,CIDR...]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\" has an empty entry; expected CIDR[,CIDR...]"));
     }
     ASSIGN_OR_RETURN(Cidr cidr, ParseCidr(part));
     out.push_back(cidr);
@@ -52,6 +60,10 @@ absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags) {
   absl::StatusOr<int> processes = ParseProcessesFlag(flags.processes);
   if (!processes.ok()) return FlagError("processes", processes.status());
   options.processes = *processes;
+
+  absl::StatusOr<SourcePorts> source_ports = ParseSourcePortsFlag(flags.source_ports);
+  if (!source_ports.ok()) return FlagError("source-ports", source_ports.status());
+  options.source_ports = *source_ports;
 
   absl::StatusOr<std::vector<Cidr>> allow = ParseCidrList(flags.allow_targets);
   if (!allow.ok()) return FlagError("allow-targets", allow.status());

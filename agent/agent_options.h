@@ -10,8 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/flag_names.h"
+#include "agent/source_ports.h"
 #include "common/address.h"
+#include "common/flag_names.h"
 #include "common/grpc_credentials.h"
 
 namespace fourtuple::agent {
@@ -30,6 +31,7 @@ struct AgentFlags {
   std::string host_label;
   std::string metrics;
   bool insecure = false;
+  std::string source_ports = "kernel";
   AuthFlags auth;  // --token-file, --tls-cert, --tls-key, --tls-ca
 };
 
@@ -61,6 +63,11 @@ struct AgentOptions {
   // 0 picks a free port (published in the ready file). Read-only counts, no
   // authentication. Unset: none. Default unset.
   std::optional<Endpoint> metrics;
+  // Who picks each connection's source port: the kernel's search at
+  // connect() (kernel), or the agent's own per-(source, target) cursor with an
+  // explicit bind (agent), which keeps connect() from slowing as a source
+  // address's port range fills. Default kernel.
+  SourcePorts source_ports = SourcePorts::kKernel;
 };
 
 // DashesToUnderscores (common/flag_names.h) maps --ready-file to absl's name.
@@ -73,6 +80,9 @@ absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags);
 
 // "auto" -> 0, "N" -> N in [1, kMaxProcesses].
 absl::StatusOr<int> ParseProcessesFlag(absl::string_view text);
+
+// "kernel" | "agent".
+absl::StatusOr<SourcePorts> ParseSourcePortsFlag(absl::string_view text);
 
 // "CIDR[,CIDR...]"; at least one.
 absl::StatusOr<std::vector<Cidr>> ParseCidrList(absl::string_view text);

@@ -70,6 +70,20 @@ TEST(AgentOptionsTest, Processes) {
   EXPECT_THAT(bad.status().message(), HasSubstr("--processes"));
 }
 
+TEST(AgentOptionsTest, SourcePorts) {
+  EXPECT_EQ(*ParseSourcePortsFlag("kernel"), SourcePorts::kKernel);
+  EXPECT_EQ(*ParseSourcePortsFlag("agent"), SourcePorts::kAgent);
+  AgentFlags flags;
+  absl::StatusOr<AgentOptions> options = ParseAgentFlags(flags);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->source_ports, SourcePorts::kKernel);
+  flags.source_ports = "explicit";
+  absl::StatusOr<AgentOptions> bad = ParseAgentFlags(flags);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("--source-ports"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("\"kernel\" or \"agent\""));
+}
+
 TEST(AgentOptionsTest, AllowTargets) {
   absl::StatusOr<std::vector<Cidr>> list = ParseCidrList("10.0.0.0/8, 198.18.0.0/15");
   ASSERT_TRUE(list.ok()) << list.status();
@@ -87,12 +101,12 @@ TEST(AgentOptionsTest, AllowTargets) {
 }
 
 TEST(AgentOptionsTest, DashesToUnderscoresRewritesNamesOnly) {
-  const char* argv[] = {"/bin/agent-x",      "--ready-file=/tmp/a-b",  "-host-label", "lab-1",
-                        "--allow-targets", "--insecure", "--", "--not-a-flag"};
+  const char* argv[] = {"/bin/agent-x", "--ready-file=/tmp/a-b", "-host-label",
+                        "lab-1",        "--allow-targets",       "--insecure",
+                        "--",           "--not-a-flag"};
   std::vector<std::string> out = DashesToUnderscores(8, argv);
-  EXPECT_EQ(out, (std::vector<std::string>{"/bin/agent-x", "--ready_file=/tmp/a-b", "-host_label",
-                                           "lab-1", "--allow_targets", "--insecure", "--",
-                                           "--not-a-flag"}));
+  EXPECT_EQ(out, (std::vector<std::string>{"/bin/agent-x", "--ready_file=/tmp/a-b", "-host_label", "lab-1",
+                                           "--allow_targets", "--insecure", "--", "--not-a-flag"}));
 }
 
 TEST(AgentOptionsTest, HostLabel) {

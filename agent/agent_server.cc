@@ -1,13 +1,12 @@
 #include "agent/agent_server.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <memory>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -78,6 +77,7 @@ absl::Status RunAgent(const AgentOptions& options) {
   AgentService::Config config;
   config.options = options;
   config.worker_argv = {self, "--worker"};
+  if (options.source_ports == SourcePorts::kAgent) config.worker_argv.push_back(kAgentSourcePortsArg);
   AgentService service(std::move(config));
 
   const std::string listen = options.listen.ToString();

@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "agent/echo_payload.h"
 #include "common/address.h"
 #include "common/failure_reason.h"
+#include "common/host_facts.h"
 #include "common/logging.h"
 #include "common/posix_error.h"
 
@@ -23,6 +25,8 @@ namespace {
 
 constexpr size_t kScratchBytes = 64 * 1024;
 constexpr int kMaxEvents = 1024;
+// SourcePorts::kAgent: ports tried for one connection before it fails.
+constexpr int kPortTries = 16;
 // epoll tag slot of an outside fd (no connection has this slot).
 constexpr uint32_t kExternalSlot = UINT32_MAX;
 // Every connection is registered once, for all it will ever wait for:
@@ -75,17 +79,19 @@ absl::Status CheckTimeout(absl::string_view field, uint64_t ms) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ConnectionEngine>> ConnectionEngine::Create(AgentWorkerShared* shared) {
+absl::StatusOr<std::unique_ptr<ConnectionEngine>> ConnectionEngine::Create(AgentWorkerShared* shared,
+                                                                           SourcePorts source_ports) {
   if (shared == nullptr) return absl::InvalidArgumentError("connection engine: no shared block");
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return PosixError("connection engine: epoll_create1", errno);
-  return std::unique_ptr<ConnectionEngine>(new ConnectionEngine(shared, epoll_fd));
+  return std::unique_ptr<ConnectionEngine>(new ConnectionEngine(shared, epoll_fd, source_ports));
 }
 
-ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, int epoll_fd)
+ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports)
     : shared_(shared),
       epoll_fd_(epoll_fd),
       epoch_ns_(MonotonicNanos()),
+      source_ports_(source_ports),
       scratch_(new char[kScratchBytes]),
       payload_(new char[kMaxPayloadBytes]),
       events_(new epoll_event[kMaxEvents]) {}
@@ -193,6 +199,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   source_names_ = std::move(source_names);
   target_names_ = std::move(target_names);
   logged_failures_.assign(targets_.size(), {});
+  SeedPortCursors(first_connection_);
 
   uint64_t now = NowMicros();
   wheel_.Reset(table_.data(), TickOf(now));
@@ -379,22 +386,18 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
 
   ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
                                   static_cast<uint32_t>(targets_.size()));
-  const SocketAddress& target = targets_[route.target_index];
-  const SocketAddress& source = sources_[route.source_index];
-  c.fd = socket(target.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c.fd < 0) return FailConnect(slot, c, errno);
-  // The kernel picks the source port at connect() per 4-tuple, not at bind()
-  // per address: each source address then serves a full ephemeral range per
-  // target endpoint.
-  int one = 1;
-  if (setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) {
-    return FailConnect(slot, c, errno);
+  // With the agent's own ports a port found taken (by another program or a
+  // leftover) is skipped: a few more tries before giving up on the connection.
+  const int tries = source_ports_ == SourcePorts::kAgent ? kPortTries : 1;
+  int error = 0;
+  for (int attempt = 0; attempt < tries; ++attempt) {
+    if (c.fd >= 0) close(c.fd);
+    c.fd = -1;
+    error = OpenAndConnect(c, route);
+    if (error != EADDRINUSE && error != EADDRNOTAVAIL) break;
   }
-  if (bind(c.fd, &source.any, source.length) != 0) return FailConnect(slot, c, errno);
+  if (error != 0) return FailConnect(slot, c, error);
   uint64_t now = NowMicros();
-  c.stamp_us = static_cast<uint32_t>(now);
-  if (connect(c.fd, &target.any, target.length) != 0 && errno != EINPROGRESS)
-    return FailConnect(slot, c, errno);
   epoll_event event{};
   event.events = kConnectionEvents;
   event.data.u64 = EpollTag(slot, c.generation);
@@ -402,6 +405,62 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   ++in_flight_;
   Set(shared_->in_flight, in_flight_);
   wheel_.Schedule(slot, DeadlineTick(now, connect_timeout_us_));
+}
+
+int ConnectionEngine::OpenAndConnect(Connection& c, const ConnectionRoute& route) {
+  const SocketAddress& target = targets_[route.target_index];
+  SocketAddress source = sources_[route.source_index];
+  c.fd = socket(target.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) return errno;
+  int one = 1;
+  if (source_ports_ == SourcePorts::kKernel) {
+    // The kernel picks the source port at connect() per 4-tuple, not at
+    // bind() per address: each source address then serves a full ephemeral
+    // range per target endpoint.
+    if (setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) return errno;
+  } else {
+    // The next port of this (source, target) pair. SO_REUSEADDR lets one
+    // (source, port) serve every target endpoint, as the kernel's choice
+    // does; connect() still refuses a 4-tuple in use (EADDRNOTAVAIL).
+    if (setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return errno;
+    uint32_t& cursor = port_cursors_[route.source_index + route.target_index * sources_.size()];
+    const uint16_t port = htons(static_cast<uint16_t>(port_low_ + cursor));
+    if (++cursor == port_count_) cursor = 0;
+    if (source.any.sa_family == AF_INET) {
+      source.v4.sin_port = port;
+    } else {
+      source.v6.sin6_port = port;
+    }
+  }
+  if (bind(c.fd, &source.any, source.length) != 0) return errno;
+  c.stamp_us = static_cast<uint32_t>(NowMicros());
+  if (connect(c.fd, &target.any, target.length) != 0 && errno != EINPROGRESS) return errno;
+  return 0;
+}
+
+void ConnectionEngine::SeedPortCursors(uint64_t first_connection) {
+  port_cursors_.clear();
+  if (source_ports_ != SourcePorts::kAgent) return;
+  // The ports the kernel would pick from (this network namespace's range):
+  // what preflight counted on, and where nothing else binds by default.
+  unsigned low = 32768, high = 60999;  // the kernel's default range
+  absl::StatusOr<std::string> text = ReadSmallFile("/proc/sys/net/ipv4/ip_local_port_range");
+  if (text.ok() &&
+      (std::sscanf(text->c_str(), "%u %u", &low, &high) != 2 || low < 1 || high > 65535 || low > high)) {
+    low = 32768;
+    high = 60999;
+  }
+  port_low_ = low;
+  port_count_ = high - low + 1;
+  // Connection id i of pair p = i mod pairs (RouteOf) is that pair's
+  // (i / pairs)-th: starting each cursor at the slice's first such index gives
+  // every worker of the agent its own ports, as if one cursor ran through all.
+  const uint64_t pairs = static_cast<uint64_t>(sources_.size()) * targets_.size();
+  port_cursors_.resize(pairs);
+  for (uint64_t p = 0; p < pairs; ++p) {
+    const uint64_t first_of_pair = first_connection + (p + pairs - first_connection % pairs) % pairs;
+    port_cursors_[p] = static_cast<uint32_t>((first_of_pair / pairs) % port_count_);
+  }
 }
 
 void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {

@@ -39,6 +39,7 @@
 #include "agent/echo_exchange.h"
 #include "agent/echo_payload.h"
 #include "agent/rate_limiter.h"
+#include "agent/source_ports.h"
 #include "agent/timer_wheel.h"
 #include "agent/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
@@ -60,7 +61,9 @@ class ConnectionEngine {
  public:
   // `shared` must stay mapped while the engine lives; it is expected zeroed
   // (Start() zeroes it again for a second run in the same process).
-  static absl::StatusOr<std::unique_ptr<ConnectionEngine>> Create(AgentWorkerShared* shared);
+  // `source_ports`: who picks each connection's source port (source_ports.h).
+  static absl::StatusOr<std::unique_ptr<ConnectionEngine>> Create(
+      AgentWorkerShared* shared, SourcePorts source_ports = SourcePorts::kKernel);
   ~ConnectionEngine();  // Closes every connection (RST) and the epoll fd.
 
   ConnectionEngine(const ConnectionEngine&) = delete;
@@ -110,7 +113,7 @@ class ConnectionEngine {
     socklen_t length = 0;
   };
 
-  ConnectionEngine(AgentWorkerShared* shared, int epoll_fd);
+  ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports);
 
   void ResetShared();
   void UpdatePhase();
@@ -119,6 +122,11 @@ class ConnectionEngine {
   // Connecting.
   void PumpConnects();
   void StartConnect(uint32_t slot);
+  // socket, bind, connect for `c` along `route`; 0 or the errno (c.fd is set
+  // once the socket exists).
+  int OpenAndConnect(Connection& c, const ConnectionRoute& route);
+  // SourcePorts::kAgent: the cursors' starting ports for this slice.
+  void SeedPortCursors(uint64_t first_connection);
   void OnConnectEvent(uint32_t slot, Connection& c, uint32_t events);
   bool IsSelfConnect(uint32_t slot, const Connection& c) const;
   void FailConnect(uint32_t slot, Connection& c, int reason);
@@ -154,6 +162,7 @@ class ConnectionEngine {
   AgentWorkerShared* const shared_;
   const int epoll_fd_;
   const uint64_t epoch_ns_;
+  const SourcePorts source_ports_;
 
   // Constant during a run (set by Start).
   bool started_ = false;
@@ -169,6 +178,11 @@ class ConnectionEngine {
   std::vector<SocketAddress> targets_;
   std::vector<std::string> source_names_;  // for log lines only
   std::vector<std::string> target_names_;
+  // SourcePorts::kAgent: the local port range and, per (source, target)
+  // pair (source index + target index x sources), the next port's offset in it.
+  uint32_t port_low_ = 0;
+  uint32_t port_count_ = 0;
+  std::vector<uint32_t> port_cursors_;
 
   // Loop state.
   ConnectionTable table_;

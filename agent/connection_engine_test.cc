@@ -4,6 +4,7 @@
 #include "agent/connection_engine.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <functional>
@@ -44,7 +46,7 @@ struct StartOptions {
   double connect_rate = 0;
   uint32_t max_in_flight = 256;
   uint32_t payload_bytes = 64;
-  std::string send;    // echo.send / echo.expect (then payload_bytes is 0)
+  std::string send;  // echo.send / echo.expect (then payload_bytes is 0)
   std::string expect;
   uint64_t connect_timeout_ms = 5000;
   uint64_t echo_timeout_ms = 5000;
@@ -613,7 +615,92 @@ int PartialWritesChild() {
   return verified ? 0 : 1;
 }
 
+// A loopback listener on a free port; Accepted() takes every queued
+// connection and returns the peers' (our) source ports, sorted.
+class PeerPortListener : public RefusingPort {
+ public:
+  PeerPortListener() {
+    listen(fd_, 64);
+    fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);  // Accepted() stops at an empty queue
+  }
+  std::vector<uint16_t> Accepted() {
+    std::vector<uint16_t> ports;
+    for (;;) {
+      sockaddr_in peer{};
+      socklen_t length = sizeof peer;
+      int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      ports.push_back(ntohs(peer.sin_port));
+      accepted_.push_back(fd);
+    }
+    std::sort(ports.begin(), ports.end());
+    return ports;
+  }
+  ~PeerPortListener() {
+    for (int fd : accepted_) close(fd);
+  }
+
+ private:
+  std::vector<int> accepted_;
+};
+
+// SourcePorts::kAgent: each (source, target) pair takes its ports in order
+// from the low end of the namespace's range, a worker's cursor starts where
+// its slice's connections fall, and a port another socket holds is skipped.
+int AgentSourcePortsChild() {
+  if (!EnterFreshNetns({{"ip_local_port_range", "20000 20999"}})) return 77;
+  PeerPortListener targets[2];
+  int foreign = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // holds 127.0.1.1:20002
+  sockaddr_in taken{};
+  taken.sin_family = AF_INET;
+  taken.sin_port = htons(20002);
+  inet_pton(AF_INET, "127.0.1.1", &taken.sin_addr);
+  if (bind(foreign, reinterpret_cast<sockaddr*>(&taken), sizeof taken) != 0) return 2;
+
+  // Two workers' slices of one agent: ids 0..7 and 10..13 over 1 source x 2
+  // targets, so connection i is pair i % 2's (i / 2)-th.
+  const std::vector<std::vector<uint16_t>> expected = {{20000, 20001, 20003, 20004, 20005, 20006},
+                                                       {20000, 20001, 20003, 20004, 20005, 20006}};
+  std::vector<std::unique_ptr<AgentWorkerShared>> shared;
+  std::vector<std::unique_ptr<ConnectionEngine>> engines;
+  for (auto [first, count] : {std::pair<uint64_t, uint64_t>{0, 8}, {10, 4}}) {
+    shared.push_back(std::make_unique<AgentWorkerShared>());
+    absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine =
+        ConnectionEngine::Create(shared.back().get(), SourcePorts::kAgent);
+    if (!engine.ok()) return 3;
+    StartOptions o;
+    o.targets = {targets[0].endpoint(), targets[1].endpoint()};
+    o.sources = {"127.0.1.1"};
+    o.first_connection = first;
+    o.connections = count;
+    if (!(*engine)->Start(MakeStart(o)).ok() || !(*engine)->BeginConnect().ok()) return 4;
+    Spin(**engine, [&] { return (*engine)->phase() == WorkerPhase::kConnected; });
+    if (Load(shared.back()->established) != count || Load(shared.back()->failed) != 0) {
+      std::fprintf(stderr, "agent ports: slice at %lu established %lu failed %lu\n",
+                   static_cast<unsigned long>(first),
+                   static_cast<unsigned long>(Load(shared.back()->established)),
+                   static_cast<unsigned long>(Load(shared.back()->failed)));
+      return 1;
+    }
+    engines.push_back(*std::move(engine));
+  }
+  int result = 0;
+  for (int t = 0; t < 2; ++t) {
+    std::vector<uint16_t> ports = targets[t].Accepted();
+    if (ports != expected[t]) {
+      std::string seen;
+      for (uint16_t port : ports) seen += " " + std::to_string(port);
+      std::fprintf(stderr, "agent ports: target %d saw source ports%s\n", t, seen.c_str());
+      result = 1;
+    }
+  }
+  close(foreign);
+  return result;
+}
+
 TEST(NamespaceTest, ASocketConnectedToItselfIsRefused) { RunInChild(SelfConnectChild); }
+
+TEST(NamespaceTest, AgentSourcePortsRunInOrderPerPairAndSkipTakenPorts) { RunInChild(AgentSourcePortsChild); }
 
 TEST(NamespaceTest, PartialWritesResumeFromTheConnectionsOffset) { RunInChild(PartialWritesChild); }
 

@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/string_view.h"
 #include "agent/agent_options.h"
 #include "agent/agent_server.h"
 #include "agent/worker_main.h"
@@ -23,6 +24,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7000",
 ABSL_FLAG(std::string, processes, "auto",
           "worker processes per run: N, or auto (enough to stay inside each process's fd "
           "limit, at least one per core); an assignment may set its own");
+ABSL_FLAG(std::string, source_ports, "kernel",
+          "who picks each connection's source port: kernel (the search at connect(), "
+          "IP_BIND_ADDRESS_NO_PORT) or agent (explicit bind from a per-(source, target) cursor: "
+          "no port search, so connects stay fast as a source address's range fills)");
 ABSL_FLAG(std::string, ready_file, "",
           "write {\"listen\": [\"ADDR:PORT\"], \"metrics\": \"ADDR:PORT\"} here atomically once "
           "serving (metrics only with --metrics)");
@@ -55,14 +60,20 @@ int main(int argc, char** argv) {
       LOG_ERROR("worker set-up: %s", context.status().ToString());
       return 1;
     }
-    return fourtuple::agent::RunAgentWorker(*context);
+    fourtuple::agent::SourcePorts source_ports = fourtuple::agent::SourcePorts::kKernel;
+    for (int i = 1; i < argc; ++i) {
+      if (absl::string_view(argv[i]) == fourtuple::agent::kAgentSourcePortsArg) {
+        source_ports = fourtuple::agent::SourcePorts::kAgent;
+      }
+    }
+    return fourtuple::agent::RunAgentWorker(*context, source_ports);
   }
 
   fourtuple::SetLogProgramName("agent");
   absl::SetProgramUsageMessage(
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
-      "[--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
+      "[--source-ports=kernel|agent] [--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   // absl exits 1 on an unknown flag; a bad command line exits 2 here.
@@ -78,6 +89,7 @@ int main(int argc, char** argv) {
   fourtuple::agent::AgentFlags flags;
   flags.listen = absl::GetFlag(FLAGS_listen);
   flags.processes = absl::GetFlag(FLAGS_processes);
+  flags.source_ports = absl::GetFlag(FLAGS_source_ports);
   flags.ready_file = absl::GetFlag(FLAGS_ready_file);
   flags.allow_targets = absl::GetFlag(FLAGS_allow_targets);
   flags.host_label = absl::GetFlag(FLAGS_host_label);

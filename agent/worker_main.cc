@@ -107,7 +107,7 @@ void WriteError(AgentWorkerShared& shared, absl::string_view message) {
 
 }  // namespace
 
-int RunAgentWorker(WorkerContext& context) {
+int RunAgentWorker(WorkerContext& context, SourcePorts source_ports) {
   if (context.shared == nullptr || context.shared_bytes < sizeof(AgentWorkerShared)) {
     LOG_ERROR("agent worker %d: shared block of %d bytes, need %d", context.index, context.shared_bytes,
               sizeof(AgentWorkerShared));
@@ -126,7 +126,7 @@ int RunAgentWorker(WorkerContext& context) {
     return 1;
   }
 
-  absl::StatusOr<std::unique_ptr<ConnectionEngine>> created = ConnectionEngine::Create(&shared);
+  absl::StatusOr<std::unique_ptr<ConnectionEngine>> created = ConnectionEngine::Create(&shared, source_ports);
   if (!created.ok()) {
     WriteError(shared, created.status().ToString());
     close(signal_fd);

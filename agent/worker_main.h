@@ -5,13 +5,14 @@
 #ifndef FOURTUPLE_AGENT_WORKER_MAIN_H_
 #define FOURTUPLE_AGENT_WORKER_MAIN_H_
 
+#include "agent/source_ports.h"
 #include "common/worker_pool.h"
 
 namespace fourtuple::agent {
 
 // Serves commands from context.control_fd until it closes or SIGTERM; returns
 // the process exit code (0 after a clean shutdown).
-int RunAgentWorker(WorkerContext& context);
+int RunAgentWorker(WorkerContext& context, SourcePorts source_ports = SourcePorts::kKernel);
 
 }  // namespace fourtuple::agent
 
