@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/expect_contains.h"
 #include "tests/support/subprocess.h"
 
 namespace fourtuple {
@@ -25,12 +26,6 @@ using ::fourtuple::testing::Subprocess;
 using json = nlohmann::json;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
-
-// gmock is not linked into e2e tests: a plain substring check.
-#define EXPECT_CONTAINS(haystack, needle)                          \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
-      << "expected to find: " << (needle) << "\nin:\n"             \
-      << std::string(haystack).substr(0, 3000)
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t count = 0;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/coordinator_cli.h"
 
 namespace fourtuple::testing {
 
@@ -75,13 +76,7 @@ std::string HoldingRun::WritePlan(const std::string& name, const std::string& ho
                                         options_.report_interval, R"(",
   "lease": ")", options_.lease, R"("
 })");
-  const std::string path = dir_ + "/" + name;
-  FILE* file = std::fopen(path.c_str(), "w");
-  EXPECT_NE(file, nullptr) << path;
-  if (file == nullptr) return path;
-  std::fwrite(text.data(), 1, text.size(), file);
-  std::fclose(file);
-  return path;
+  return testing::WritePlan(dir_, name, text);
 }
 
 bool HoldingRun::StartAndWaitForHold() {
