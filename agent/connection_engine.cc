@@ -390,14 +390,15 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   // leftover) is skipped: a few more tries before giving up on the connection.
   const int tries = source_ports_ == SourcePorts::kAgent ? kPortTries : 1;
   int error = 0;
+  uint64_t now = 0;
   for (int attempt = 0; attempt < tries; ++attempt) {
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
-    error = OpenAndConnect(c, route);
+    now = NowMicros();
+    error = OpenAndConnect(c, route, now);
     if (error != EADDRINUSE && error != EADDRNOTAVAIL) break;
   }
   if (error != 0) return FailConnect(slot, c, error);
-  uint64_t now = NowMicros();
   epoll_event event{};
   event.events = kConnectionEvents;
   event.data.u64 = EpollTag(slot, c.generation);
@@ -407,7 +408,7 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   wheel_.Schedule(slot, DeadlineTick(now, connect_timeout_us_));
 }
 
-int ConnectionEngine::OpenAndConnect(Connection& c, const ConnectionRoute& route) {
+int ConnectionEngine::OpenAndConnect(Connection& c, const ConnectionRoute& route, uint64_t now) {
   const SocketAddress& target = targets_[route.target_index];
   SocketAddress source = sources_[route.source_index];
   c.fd = socket(target.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -433,7 +434,7 @@ int ConnectionEngine::OpenAndConnect(Connection& c, const ConnectionRoute& route
     }
   }
   if (bind(c.fd, &source.any, source.length) != 0) return errno;
-  c.stamp_us = static_cast<uint32_t>(NowMicros());
+  c.stamp_us = static_cast<uint32_t>(now);
   if (connect(c.fd, &target.any, target.length) != 0 && errno != EINPROGRESS) return errno;
   return 0;
 }

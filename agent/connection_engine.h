@@ -122,9 +122,9 @@ class ConnectionEngine {
   // Connecting.
   void PumpConnects();
   void StartConnect(uint32_t slot);
-  // socket, bind, connect for `c` along `route`; 0 or the errno (c.fd is set
-  // once the socket exists).
-  int OpenAndConnect(Connection& c, const ConnectionRoute& route);
+  // socket, bind, connect for `c` along `route`, stamped `now` (one clock
+  // read per attempt); 0 or the errno (c.fd is set once the socket exists).
+  int OpenAndConnect(Connection& c, const ConnectionRoute& route, uint64_t now);
   // SourcePorts::kAgent: the cursors' starting ports for this slice.
   void SeedPortCursors(uint64_t first_connection);
   void OnConnectEvent(uint32_t slot, Connection& c, uint32_t events);
