@@ -8,14 +8,15 @@
 #include <csignal>
 #include <memory>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
+#include "agent/worker_main.h"
 #include "common/logging.h"
 #include "common/metrics_http.h"
 #include "common/posix_error.h"
 #include "common/ready_file.h"
 #include "common/status_macros.h"
+#include "common/worker_spawner.h"
 #include "nlohmann/json.hpp"
 
 namespace fourtuple::agent {
@@ -32,8 +33,8 @@ void OnStopSignal(int signal_number) {
   errno = saved_errno;
 }
 
-// A pipe the stop signals write to. Signals are caught, not blocked: exec'd
-// workers inherit the signal mask, and they must still die on SIGTERM.
+// A pipe the stop signals write to. Signals are caught, not blocked, so
+// every later thread keeps an ordinary mask.
 absl::StatusOr<int> InstallStopSignals() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return PosixError("pipe2", errno);
@@ -61,23 +62,19 @@ int WaitForStopSignal(int read_fd) {
 
 }  // namespace
 
-absl::StatusOr<std::string> SelfExecutablePath() {
-  char buffer[4096];
-  ssize_t n = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  if (n < 0) return PosixError("readlink /proc/self/exe", errno);
-  std::string path(buffer, static_cast<size_t>(n));
-  if (absl::EndsWith(path, " (deleted)")) return std::string("/proc/self/exe");
-  return path;
+absl::StatusOr<std::unique_ptr<WorkerSpawner>> StartWorkerSpawner(SourcePorts source_ports) {
+  return WorkerSpawner::Start([source_ports](WorkerContext& context) {
+    SetLogProgramName("agent-worker");
+    return RunAgentWorker(context, source_ports);
+  });
 }
 
-absl::Status RunAgent(const AgentOptions& options) {
-  ASSIGN_OR_RETURN(std::string self, SelfExecutablePath());
+absl::Status RunAgent(const AgentOptions& options, WorkerSpawner& spawner) {
   ASSIGN_OR_RETURN(int signal_fd, InstallStopSignals());
 
   AgentService::Config config;
   config.options = options;
-  config.worker_argv = {self, "--worker"};
-  if (options.source_ports == SourcePorts::kAgent) config.worker_argv.push_back(kAgentSourcePortsArg);
+  config.spawner = &spawner;
   AgentService service(std::move(config));
 
   const std::string listen = options.listen.ToString();
@@ -98,8 +95,6 @@ absl::Status RunAgent(const AgentOptions& options) {
   LOG_INFO("serving fourtuple.v1.Agent on %s (processes %s, allow-targets %s, authentication %s)",
            bound.ToString(), options.processes == 0 ? "auto" : absl::StrCat(options.processes),
            options.allow_targets_text, options.auth.Describe());
-  // Exec'd workers never get here (main() branches first), so civetweb runs
-  // only in this front process.
   std::unique_ptr<MetricsHttpServer> metrics;
   if (options.metrics.has_value()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =

@@ -5,23 +5,25 @@
 #ifndef FOURTUPLE_AGENT_AGENT_SERVER_H_
 #define FOURTUPLE_AGENT_AGENT_SERVER_H_
 
-#include <string>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/agent_options.h"
+#include "agent/source_ports.h"
+#include "common/worker_spawner.h"
 
 namespace fourtuple::agent {
 
-// The path of the running binary, which workers are started from:
-// /proc/self/exe resolved (so `ps` shows a real path), or /proc/self/exe
-// itself when the file was replaced since start (a rebuild): that still
-// names this very build.
-absl::StatusOr<std::string> SelfExecutablePath();
+// The spawner every run's workers are forked from (worker_spawner.h): call
+// it first thing in main(), before anything starts a thread (loading gRPC
+// credentials does), and before the stop signals are caught, so workers keep
+// the default dispositions (they take SIGTERM through a signalfd).
+absl::StatusOr<std::unique_ptr<WorkerSpawner>> StartWorkerSpawner(SourcePorts source_ports);
 
 // Serves until SIGTERM or SIGINT; OK after a clean shutdown. Errors name the
 // flag they come from (say --listen when the port is taken).
-absl::Status RunAgent(const AgentOptions& options);
+absl::Status RunAgent(const AgentOptions& options, WorkerSpawner& spawner);
 
 }  // namespace fourtuple::agent
 

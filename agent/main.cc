@@ -1,20 +1,17 @@
-// agent: the fourtuple load agent (see agent_server.h). Re-executed as a
-// worker process when started by WorkerPool::Exec.
+// agent: the fourtuple load agent (see agent_server.h).
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/string_view.h"
 #include "agent/agent_options.h"
 #include "agent/agent_server.h"
-#include "agent/worker_main.h"
 #include "common/flag_names.h"
 #include "common/host_facts.h"
 #include "common/logging.h"
-#include "common/worker_pool.h"
 
 // Strings, validated by ParseAgentFlags so every bad value exits 2 with the
 // flag named. Typed with dashes (--ready-file); DashesToUnderscores maps them
@@ -52,23 +49,6 @@ constexpr int kExitBadFlags = 2;
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Before anything else: a worker must not parse flags or start gRPC.
-  if (fourtuple::WorkerContext::IsExecWorker()) {
-    fourtuple::SetLogProgramName("agent-worker");
-    absl::StatusOr<fourtuple::WorkerContext> context = fourtuple::WorkerContext::FromEnvironment();
-    if (!context.ok()) {
-      LOG_ERROR("worker set-up: %s", context.status().ToString());
-      return 1;
-    }
-    fourtuple::agent::SourcePorts source_ports = fourtuple::agent::SourcePorts::kKernel;
-    for (int i = 1; i < argc; ++i) {
-      if (absl::string_view(argv[i]) == fourtuple::agent::kAgentSourcePortsArg) {
-        source_ports = fourtuple::agent::SourcePorts::kAgent;
-      }
-    }
-    return fourtuple::agent::RunAgentWorker(*context, source_ports);
-  }
-
   fourtuple::SetLogProgramName("agent");
   absl::SetProgramUsageMessage(
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
@@ -85,6 +65,22 @@ int main(int argc, char** argv) {
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);
   absl::ParseCommandLine(static_cast<int>(args.size()), arg_pointers.data());
+
+  // Connections live in workers, which inherit this limit from the spawner.
+  absl::StatusOr<uint64_t> nofile = fourtuple::RaiseFdLimit();
+  if (!nofile.ok()) LOG_WARNING("raising the fd limit: %s", nofile.status().ToString());
+
+  // Workers are forked from a spawner that must start while this process has
+  // one thread: before ParseAgentFlags loads gRPC credentials. A bad
+  // --source-ports is refused with the other flags just below.
+  absl::StatusOr<fourtuple::agent::SourcePorts> source_ports =
+      fourtuple::agent::ParseSourcePortsFlag(absl::GetFlag(FLAGS_source_ports));
+  absl::StatusOr<std::unique_ptr<fourtuple::WorkerSpawner>> spawner =
+      fourtuple::agent::StartWorkerSpawner(source_ports.value_or(fourtuple::agent::SourcePorts::kKernel));
+  if (!spawner.ok()) {
+    LOG_ERROR("%s", spawner.status().message());
+    return 1;
+  }
 
   fourtuple::agent::AgentFlags flags;
   flags.listen = absl::GetFlag(FLAGS_listen);
@@ -105,11 +101,7 @@ int main(int argc, char** argv) {
     return kExitBadFlags;
   }
 
-  // Connections live in workers, which inherit this limit.
-  absl::StatusOr<uint64_t> nofile = fourtuple::RaiseFdLimit();
-  if (!nofile.ok()) LOG_WARNING("raising the fd limit: %s", nofile.status().ToString());
-
-  absl::Status status = fourtuple::agent::RunAgent(*options);
+  absl::Status status = fourtuple::agent::RunAgent(*options, **spawner);
   if (!status.ok()) {
     LOG_ERROR("%s", status.message());
     return 1;

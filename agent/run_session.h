@@ -17,6 +17,7 @@
 #include "agent/report_aggregator.h"
 #include "agent/worker_protocol.h"
 #include "common/worker_pool.h"
+#include "common/worker_spawner.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
@@ -26,12 +27,12 @@ class RunSession {
   struct Config {
     ValidatedAssignment assignment;
     int workers = 1;                      // from DecideWorkerCount
-    std::vector<std::string> worker_argv;  // the agent binary re-run as a worker
+    WorkerSpawner* spawner = nullptr;     // forks the workers (not owned)
     std::string host;                     // reported as RunReport.host
     absl::Time started;                   // when the assignment arrived
   };
 
-  // Execs the workers and sends each its WorkerStart. Workers are then
+  // Spawns the workers and sends each its WorkerStart. Workers are then
   // starting; Phase() reports READY once every one has built its table.
   static absl::StatusOr<std::unique_ptr<RunSession>> Start(Config config);
 

@@ -17,10 +17,6 @@ enum class SourcePorts : uint8_t {
   kAgent,
 };
 
-// The worker's command-line argument that selects kAgent (workers are the
-// agent binary re-run; they parse no flags but this one).
-inline constexpr char kAgentSourcePortsArg[] = "--source-ports=agent";
-
 }  // namespace fourtuple::agent
 
 #endif  // FOURTUPLE_AGENT_SOURCE_PORTS_H_

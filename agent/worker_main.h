@@ -1,7 +1,7 @@
 // The body of an agent worker process (the connection engine).
-// The agent binary's main() calls RunAgentWorker() first thing when
-// WorkerContext::IsExecWorker() is true; see worker_protocol.h for the
-// commands it obeys and the shared block it fills.
+// The agent's WorkerSpawner runs RunAgentWorker() in every worker it forks;
+// see worker_protocol.h for the commands it obeys and the shared block it
+// fills.
 #ifndef FOURTUPLE_AGENT_WORKER_MAIN_H_
 #define FOURTUPLE_AGENT_WORKER_MAIN_H_
 
