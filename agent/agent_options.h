@@ -68,6 +68,9 @@ struct AgentOptions {
   // explicit bind (agent), which keeps connect() from slowing as a source
   // address's port range fills. Default kernel.
   SourcePorts source_ports = SourcePorts::kKernel;
+  // The worker program every run's workers exec (agent/worker/main.cc), as
+  // an absolute path checked to be executable; see ResolveWorkerBinary.
+  std::string worker_binary;
 };
 
 // DashesToUnderscores (common/flag_names.h) maps --ready-file to absl's name.

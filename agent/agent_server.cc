@@ -1,22 +1,23 @@
 #include "agent/agent_server.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
-#include "agent/worker_main.h"
 #include "common/logging.h"
 #include "common/metrics_http.h"
 #include "common/posix_error.h"
 #include "common/ready_file.h"
 #include "common/status_macros.h"
-#include "common/worker_spawner.h"
 #include "nlohmann/json.hpp"
 
 namespace fourtuple::agent {
@@ -33,8 +34,8 @@ void OnStopSignal(int signal_number) {
   errno = saved_errno;
 }
 
-// A pipe the stop signals write to. Signals are caught, not blocked, so
-// every later thread keeps an ordinary mask.
+// A pipe the stop signals write to. Signals are caught, not blocked: exec'd
+// workers inherit the signal mask, and they must still die on SIGTERM.
 absl::StatusOr<int> InstallStopSignals() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return PosixError("pipe2", errno);
@@ -62,19 +63,39 @@ int WaitForStopSignal(int read_fd) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WorkerSpawner>> StartWorkerSpawner(SourcePorts source_ports) {
-  return WorkerSpawner::Start([source_ports](WorkerContext& context) {
-    SetLogProgramName("agent-worker");
-    return RunAgentWorker(context, source_ports);
-  });
+absl::StatusOr<std::string> ResolveWorkerBinary(const std::string& flag_value) {
+  std::string path = flag_value;
+  if (path.empty()) {
+    char buffer[4096];
+    ssize_t n = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+    if (n < 0) return PosixError("--worker-binary: readlink /proc/self/exe", errno);
+    path.assign(buffer, static_cast<size_t>(n));
+    // Rebuilt since start: the new worker next to the new agent.
+    constexpr absl::string_view kDeleted = " (deleted)";
+    if (absl::EndsWith(path, kDeleted)) path.resize(path.size() - kDeleted.size());
+    path += "-worker";
+  }
+  struct stat file = {};
+  const char* problem = stat(path.c_str(), &file) != 0   ? std::strerror(errno)
+                        : !S_ISREG(file.st_mode)          ? "not a regular file"
+                        : access(path.c_str(), X_OK) != 0 ? std::strerror(errno)
+                                                          : nullptr;
+  if (problem != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--worker-binary: ", path, " is not an executable file (", problem,
+        "); every worker runs it: install agent-worker next to the agent as <agent path>-worker, "
+        "or name it with --worker-binary=PATH"));
+  }
+  return path;
 }
 
-absl::Status RunAgent(const AgentOptions& options, WorkerSpawner& spawner) {
+absl::Status RunAgent(const AgentOptions& options) {
   ASSIGN_OR_RETURN(int signal_fd, InstallStopSignals());
 
   AgentService::Config config;
   config.options = options;
-  config.spawner = &spawner;
+  config.worker_argv = {options.worker_binary};
+  if (options.source_ports == SourcePorts::kAgent) config.worker_argv.push_back(kAgentSourcePortsArg);
   AgentService service(std::move(config));
 
   const std::string listen = options.listen.ToString();

@@ -5,25 +5,23 @@
 #ifndef FOURTUPLE_AGENT_AGENT_SERVER_H_
 #define FOURTUPLE_AGENT_AGENT_SERVER_H_
 
-#include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/agent_options.h"
-#include "agent/source_ports.h"
-#include "common/worker_spawner.h"
 
 namespace fourtuple::agent {
 
-// The spawner every run's workers are forked from (worker_spawner.h): call
-// it first thing in main(), before anything starts a thread (loading gRPC
-// credentials does), and before the stop signals are caught, so workers keep
-// the default dispositions (they take SIGTERM through a signalfd).
-absl::StatusOr<std::unique_ptr<WorkerSpawner>> StartWorkerSpawner(SourcePorts source_ports);
+// The worker program: --worker-binary's value, or (empty) this binary's own
+// path plus "-worker" (build/bin/agent-worker next to build/bin/agent,
+// /usr/local/bin/fourtuple-agent-worker next to fourtuple-agent). An error,
+// naming --worker-binary, when it is not an executable file.
+absl::StatusOr<std::string> ResolveWorkerBinary(const std::string& flag_value);
 
 // Serves until SIGTERM or SIGINT; OK after a clean shutdown. Errors name the
 // flag they come from (say --listen when the port is taken).
-absl::Status RunAgent(const AgentOptions& options, WorkerSpawner& spawner);
+absl::Status RunAgent(const AgentOptions& options);
 
 }  // namespace fourtuple::agent
 

@@ -152,7 +152,7 @@ absl::StatusOr<RunSession::Config> AgentService::PrepareRun(const v1::Assignment
   RunSession::Config run;
   run.assignment = std::move(validated);
   run.workers = workers;
-  run.spawner = config_.spawner;
+  run.worker_argv = config_.worker_argv;
   run.host = config_.options.host_label.empty() ? facts->hostname : config_.options.host_label;
   run.started = started;
   return run;

@@ -50,7 +50,7 @@ class AgentService final : public v1::Agent::Service {
  public:
   struct Config {
     AgentOptions options;
-    WorkerSpawner* spawner = nullptr;  // starts each run's workers; outlives the service
+    std::vector<std::string> worker_argv;  // how to start a worker: {"/path/agent-worker", ...}
     RunTimings timings;
   };
 

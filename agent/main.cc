@@ -1,6 +1,6 @@
-// agent: the fourtuple load agent (see agent_server.h).
+// agent: the fourtuple load agent (see agent_server.h). Its workers are a
+// program of their own, agent-worker (agent/worker/main.cc).
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +25,9 @@ ABSL_FLAG(std::string, source_ports, "kernel",
           "who picks each connection's source port: kernel (the search at connect(), "
           "IP_BIND_ADDRESS_NO_PORT) or agent (explicit bind from a per-(source, target) cursor: "
           "no port search, so connects stay fast as a source address's range fills)");
+ABSL_FLAG(std::string, worker_binary, "",
+          "the worker program every worker runs (default: this binary's path plus -worker, "
+          "e.g. build/bin/agent-worker)");
 ABSL_FLAG(std::string, ready_file, "",
           "write {\"listen\": [\"ADDR:PORT\"], \"metrics\": \"ADDR:PORT\"} here atomically once "
           "serving (metrics only with --metrics)");
@@ -53,7 +56,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
-      "[--source-ports=kernel|agent] [--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
+      "[--source-ports=kernel|agent] [--worker-binary=PATH] [--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   // absl exits 1 on an unknown flag; a bad command line exits 2 here.
@@ -65,22 +68,6 @@ int main(int argc, char** argv) {
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);
   absl::ParseCommandLine(static_cast<int>(args.size()), arg_pointers.data());
-
-  // Connections live in workers, which inherit this limit from the spawner.
-  absl::StatusOr<uint64_t> nofile = fourtuple::RaiseFdLimit();
-  if (!nofile.ok()) LOG_WARNING("raising the fd limit: %s", nofile.status().ToString());
-
-  // Workers are forked from a spawner that must start while this process has
-  // one thread: before ParseAgentFlags loads gRPC credentials. A bad
-  // --source-ports is refused with the other flags just below.
-  absl::StatusOr<fourtuple::agent::SourcePorts> source_ports =
-      fourtuple::agent::ParseSourcePortsFlag(absl::GetFlag(FLAGS_source_ports));
-  absl::StatusOr<std::unique_ptr<fourtuple::WorkerSpawner>> spawner =
-      fourtuple::agent::StartWorkerSpawner(source_ports.value_or(fourtuple::agent::SourcePorts::kKernel));
-  if (!spawner.ok()) {
-    LOG_ERROR("%s", spawner.status().message());
-    return 1;
-  }
 
   fourtuple::agent::AgentFlags flags;
   flags.listen = absl::GetFlag(FLAGS_listen);
@@ -100,8 +87,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "agent: %s\n", std::string(options.status().message()).c_str());
     return kExitBadFlags;
   }
+  absl::StatusOr<std::string> worker_binary = fourtuple::agent::ResolveWorkerBinary(absl::GetFlag(FLAGS_worker_binary));
+  if (!worker_binary.ok()) {
+    std::fprintf(stderr, "agent: %s\n", std::string(worker_binary.status().message()).c_str());
+    return kExitBadFlags;
+  }
+  options->worker_binary = *worker_binary;
 
-  absl::Status status = fourtuple::agent::RunAgent(*options, **spawner);
+  // Connections live in workers, which inherit this limit.
+  absl::StatusOr<uint64_t> nofile = fourtuple::RaiseFdLimit();
+  if (!nofile.ok()) LOG_WARNING("raising the fd limit: %s", nofile.status().ToString());
+
+  absl::Status status = fourtuple::agent::RunAgent(*options);
   if (!status.ok()) {
     LOG_ERROR("%s", status.message());
     return 1;

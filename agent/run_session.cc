@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<RunSession>> RunSession::Start(Config config) {
   std::unique_ptr<RunSession> session(new RunSession(std::move(config)));
   const Config& c = session->config_;
   ASSIGN_OR_RETURN(session->pool_,
-                   c.spawner->Spawn(c.workers, sizeof(AgentWorkerShared)));
+                   WorkerPool::Exec(c.workers, sizeof(AgentWorkerShared), c.worker_argv));
   for (int i = 0; i < session->pool_->count(); ++i) {
     session->shared_.push_back(static_cast<const AgentWorkerShared*>(session->pool_->shared(i)));
   }

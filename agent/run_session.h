@@ -17,7 +17,6 @@
 #include "agent/report_aggregator.h"
 #include "agent/worker_protocol.h"
 #include "common/worker_pool.h"
-#include "common/worker_spawner.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
@@ -27,12 +26,12 @@ class RunSession {
   struct Config {
     ValidatedAssignment assignment;
     int workers = 1;                      // from DecideWorkerCount
-    WorkerSpawner* spawner = nullptr;     // forks the workers (not owned)
+    std::vector<std::string> worker_argv;  // agent-worker and its arguments
     std::string host;                     // reported as RunReport.host
     absl::Time started;                   // when the assignment arrived
   };
 
-  // Spawns the workers and sends each its WorkerStart. Workers are then
+  // Execs the workers and sends each its WorkerStart. Workers are then
   // starting; Phase() reports READY once every one has built its table.
   static absl::StatusOr<std::unique_ptr<RunSession>> Start(Config config);
 

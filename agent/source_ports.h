@@ -17,6 +17,10 @@ enum class SourcePorts : uint8_t {
   kAgent,
 };
 
+// agent-worker's command-line argument that selects kAgent (the worker
+// program parses no flags but this one).
+inline constexpr char kAgentSourcePortsArg[] = "--source-ports=agent";
+
 }  // namespace fourtuple::agent
 
 #endif  // FOURTUPLE_AGENT_SOURCE_PORTS_H_

@@ -1,7 +1,6 @@
 // The body of an agent worker process (the connection engine).
-// The agent's WorkerSpawner runs RunAgentWorker() in every worker it forks;
-// see worker_protocol.h for the commands it obeys and the shared block it
-// fills.
+// The agent-worker program (agent/worker/main.cc) runs it; see
+// worker_protocol.h for the commands it obeys and the shared block it fills.
 #ifndef FOURTUPLE_AGENT_WORKER_MAIN_H_
 #define FOURTUPLE_AGENT_WORKER_MAIN_H_
 

@@ -1,7 +1,7 @@
 // The contract between the agent's gRPC front and its worker processes.
 //
-// The front starts workers through a WorkerSpawner (forked at startup, before
-// gRPC's threads: see agent_server.cc) and sends them v1::WorkerCommand messages, serialized, one per
+// The front starts workers with WorkerPool::Exec (the agent-worker program,
+// agent/worker/main.cc) and sends them v1::WorkerCommand messages, serialized, one per
 // SOCK_SEQPACKET message on the control socket:
 //   start   -> the worker validates nothing more (the front did), builds its
 //              connection table and sets phase kReady.

@@ -251,6 +251,22 @@ cleanup() { if (( keep )); then echo "scale: files kept in $work" >&2; else rm -
 trap cleanup EXIT
 gcc -O2 -o "$work/floor_server" "$floor_dir/floor_server.c"
 gcc -O2 -o "$work/floor_client" "$floor_dir/floor_client.c"
+# Cold start, as on a lab host after a reboot: drop the page cache of the
+# programs under test (theirs only; clean pages, read again on use). A file
+# just written (the linker's output, these gcc builds) sits in the page cache
+# in the large folios its writes made, and this kernel maps a whole folio into
+# every process that touches a byte of it: each of ~54 agent workers would
+# count ~2 MiB of agent-worker in its RSS where it uses under 1 MiB.
+"$python" - "$work/floor_server" "$work/floor_client" "$bin/target-server" "$bin/agent" \
+    "$bin/agent-worker" "$bin/coordinator" <<'PY'
+import os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+PY
+echo "scale: page cache of the programs under test dropped (cold start, as after a reboot)"
 cat > "$work/config.sh" <<EOF
 connections=$connections sources=$sources agents=$agents in_flight=$in_flight hold=$hold
 phase_timeout=$phase_timeout echo_timeout=$echo_timeout fd_per_process=$fd_per_process run_floor=$run_floor

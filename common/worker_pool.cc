@@ -1,5 +1,6 @@
 #include "common/worker_pool.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -8,15 +9,23 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/posix_error.h"
 #include "common/status_macros.h"
 
+extern char** environ;
+
 namespace fourtuple {
 namespace {
+
+// "index:count:memfd:control_fd:shared_bytes:stride" for exec'd workers.
+constexpr char kWorkerEnv[] = "FOURTUPLE_WORKER";
 
 // Command messages can carry an assignment with thousands of addresses.
 constexpr int kControlBufferBytes = 4 << 20;
@@ -27,11 +36,50 @@ size_t RoundUpToPage(size_t bytes) {
   return rounded == 0 ? page : rounded;
 }
 
-}  // namespace
-
-void BindWorkerLifetimeToParent(pid_t parent) {
+// Runs in a freshly forked child: die with the parent, and notice a parent
+// that died before PR_SET_PDEATHSIG took effect. Async-signal-safe only.
+void BindLifetimeToParent(pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);
+}
+
+void ResetSignalMask() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+}  // namespace
+
+bool WorkerContext::IsExecWorker() { return std::getenv(kWorkerEnv) != nullptr; }
+
+absl::StatusOr<WorkerContext> WorkerContext::FromEnvironment() {
+  const char* value = std::getenv(kWorkerEnv);
+  if (value == nullptr) return absl::FailedPreconditionError("not started as a worker");
+  std::vector<std::string> parts = absl::StrSplit(value, ':');
+  uint64_t fields[6];
+  if (parts.size() != 6) return absl::InvalidArgumentError(absl::StrCat(kWorkerEnv, " is malformed"));
+  for (int i = 0; i < 6; ++i) {
+    if (!absl::SimpleAtoi(parts[i], &fields[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(kWorkerEnv, " is malformed"));
+    }
+  }
+  unsetenv(kWorkerEnv);  // so programs this worker might start are not workers
+  WorkerContext context;
+  context.index = static_cast<int>(fields[0]);
+  context.count = static_cast<int>(fields[1]);
+  int memfd = static_cast<int>(fields[2]);
+  context.control_fd = static_cast<int>(fields[3]);
+  context.shared_bytes = fields[4];
+  size_t stride = fields[5];
+  void* block = mmap(nullptr, stride, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+                     static_cast<off_t>(stride * static_cast<size_t>(context.index)));
+  int mmap_errno = errno;
+  close(memfd);
+  if (block == MAP_FAILED) return PosixError("worker: mapping the shared block", mmap_errno);
+  context.shared = block;
+  fcntl(context.control_fd, F_SETFD, FD_CLOEXEC);
+  return context;
 }
 
 std::string WorkerPool::Exit::Describe() const {
@@ -92,7 +140,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Fork(
       return PosixError(absl::StrCat("fork worker ", i), fork_errno);
     }
     if (pid == 0) {
-      BindWorkerLifetimeToParent(parent);
+      BindLifetimeToParent(parent);
       // Keep only our own end: a sibling holding the parent's end of our
       // socket would hide the parent's going away. (Child ends of earlier
       // workers were closed in the parent before this fork.)
@@ -105,6 +153,53 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Fork(
       context.shared_bytes = shared_bytes;
       context.control_fd = child_fds[i];
       _exit(body(context));
+    }
+    close(child_fds[i]);
+    pool->workers_[i].pid = pid;
+  }
+  return pool;
+}
+
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Exec(int count, size_t shared_bytes,
+                                                             const std::vector<std::string>& argv) {
+  if (argv.empty()) return absl::InvalidArgumentError("worker argv is empty");
+  std::vector<int> child_fds;
+  ASSIGN_OR_RETURN(std::unique_ptr<WorkerPool> pool, Allocate(count, shared_bytes, &child_fds));
+
+  // Everything the child touches is prepared here: after fork() in a
+  // threaded process only async-signal-safe calls are allowed.
+  std::vector<char*> child_argv;
+  for (const std::string& arg : argv) child_argv.push_back(const_cast<char*>(arg.c_str()));
+  child_argv.push_back(nullptr);
+  std::vector<std::string> base_env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, kWorkerEnv, sizeof kWorkerEnv - 1) != 0) base_env.emplace_back(*e);
+  }
+  pid_t parent = getpid();
+  for (int i = 0; i < count; ++i) {
+    std::string worker_env = absl::StrCat(kWorkerEnv, "=", i, ":", count, ":", pool->memfd_, ":",
+                                          child_fds[i], ":", shared_bytes, ":", pool->stride_);
+    std::vector<char*> child_env;
+    for (std::string& e : base_env) child_env.push_back(e.data());
+    child_env.push_back(worker_env.data());
+    child_env.push_back(nullptr);
+    int memfd = pool->memfd_;
+    int control = child_fds[i];
+
+    pid_t pid = fork();
+    if (pid < 0) {
+      int fork_errno = errno;
+      for (int j = i; j < count; ++j) close(child_fds[j]);
+      return PosixError(absl::StrCat("fork worker ", i), fork_errno);
+    }
+    if (pid == 0) {
+      BindLifetimeToParent(parent);
+      ResetSignalMask();
+      // These two survive exec; every other descriptor is CLOEXEC.
+      fcntl(memfd, F_SETFD, 0);
+      fcntl(control, F_SETFD, 0);
+      execve(child_argv[0], child_argv.data(), child_env.data());
+      _exit(127);
     }
     close(child_fds[i]);
     pool->workers_[i].pid = pid;

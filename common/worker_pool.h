@@ -9,11 +9,12 @@
 // Workers die with their parent (PR_SET_PDEATHSIG=SIGKILL) and the parent
 // notices a dead worker through Reap().
 //
-// Two ways to start workers, both forking a function into children:
-//  - Fork(): only before any thread exists (before any gRPC object), as
-//    fork() copies one thread.
-//  - WorkerSpawner::Spawn() (worker_spawner.h): from a threaded process,
-//    through a spawner forked at startup.
+// Two ways to start workers:
+//  - Fork(): runs a function in forked children. Only before any thread
+//    exists (before any gRPC object), as fork() copies one thread.
+//  - Exec(): re-executes a binary (usually /proc/self/exe with a worker flag);
+//    safe from a threaded process. The child finds its block and socket with
+//    WorkerContext::FromEnvironment().
 //
 // Thread-safety: a WorkerPool is used by one thread at a time.
 #ifndef FOURTUPLE_COMMON_WORKER_POOL_H_
@@ -40,11 +41,12 @@ struct WorkerContext {
   void* shared = nullptr;  // this worker's block, shared_bytes long, zero at start
   size_t shared_bytes = 0;
   int control_fd = -1;     // SOCK_SEQPACKET to the parent, CLOEXEC
-};
 
-// Runs in a freshly forked worker: die with `parent`, and exit at once if it
-// died before PR_SET_PDEATHSIG took effect. Async-signal-safe.
-void BindWorkerLifetimeToParent(pid_t parent);
+  // In an exec'd worker: reads FOURTUPLE_WORKER_* variables, maps the block.
+  static absl::StatusOr<WorkerContext> FromEnvironment();
+  // True when this process was started by WorkerPool::Exec.
+  static bool IsExecWorker();
+};
 
 class WorkerPool {
  public:
@@ -59,6 +61,10 @@ class WorkerPool {
   // `body` runs in each child; its return value is the child's exit code.
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Fork(
       int count, size_t shared_bytes, const std::function<int(WorkerContext&)>& body);
+
+  // Starts `count` children running argv (argv[0] is the path).
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Exec(int count, size_t shared_bytes,
+                                                          const std::vector<std::string>& argv);
 
   ~WorkerPool();  // Terminate(absl::Seconds(5)), then unmaps.
   WorkerPool(const WorkerPool&) = delete;
@@ -84,7 +90,6 @@ class WorkerPool {
   std::vector<Exit> Terminate(absl::Duration grace);
 
  private:
-  friend class WorkerSpawner;
   struct Worker {
     pid_t pid = -1;
     int control_fd = -1;

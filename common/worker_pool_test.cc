@@ -134,5 +134,35 @@ TEST(WorkerPoolTest, WorkersDieWithTheirParent) {
   EXPECT_TRUE(WaitFor(gone)) << "worker " << worker << " outlived its parent";
 }
 
+// Exec'd workers: this test binary re-runs itself as the worker, filtered to
+// the ExecChild test below.
+TEST(WorkerPoolTest, ExecWorkersFindTheirBlockAndSocket) {
+  char self[4096];
+  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(len, 0);
+  self[len] = '\0';
+  auto pool = WorkerPool::Exec(2, sizeof(TestBlock),
+                               {self, "--gtest_filter=WorkerPoolExecChild.*"});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  for (int i = 0; i < 2; ++i) {
+    auto* block = static_cast<TestBlock*>((*pool)->shared(i));
+    EXPECT_TRUE(WaitFor([&] { return block->index_plus_one.load() == static_cast<uint64_t>(i) + 1; }));
+  }
+  ASSERT_TRUE((*pool)->SendAll("ping").ok());
+  for (int i = 0; i < 2; ++i) {
+    auto* block = static_cast<TestBlock*>((*pool)->shared(i));
+    EXPECT_TRUE(WaitFor([&] { return block->commands_seen.load() == 1; }));
+  }
+  auto exits = (*pool)->Terminate(absl::Seconds(2));
+  EXPECT_EQ(exits.size(), 2u);
+}
+
+TEST(WorkerPoolExecChild, Serve) {
+  if (!WorkerContext::IsExecWorker()) GTEST_SKIP() << "runs only as an exec'd worker";
+  auto context = WorkerContext::FromEnvironment();
+  ASSERT_TRUE(context.ok()) << context.status();
+  _exit(EchoCommands(*context));
+}
+
 }  // namespace
 }  // namespace fourtuple

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -557,6 +558,8 @@ TEST_F(AgentTest, BadFlagsExitTwoNamingTheFlag) {
       {{"--allow-targets=10.0.0.0/99"}, "--allow-targets"},
       {{"--no-such-flag=1"}, "--no-such-flag"},
       {{"stray"}, "stray"},
+      {{"--worker-binary=/nonexistent/agent-worker"}, "--worker-binary: /nonexistent/agent-worker"},
+      {{"--worker-binary=/tmp"}, "--worker-binary: /tmp is not an executable file (not a regular file)"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {AGENT_BIN};
@@ -568,6 +571,20 @@ TEST_F(AgentTest, BadFlagsExitTwoNamingTheFlag) {
     EXPECT_EQ(*code, 2) << c.flags[0] << "\n" << (*p)->Describe();
     EXPECT_THAT((*p)->ReadStderr(), HasSubstr(c.named)) << c.flags[0];
   }
+}
+
+// The worker program is found next to the agent as "<agent>-worker": a copy
+// of the agent without one says what is missing and how to fix it.
+TEST_F(AgentTest, AgentWithoutItsWorkerProgramExitsTwoSayingWhatIsMissing) {
+  const std::string copy = dir_ + "/lab-agent";
+  ASSERT_TRUE(std::filesystem::copy_file(AGENT_BIN, copy));
+  auto p = Subprocess::Start({copy, "--listen=127.0.0.1:0"}, "copied-agent", dir_);
+  ASSERT_TRUE(p.ok());
+  auto code = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2) << (*p)->Describe();
+  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("--worker-binary: " + copy + "-worker is not an executable file"));
+  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("install agent-worker next to the agent"));
 }
 
 TEST_F(AgentTest, ListenAddressInUseFails) {
