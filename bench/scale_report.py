@@ -100,11 +100,13 @@ def fourtuple_result(work, n, f, hold):
         "echo_seconds": echo_seconds,
         # The hold starts at the barrier and the echo round runs inside it:
         # only what is left of it after the echo is idle.
-        "wall_seconds": float(f.get("fourtuple_wall", 0)) - max(0.0, hold - echo_seconds),
+        "wall_seconds": float(f.get("fourtuple_wall", 0))
+                        - (max(0.0, hold - echo_seconds) if report.get("outcome") in ("pass", "fail") else 0.0),
         "exit": int(read(os.path.join(work, "coordinator.rc"), "1")),
         "outcome": report.get("outcome", "none"),
         "failures": report.get("failures", {}),
         "notes": report.get("notes", []),
+        "what_gave": report.get("what_gave", []),
         "load": f.get("fourtuple_load"),
     }
     records = snapshots(os.path.join(work, "fourtuple.snapshots"))
@@ -117,7 +119,22 @@ def fourtuple_result(work, n, f, hold):
     return result
 
 
-# What a failure reason says gave way (DESIGN.md's failure reasons).
+def report_gave(entries, timed_out):
+    """The coordinator report's own "what_gave" (coordinator/what_gave.h), as one line."""
+    parts = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or "limit" not in entry:
+            continue
+        reasons = entry.get("reasons") or {}
+        inside = ", ".join(f"{count:,} x {reason}" for reason, count in reasons.items()) or entry.get("detail", "")
+        parts.append(f"{entry['limit']} ({inside})" if inside else str(entry["limit"]))
+    if timed_out:
+        parts.append("time (the run passed --time-limit)")
+    return ", ".join(parts)
+
+
+# What a failure reason says gave way (DESIGN.md's failure reasons), for the
+# floor's errno counts; fourtuple's report says it itself (report_gave).
 GAVE = {"EADDRNOTAVAIL": "ports", "EADDRINUSE": "ports", "EMFILE": "fds", "ENFILE": "fds",
         "ENOMEM": "memory", "ENOBUFS": "memory", "ETIMEDOUT": "time (SYN backlog)",
         "connect_timeout": "time (SYN backlog)", "echo_timeout": "time", "ECONNREFUSED": "accept queue",
@@ -207,7 +224,8 @@ def main():
     verdict = ours["passed"] and (floor is None or floor["passed"])
     timed_out = f.get("timed_out") == "1"
     if not ours["passed"]:
-        ours["gave"] = what_gave(ours["failures"], ours["exit"], timed_out, ours["notes"])
+        ours["gave"] = (report_gave(ours["what_gave"], timed_out)
+                        or what_gave(ours["failures"], ours["exit"], timed_out, ours["notes"]))
         print(f"fourtuple: FAILED (coordinator exit {ours['exit']}, outcome {ours['outcome']}, "
               f"failures {json.dumps(ours['failures'])}); what gave: {ours['gave']}")
     if floor and not floor["passed"]:

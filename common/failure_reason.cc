@@ -42,57 +42,58 @@ constexpr OwnReason kOwnReasons[] = {
 
 struct Hint {
   absl::string_view name;
+  absl::string_view limit;  // what gave (ReasonLimit)
   absl::string_view text;
 };
-// Cause, then fix. Phrased for the person reading the run's summary.
+// What gave; cause, then fix. Phrased for the person reading the run's summary.
 constexpr Hint kHints[] = {
-    {"EADDRNOTAVAIL",
+    {"EADDRNOTAVAIL", "ports",
      "source ports exhausted for a source/target pair (each source address gives one "
      "ephemeral port range per target endpoint): add source addresses or target ports, or "
      "widen net.ipv4.ip_local_port_range"},
-    {"EMFILE",
+    {"EMFILE", "fds",
      "per-process file descriptor limit reached: raise ulimit -n (LimitNOFILE= for systemd, "
      "up to fs.nr_open) or use more processes"},
-    {"ENFILE",
+    {"ENFILE", "fds",
      "system-wide file limit reached: raise fs.file-max (sysctl -w fs.file-max=N)"},
-    {"ECONNREFUSED",
+    {"ECONNREFUSED", "target",
      "nothing listening on the target port, or its accept backlog overflowed: check the "
      "target is up, raise its listen backlog and net.core.somaxconn"},
-    {"ETIMEDOUT",
+    {"ETIMEDOUT", "backlog",
      "the handshake or connection timed out in the kernel: the target's SYN backlog or a "
      "conntrack table on the path is full; raise net.ipv4.tcp_max_syn_backlog, "
      "net.core.somaxconn and net.netfilter.nf_conntrack_max, or lower connect_rate"},
-    {"connect_timeout",
+    {"connect_timeout", "backlog",
      "no answer to the SYN within connect_timeout: the target's SYN/accept backlog or a "
      "conntrack table is full; raise net.ipv4.tcp_max_syn_backlog, net.core.somaxconn and "
      "net.netfilter.nf_conntrack_max, or lower connect_rate"},
-    {"ECONNRESET",
+    {"ECONNRESET", "target",
      "the target or a middlebox reset the connection (accept queue overflow with "
      "tcp_abort_on_overflow, the target's fd limit, or a conntrack/firewall drop): check the "
      "target's errors and limits"},
-    {"ENOBUFS",
+    {"ENOBUFS", "memory",
      "the kernel is out of socket memory: raise net.ipv4.tcp_mem / net.core.rmem_max and "
      "wmem_max, lower per-socket buffers, or add memory"},
-    {"ENOMEM",
+    {"ENOMEM", "memory",
      "the kernel is out of memory for sockets: lower per-socket buffers (rcvbuf/sndbuf), "
      "raise net.ipv4.tcp_mem, or add memory"},
-    {"ENETUNREACH",
+    {"ENETUNREACH", "route",
      "no route to the target's network from this source address: check routes (ip route "
      "get TARGET from SOURCE) and that the source address is configured"},
-    {"EHOSTUNREACH",
+    {"EHOSTUNREACH", "route",
      "no route to the target host (or ARP/neighbour lookup failed): check routes and that "
      "the target is up"},
-    {"EADDRINUSE",
+    {"EADDRINUSE", "ports",
      "the address and port are already taken: for a listener, another process holds the "
      "port (stop it or pick another); for a client, bound source ports collide (bind with "
      "IP_BIND_ADDRESS_NO_PORT, or widen net.ipv4.ip_local_port_range)"},
-    {"peer_closed",
+    {"peer_closed", "target",
      "the target closed a held connection: check the target's logs, limits and idle "
      "timeouts"},
-    {"echo_mismatch",
+    {"echo_mismatch", "target",
      "the bytes echoed back differ from those sent: the target is not a byte-exact echo "
      "server, or something on the path rewrites data"},
-    {"echo_timeout",
+    {"echo_timeout", "time",
      "no echo within echo.timeout: the target is overloaded or stalled; raise echo.timeout "
      "or give the target more processes"},
 };
@@ -127,6 +128,13 @@ std::optional<int> ReasonFromName(absl::string_view name) {
 absl::string_view ReasonHint(absl::string_view reason_name) {
   for (const Hint& hint : kHints) {
     if (hint.name == reason_name) return hint.text;
+  }
+  return "";
+}
+
+absl::string_view ReasonLimit(absl::string_view reason_name) {
+  for (const Hint& hint : kHints) {
+    if (hint.name == reason_name) return hint.limit;
   }
   return "";
 }

@@ -39,6 +39,11 @@ std::optional<int> ReasonFromName(absl::string_view name);
 // there is nothing useful to say.
 absl::string_view ReasonHint(absl::string_view reason_name);
 
+// What gave, for a failure reason: "ports", "fds", "memory", "backlog" (the
+// target's SYN/accept queues or a conntrack table), "route", "target" (it
+// refused, reset, closed or garbled) or "time"; empty for other reasons.
+absl::string_view ReasonLimit(absl::string_view reason_name);
+
 }  // namespace fourtuple
 
 #endif  // FOURTUPLE_COMMON_FAILURE_REASON_H_

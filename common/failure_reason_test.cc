@@ -95,6 +95,21 @@ TEST(ErrnoNameTest, NamesARealFailure) {
   EXPECT_EQ(ReasonName(ReasonCode(error)), "ECONNREFUSED");
 }
 
+TEST(ReasonLimitTest, EachCommonReasonNamesWhatGave) {
+  EXPECT_EQ(ReasonLimit("EADDRNOTAVAIL"), "ports");
+  EXPECT_EQ(ReasonLimit("EADDRINUSE"), "ports");
+  EXPECT_EQ(ReasonLimit("EMFILE"), "fds");
+  EXPECT_EQ(ReasonLimit("ENFILE"), "fds");
+  EXPECT_EQ(ReasonLimit("ENOBUFS"), "memory");
+  EXPECT_EQ(ReasonLimit("ENOMEM"), "memory");
+  EXPECT_EQ(ReasonLimit("connect_timeout"), "backlog");
+  EXPECT_EQ(ReasonLimit("ETIMEDOUT"), "backlog");
+  EXPECT_EQ(ReasonLimit("echo_timeout"), "time");
+  EXPECT_EQ(ReasonLimit("ECONNREFUSED"), "target");
+  EXPECT_EQ(ReasonLimit("EHOSTUNREACH"), "route");
+  EXPECT_EQ(ReasonLimit("E2BIG"), "");
+}
+
 TEST(ReasonHintTest, CommonReasonsHaveCauseAndFix) {
   EXPECT_THAT(ReasonHint("EADDRNOTAVAIL"), HasSubstr("source ports exhausted"));
   EXPECT_THAT(ReasonHint("EADDRNOTAVAIL"), HasSubstr("add source addresses or target ports"));

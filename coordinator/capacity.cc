@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/address.h"
 #include "common/host_facts.h"
 #include "coordinator/text_table.h"
@@ -237,6 +238,7 @@ void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityR
 
 void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
   const uint64_t n = demand.connections;
+  const bool shared_host = demand.host_agents.size() > 1 && demand.host_connections > n;
   const double per_connection =
       demand.memory_bytes_per_connection > 0 ? demand.memory_bytes_per_connection : kAgentBytesPerConnection;
   row.memory_available_bytes = facts.memory_available_bytes();
@@ -246,6 +248,20 @@ void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, Capacity
   const uint64_t usable =
       available / 100 * kUsableMemoryPercent + available % 100 * kUsableMemoryPercent / 100;
   row.memory_capacity = static_cast<uint64_t>(std::floor(static_cast<double>(usable) / per_connection));
+  if (shared_host) {
+    const uint64_t total = demand.host_connections;
+    // Reported once, by the host's first agent.
+    if (total <= row.memory_capacity || demand.host_agents.front() != demand.name) return;
+    row.errors.push_back(absl::StrCat(
+        "host ", HostOf(demand, facts), ": its ", demand.host_agents.size(), " agents (",
+        absl::StrJoin(demand.host_agents, ", "), ") hold ", GroupThousands(total),
+        " connections between them, which need about ",
+        FormatBytes(static_cast<double>(total) * per_connection), " of memory (", FormatBytes(per_connection),
+        " each); ", FormatBytes(static_cast<double>(facts.memory_available_bytes())),
+        " is available: give them at most ", GroupThousands(row.memory_capacity), " together (",
+        kUsableMemoryPercent, "% of what is available) and the rest to agents on other hosts, or free memory"));
+    return;
+  }
   if (n <= row.memory_capacity) return;
   row.errors.push_back(absl::StrCat(
       "agent ", demand.name, ": ", Count(n, "connection needs", "connections need"), " about ",
@@ -260,7 +276,11 @@ void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, Capacity
 // table drops new SYNs silently, which looks like connect timeouts.
 void CheckConntrack(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
   const uint64_t n = demand.connections;
-  if (!facts.conntrack_present()) {
+  // The probe that brought these facts came over a TCP connection to the
+  // agent: were connection tracking hooked in the agent's network namespace,
+  // that connection would be an entry. None in use means nothing is tracked
+  // there (nf_conntrack is merely loaded, say for another namespace).
+  if (!facts.conntrack_present() || facts.conntrack_count() == 0) {
     row.conntrack_capacity = kUnlimited;
     return;
   }
@@ -393,12 +413,19 @@ CapacityRow ComputeCapacity(const AgentDemand& demand, const v1::HostFacts& fact
   row.host = facts.hostname();
   row.requested = demand.connections;
 
-  CheckSources(demand, facts, row);
-  CheckPorts(demand, facts, row);
-  CheckFds(demand, facts, row);
-  CheckMemory(demand, facts, row);
-  CheckConntrack(demand, facts, row);
-  CheckBacklogs(demand, facts, row);
+  // Each check, and the limit its errors are about.
+  using Check = void (*)(const AgentDemand&, const v1::HostFacts&, CapacityRow&);
+  const std::pair<Check, Limit> checks[] = {{CheckSources, Limit::kNonLocalSource},
+                                            {CheckPorts, Limit::kPorts},
+                                            {CheckFds, Limit::kFds},
+                                            {CheckMemory, Limit::kMemory},
+                                            {CheckConntrack, Limit::kConntrack},
+                                            {CheckBacklogs, Limit::kNone}};
+  for (const auto& [check, limit] : checks) {
+    const size_t errors_before = row.errors.size();
+    check(demand, facts, row);
+    if (row.errors.size() > errors_before && limit != Limit::kNone) row.exceeded.push_back(limit);
+  }
 
   // Ties keep the earlier limit: ports first, as the one people misjudge.
   const std::pair<uint64_t, Limit> limits[] = {{row.port_capacity, Limit::kPorts},

@@ -26,14 +26,14 @@
 namespace fourtuple::coordinator {
 
 // Memory one connection costs on the agent's host: kernel slab plus user
-// state. ../shared/floor measured ~8.4 KB of slab per loopback connection
-// PAIR (two TCP sockets ~5.0 KB, two socket inodes ~1.7 KB, files, dentries,
-// epoll items and port tracking ~1.3 KB), so one endpoint is ~4.2 KB; the
-// agent adds its 32-byte connection record (agent/conn_table.h) and the
-// share of its shared buffers. Rounded up to 5,000 for slab fragmentation.
+// state. bench/scale.sh measured 10,282 B of slab per loopback connection
+// PAIR on kernel 6.18 (two TCP sockets, two socket inodes, files, dentries,
+// epoll items and port tracking), the same for ../shared/floor and for
+// fourtuple, so one endpoint is ~5.1 KB; the agent adds ~140 B of user
+// memory per connection (its 32-byte record, its workers' share).
 // When the target runs on the same host (loopback) its accepted sockets cost
 // as much again: pass twice this in AgentDemand::memory_bytes_per_connection.
-inline constexpr double kAgentBytesPerConnection = 5000;
+inline constexpr double kAgentBytesPerConnection = 5300;
 
 // Share of MemAvailable the plan may use: the rest stays for page cache, the
 // agent's and other processes' growth during the run.
@@ -68,6 +68,11 @@ struct AgentDemand {
   // Memory per connection on this agent's host, bytes. Default
   // kAgentBytesPerConnection; pass 2x when the target shares the host.
   double memory_bytes_per_connection = kAgentBytesPerConnection;
+  // Memory is the host's, not the agent's: every agent on this agent's host
+  // (the same HostFacts.hostname) with the connections they hold between
+  // them. Empty: this agent alone.
+  std::vector<std::string> host_agents;
+  uint64_t host_connections = 0;
 };
 
 // Which limit caps an agent's connections.
@@ -115,6 +120,9 @@ struct CapacityRow {
   // Each a full sentence naming the agent, the limit and the fix in numbers.
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
+  // The limits the errors are about, in check order (what gave, for the
+  // report of a refused run).
+  std::vector<Limit> exceeded;
 
   bool ok() const { return errors.empty(); }
 };

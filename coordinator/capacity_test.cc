@@ -297,24 +297,24 @@ TEST(CapacityMemoryTest, SaysHowMuchIsNeededAndHowManyFit) {
   facts.set_memory_available_bytes(8200000000);
   facts.set_file_max(10000000);
   CapacityRow row = ComputeCapacity(Demand(3000000, 200), facts);
-  EXPECT_EQ(row.memory_capacity, 1476000u);
-  EXPECT_EQ(row.capacity, 1476000u);
+  EXPECT_EQ(row.memory_capacity, 1392452u);
+  EXPECT_EQ(row.capacity, 1392452u);
   EXPECT_EQ(row.binding, Limit::kMemory);
-  EXPECT_THAT(row.errors, ElementsAre("agent lab2: 3,000,000 connections need about 15.0 GB of memory (5.0 "
+  EXPECT_THAT(row.errors, ElementsAre("agent lab2: 3,000,000 connections need about 15.9 GB of memory (5.3 "
                                       "KB each); 8.2 GB is available on host lab2: give this agent at most "
-                                      "1,476,000 connections (90% of what is available) and the rest to "
+                                      "1,392,452 connections (90% of what is available) and the rest to "
                                       "other agents, or free memory"));
 }
 
 TEST(CapacityMemoryTest, TwentyFourGibFitsMillionsAndTheBoundaryPasses) {
   v1::HostFacts facts = LabFacts();
   facts.set_file_max(10000000);
-  // 24 GiB x 0.9 / 5,000 B = 4,638,564.
-  CapacityRow row = ComputeCapacity(Demand(4638564, 200), facts);
-  EXPECT_EQ(row.memory_capacity, 4638564u);
+  // 24 GiB x 0.9 / 5,300 B = 4,376,004.
+  CapacityRow row = ComputeCapacity(Demand(4376004, 200), facts);
+  EXPECT_EQ(row.memory_capacity, 4376004u);
   EXPECT_TRUE(row.ok());
   EXPECT_EQ(row.binding, Limit::kMemory);
-  EXPECT_FALSE(ComputeCapacity(Demand(4638565, 200), facts).ok());
+  EXPECT_FALSE(ComputeCapacity(Demand(4376005, 200), facts).ok());
 }
 
 TEST(CapacityMemoryTest, LoopbackDoublesTheCostPerConnection) {
@@ -324,15 +324,41 @@ TEST(CapacityMemoryTest, LoopbackDoublesTheCostPerConnection) {
   AgentDemand demand = Demand(1000000, 40);
   demand.memory_bytes_per_connection = 2 * kAgentBytesPerConnection;
   CapacityRow row = ComputeCapacity(demand, facts);
-  EXPECT_EQ(row.memory_capacity, 738000u);
+  EXPECT_EQ(row.memory_capacity, 696226u);
   ASSERT_THAT(row.errors, SizeIs(1));
-  EXPECT_THAT(row.errors[0], HasSubstr("need about 10.0 GB of memory (10.0 KB each)"));
+  EXPECT_THAT(row.errors[0], HasSubstr("need about 10.6 GB of memory (10.6 KB each)"));
+}
+
+// Two agents on one host share its memory: each fits alone, together they
+// do not; the host's first agent says so once, naming both.
+TEST(CapacityMemoryTest, AgentsOnOneHostShareItsMemory) {
+  v1::HostFacts facts = LabFacts();
+  facts.set_memory_available_bytes(8200000000);
+  facts.set_file_max(10000000);
+  AgentDemand first = Demand(1000000, 200);
+  first.name = "127.0.0.1:7001";
+  first.host_agents = {"127.0.0.1:7001", "127.0.0.1:7002"};
+  first.host_connections = 2000000;
+  AgentDemand second = first;
+  second.name = "127.0.0.1:7002";
+  CapacityRow row = ComputeCapacity(first, facts);
+  EXPECT_EQ(row.memory_capacity, 1392452u);
+  EXPECT_THAT(row.errors, ElementsAre("host lab2: its 2 agents (127.0.0.1:7001, 127.0.0.1:7002) hold "
+                                      "2,000,000 connections between them, which need about 10.6 GB of "
+                                      "memory (5.3 KB each); 8.2 GB is available: give them at most "
+                                      "1,392,452 together (90% of what is available) and the rest to "
+                                      "agents on other hosts, or free memory"));
+  EXPECT_THAT(ComputeCapacity(second, facts).errors, IsEmpty());
+  // Within the host's memory together: no error from either.
+  first.host_connections = second.host_connections = 1300000;
+  EXPECT_THAT(ComputeCapacity(first, facts).errors, IsEmpty());
+  EXPECT_THAT(ComputeCapacity(second, facts).errors, IsEmpty());
 }
 
 TEST(CapacityMemoryTest, ANonPositiveCostFallsBackToTheDefault) {
   AgentDemand demand = Demand(10, 1);
   demand.memory_bytes_per_connection = 0;
-  EXPECT_EQ(ComputeCapacity(demand, LabFacts()).memory_capacity, 4638564u);
+  EXPECT_EQ(ComputeCapacity(demand, LabFacts()).memory_capacity, 4376004u);
 }
 
 // -------------------------------------------------------------- conntrack
@@ -340,6 +366,18 @@ TEST(CapacityMemoryTest, ANonPositiveCostFallsBackToTheDefault) {
 TEST(CapacityConntrackTest, AbsentTableIsNoLimit) {
   CapacityRow row = ComputeCapacity(Demand(10, 1), LabFacts());
   EXPECT_EQ(row.conntrack_capacity, std::numeric_limits<uint64_t>::max());
+}
+
+// Loaded but tracking nothing, not even the probe's own connection: the
+// agent's namespace is not tracked, so the table is no limit.
+TEST(CapacityConntrackTest, AnEmptyTableTracksNothingAndIsNoLimit) {
+  v1::HostFacts facts = LabFacts();
+  facts.set_conntrack_present(true);
+  facts.set_conntrack_max(1000);
+  facts.set_conntrack_count(0);
+  CapacityRow row = ComputeCapacity(Demand(50000, 2), facts);
+  EXPECT_EQ(row.conntrack_capacity, std::numeric_limits<uint64_t>::max());
+  EXPECT_THAT(row.errors, IsEmpty());
 }
 
 TEST(CapacityConntrackTest, SmallTableNamesTheSysctlAndValue) {
@@ -498,7 +536,7 @@ TEST(CapacityTest, EveryExceededLimitHasItsErrorAndTheSmallestBinds) {
   facts.set_processes(1);
   facts.set_conntrack_present(true);
   facts.set_conntrack_max(30000);
-  facts.set_conntrack_count(0);
+  facts.set_conntrack_count(1);
   AgentDemand demand = Demand(40000, 1);
   demand.source_addresses.push_back("10.9.9.9");  // 2 sources: ports fit
   CapacityRow row = ComputeCapacity(demand, facts);
@@ -563,10 +601,10 @@ TEST(CapacityTableTest, TwoRowsAligned) {
             "sources × endpoints × ports  memory                        "
             "conntrack  requested  capacity  limit\n"
             "10.0.0.1:7000  lab1  2 × 19,936 = 39,872                     "
-            "1 × 1 × 28,232 = 28,232      25.8 GB / 5.0 KB → 4,638,564    "
+            "1 × 1 × 28,232 = 28,232      25.8 GB / 5.3 KB → 4,376,004    "
             "262,132     40,000    28,232  ports (over by 11,768)\n"
             "10.0.0.2:7000  lab2  auto 2 × 19,936 → 2,466,039 (file-max)  "
-            "8 × 2 × 28,232 = 451,712     25.8 GB / 5.0 KB → 4,638,564    "
+            "8 × 2 × 28,232 = 451,712     25.8 GB / 5.3 KB → 4,376,004    "
             "      -     20,000   451,712  ports\n");
 
   const std::vector<std::string> lines = absl::StrSplit(table, '\n', absl::SkipEmpty());

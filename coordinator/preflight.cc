@@ -1,5 +1,8 @@
 #include "coordinator/preflight.h"
 
+#include <algorithm>
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "coordinator/agent_discovery.h"
@@ -38,6 +41,12 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
   const double bytes_per_connection =
       TargetSharesTheHost(plan) ? 2 * kAgentBytesPerConnection : kAgentBytesPerConnection;
 
+  // Memory is per host: agents that report the same hostname share it.
+  std::map<std::string, std::vector<size_t>> agents_by_host;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (probes[i].facts.ok()) agents_by_host[probes[i].facts->hostname()].push_back(i);
+  }
+
   std::vector<CapacityRow> rows;
   for (size_t i = 0; i < probes.size(); ++i) {
     AgentPlan& agent = plan.agents[i];
@@ -58,8 +67,19 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
     demand.processes = 0;  // the assignment leaves the worker count to the agent
     demand.connect_burst = (*shares)[i].max_in_flight;
     demand.memory_bytes_per_connection = bytes_per_connection;
+    for (size_t j : agents_by_host[probes[i].facts->hostname()]) {
+      demand.host_agents.push_back(plan.agents[j].endpoint);
+      demand.host_connections += (*shares)[j].connections;
+    }
     CapacityRow row = ComputeCapacity(demand, *probes[i].facts);
     result.errors.insert(result.errors.end(), row.errors.begin(), row.errors.end());
+    for (Limit limit : row.exceeded) {
+      const std::string name(LimitName(limit));
+      if (std::find(result.exceeded_limits.begin(), result.exceeded_limits.end(), name) ==
+          result.exceeded_limits.end()) {
+        result.exceeded_limits.push_back(name);
+      }
+    }
     result.warnings.insert(result.warnings.end(), row.warnings.begin(), row.warnings.end());
     rows.push_back(std::move(row));
   }

@@ -22,6 +22,9 @@ struct PreflightResult {
   std::vector<std::string> unreachable;  // one sentence per agent that did not answer
   std::vector<std::string> errors;       // shares the agents cannot hold, with the fix
   std::vector<std::string> warnings;     // settings that may slow or limit the run
+  // What gave: the limits the errors are about ("memory", "ports", ...), each
+  // once, in the order they were first found.
+  std::vector<std::string> exceeded_limits;
 
   bool ok() const { return unreachable.empty() && errors.empty(); }
 };

@@ -12,6 +12,7 @@
 #include "common/ready_file.h"
 #include "coordinator/capacity.h"
 #include "coordinator/text_table.h"
+#include "coordinator/what_gave.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -88,6 +89,7 @@ Report BuildReport(const RunRecord& record) {
   Histogram connect_latency, echo_rtt;
   Json agents = Json::array();
   std::vector<std::string> reasons;
+  std::vector<std::string> agents_gone;  // lost or failed agents, for what_gave
 
   for (const AgentRecord& agent : record.agents) {
     const v1::RunReport& last = agent.last;  // all zero when there was no report
@@ -123,6 +125,7 @@ Report BuildReport(const RunRecord& record) {
     if (agent.state != AgentState::kDone) {
       reasons.push_back(absl::StrCat("agent ", agent.endpoint, " ", AgentStateName(agent.state),
                                      agent.error.empty() ? "" : ": ", agent.error));
+      agents_gone.push_back(reasons.back());
     }
     agents.push_back(std::move(item));
   }
@@ -154,7 +157,16 @@ Report BuildReport(const RunRecord& record) {
   report.pass = pass;
   Json& out = report.json;
   out["outcome"] = pass ? "pass" : "fail";
-  if (!pass) out["fail_reasons"] = reasons;
+  std::vector<std::string> timeouts;  // also the report's notes
+  if (record.barrier_timed_out) {
+    timeouts.push_back(absl::StrCat("ramp_timeout (", FormatDuration(record.plan.ramp_timeout),
+                                    ") passed before every agent finished connecting"));
+  }
+  for (const std::string& note : record.notes) timeouts.push_back(note);  // late echo rounds
+  if (!pass) {
+    out["fail_reasons"] = reasons;
+    out["what_gave"] = WhatGaveFromRun(failures, timeouts, agents_gone);
+  }
   out["plan"] = PlanToJson(record.plan);
 
   Json& totals = out["totals"];
@@ -192,15 +204,7 @@ Report BuildReport(const RunRecord& record) {
     if (!sample.agents_open.empty()) item["agents_open"] = sample.agents_open;
     out["timeline"].push_back(std::move(item));
   }
-  if (record.barrier_timed_out || !record.notes.empty()) {
-    Json notes = Json::array();
-    if (record.barrier_timed_out) {
-      notes.push_back(absl::StrCat("ramp_timeout (", FormatDuration(record.plan.ramp_timeout),
-                                   ") passed before every agent finished connecting"));
-    }
-    for (const std::string& note : record.notes) notes.push_back(note);
-    out["notes"] = std::move(notes);
-  }
+  if (!timeouts.empty()) out["notes"] = timeouts;
   return report;
 }
 
@@ -238,6 +242,9 @@ std::string FormatSummary(const Json& report) {
     for (const Json& reason : reasons) {
       if (reason.is_string()) absl::StrAppend(&out, "  - ", reason.get<std::string>(), "\n");
     }
+  }
+  if (const std::string gave = FormatWhatGave(child(report, "what_gave")); !gave.empty()) {
+    absl::StrAppend(&out, "what gave: ", gave, "\n");
   }
   absl::StrAppendFormat(&out, "connections: %d requested, %d established, %d failed, peak open %d\n",
                         u(totals, "requested"), u(totals, "established"), u(totals, "failed"),
@@ -312,6 +319,15 @@ std::string FormatSummary(const Json& report) {
       if (note.is_string()) absl::StrAppend(&out, "note: ", note.get<std::string>(), "\n");
     }
   }
+  return out;
+}
+
+Json RefusedReport(const Plan& plan, const PreflightResult& preflight) {
+  Json out;
+  out["outcome"] = "refused";
+  out["what_gave"] = WhatGaveFromPreflight(preflight.exceeded_limits);
+  out["preflight_errors"] = preflight.errors;
+  out["plan"] = PlanToJson(plan);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "coordinator/plan.h"
+#include "coordinator/preflight.h"
 #include "nlohmann/json.hpp"
 #include "proto/fourtuple.pb.h"
 
@@ -84,6 +85,11 @@ Report BuildReport(const RunRecord& record);
 // The end-of-run summary for people: totals, rates, failures with their
 // cause and fix, latency percentiles, one line per agent.
 std::string FormatSummary(const nlohmann::ordered_json& report);
+
+// The report of a run preflight refused (exit 3, no --force):
+// {"outcome": "refused", "what_gave": [{"limit": "memory"}, ...],
+//  "preflight_errors": [...], "plan": {...}}.
+nlohmann::ordered_json RefusedReport(const Plan& plan, const PreflightResult& preflight);
 
 // Writes the report (pretty-printed JSON) to `path` atomically.
 absl::Status WriteReport(absl::string_view path, const nlohmann::ordered_json& report);

@@ -18,6 +18,7 @@
 #include "coordinator/preflight.h"
 #include "coordinator/report.h"
 #include "coordinator/run_driver.h"
+#include "coordinator/what_gave.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -114,6 +115,15 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
     PrintProblems("", preflight.errors);
     if (!command_line.Has("force")) {
       std::fprintf(stderr, "coordinator: preflight failed; --force runs the plan anyway\n");
+      // The report of a refused run says what gave, for scripts that run
+      // upward until something does.
+      if (command_line.Has("report")) {
+        const std::string refused_path = command_line.Get("report");
+        absl::Status written = WriteReport(refused_path, RefusedReport(*plan, preflight));
+        std::fprintf(stderr, "coordinator: what gave: %s; report: %s\n",
+                     FormatWhatGave(WhatGaveFromPreflight(preflight.exceeded_limits)).c_str(),
+                     written.ok() ? refused_path.c_str() : std::string(written.message()).c_str());
+      }
       return kExitPreflight;
     }
     LOG_WARNING("preflight failed, running anyway (--force)");

@@ -63,6 +63,17 @@ void StopAgent(StartedAgent& agent) {
   EXPECT_TRUE(code.ok() && *code == 0) << agent.process->Describe();
 }
 
+// A refused run still writes its report: outcome "refused", and what gave.
+void ExpectRefusedReport(const std::string& path, const std::string& limit, const std::string& stderr_text) {
+  json report = json::parse(ReadFileOrEmpty(path), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << "no report at " << path;
+  EXPECT_EQ(report["outcome"], "refused") << report.dump();
+  ASSERT_TRUE(report["what_gave"].is_array() && !report["what_gave"].empty()) << report.dump();
+  EXPECT_EQ(report["what_gave"][0]["limit"], limit) << report.dump();
+  EXPECT_FALSE(report["preflight_errors"].empty()) << report.dump();
+  EXPECT_CONTAINS(stderr_text, absl::StrCat("what gave: ", limit, "; report: ", path));
+}
+
 // 40,000 connections to one endpoint from one source address do not fit the
 // default ephemeral range (28,232 ports): two source addresses are needed.
 TEST(PreflightRefusalTest, PortsNeedAnotherSourceAddress) {
@@ -88,7 +99,7 @@ TEST(PreflightRefusalTest, PortsNeedAnotherSourceAddress) {
                                         "a target port"));
   EXPECT_CONTAINS(run.err, "ports (over by 11,768)");  // the table names the binding limit
   EXPECT_CONTAINS(run.err, "preflight failed; --force runs the plan anyway");
-  EXPECT_NE(access(report.c_str(), F_OK), 0) << "refused before the run: no report";
+  ExpectRefusedReport(report, "ports", run.err);
 
   Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan}, dir,
                                      absl::Seconds(30), (*ns)->name());
@@ -117,18 +128,19 @@ TEST(PreflightRefusalTest, FdsNeedMoreProcessesOrAHigherLimit) {
                                         "(RLIMIT_NOFILE 1,000): use --processes=4, or raise LimitNOFILE / "
                                         "ulimit -n to 3,064"));
   EXPECT_CONTAINS(run.err, "fds (over by 2,064)");
-  EXPECT_NE(access(report.c_str(), F_OK), 0) << "refused before the run: no report";
+  ExpectRefusedReport(report, "fds", run.err);
 
   // --force gets past preflight; the agent then refuses the share itself
   // (it will not start workers that cannot hold it), so the run ends before
   // any connect, still with exit 3 and the same fix.
+  const std::string forced_report = dir + "/forced-report.json";
   Outcome forced =
-      RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report, "--force"}, dir);
+      RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + forced_report, "--force"}, dir);
   EXPECT_EQ(forced.code, 3) << forced.err;
   EXPECT_CONTAINS(forced.err, "running anyway (--force)");
   EXPECT_CONTAINS(forced.err, absl::StrCat("agent ", agent.endpoint, " refused the run"));
   EXPECT_CONTAINS(forced.err, "use --processes=4");
-  EXPECT_NE(access(report.c_str(), F_OK), 0) << "the run never started: no report";
+  EXPECT_NE(access(forced_report.c_str(), F_OK), 0) << "the run never started: no report";
   StopAgent(agent);
 }
 
@@ -154,7 +166,7 @@ TEST(PreflightRefusalTest, NonLocalSourceAddressIsNamed) {
                                         ": add it (deploy/host/sources.sh add IFACE 198.18.5.5/32) or "
                                         "remove it from the plan"));
   EXPECT_CONTAINS(run.err, "non-local source");
-  EXPECT_NE(access(report.c_str(), F_OK), 0) << "refused before the run: no report";
+  ExpectRefusedReport(report, "non-local source", run.err);
   // The agent was only probed: it never received an assignment.
   EXPECT_EQ(agent.process->ReadStderr().find("connections to"), std::string::npos) << agent.process->ReadStderr();
   StopAgent(agent);
@@ -204,6 +216,11 @@ TEST(PreflightRefusalTest, ForceRunsPastThePortLimit) {
   EXPECT_GE(established, 95u) << report["totals"].dump();
   EXPECT_LE(established, 100u) << report["totals"].dump();
   EXPECT_EQ(report["failures"]["EADDRNOTAVAIL"], 150 - established) << report["failures"].dump();
+  // What gave: the ports, counted, first.
+  ASSERT_TRUE(report["what_gave"].is_array() && !report["what_gave"].empty()) << report.dump();
+  EXPECT_EQ(report["what_gave"][0]["limit"], "ports") << report["what_gave"].dump();
+  EXPECT_EQ(report["what_gave"][0]["reasons"]["EADDRNOTAVAIL"], 150 - established);
+  EXPECT_CONTAINS(forced.out, absl::StrCat("what gave: ports (", 150 - established, " x EADDRNOTAVAIL"));
 
   // The failure shows in the progress once, with its hint, and in the
   // summary with its cause and fix.
