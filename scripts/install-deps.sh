@@ -16,6 +16,9 @@ packages=(
   systemd ansible
   # issue 6: Kubernetes manifest validation (tests/deploy/kubernetes-check)
   nodejs
+  # issue 7: agent-worker's link puts the functions a worker runs first
+  # (lld's --symbol-ordering-file; agent/worker/CMakeLists.txt)
+  lld
 )
 
 missing=()
