@@ -211,8 +211,9 @@ positive --in-flight "$in_flight"
 hold="${hold:-$(( 5 + connections / 25000 ))}"
 time_limit="${time_limit:-$(( 300 + connections / 1000 ))}"
 phase_timeout=$(( 60 + connections / 2000 ))
-# The coordinator gives a whole echo round echo.timeout (+10 s): at a million
-# a round takes minutes on this machine (the floor's: 115 s at load ~60).
+# Each echo waits up to echo.timeout in the agent (the coordinator calls a
+# round late only when no echo settles anywhere for that long). Generous: at
+# a million under load, echoes have waited 5.8 s, and a loaded round minutes.
 echo_timeout=$(( 60 + connections / 4000 ))
 fd_per_process=18000  # RLIMIT_NOFILE is 20000 per process here; room for the rest
 # The system Python: a version-manager shim in PATH can take seconds to start on a loaded machine.

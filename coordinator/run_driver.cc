@@ -31,9 +31,6 @@ namespace {
 constexpr absl::Duration kStopPoll = absl::Milliseconds(200);
 // After the close phase, how long a stream may take to end once half-closed.
 constexpr absl::Duration kStreamEndTimeout = absl::Seconds(5);
-// An echo round may take longer than echo.timeout: sending the payloads to
-// every connection and the report delay come on top.
-constexpr absl::Duration kEchoMargin = absl::Seconds(10);
 
 std::string RandomRunId() {
   std::random_device random;
@@ -229,13 +226,7 @@ class RunDriver {
       echo.mutable_echo()->set_round(round);
       SendToActive(echo);
       const absl::Time round_start = absl::Now();
-      const bool done = WaitUntil(
-          [this, round] {
-            return AllActive(
-                [round](const AgentView& v) { return v.snapshot.report.echo_rounds_done() >= round; });
-          },
-          round_start + plan_.echo.timeout + 2 * plan_.report_interval + kEchoMargin,
-          /*honor_stop=*/true);
+      const bool done = WaitForEchoRound(round);
       record_.echo_seconds += absl::ToDoubleSeconds(absl::Now() - round_start);
       if (!done && !Stopping()) {
         std::vector<std::string> late;
@@ -333,6 +324,36 @@ class RunDriver {
   // Waits, sending heartbeats and printing progress each report interval,
   // until `done` holds over fresh snapshots or `deadline` passes (or a stop
   // is requested, when honored). Returns whether `done` held.
+  // Waits for every active agent to finish echo round `round`; false when
+  // the round stalls (see RunOptions::echo_stall_margin) or the run stops.
+  bool WaitForEchoRound(uint32_t round) {
+    const absl::Duration stall_limit = plan_.echo.timeout + 2 * plan_.report_interval + options_.echo_stall_margin;
+    auto round_done = [this, round] {
+      return AllActive([round](const AgentView& v) { return v.snapshot.report.echo_rounds_done() >= round; });
+    };
+    uint64_t progress = EchoProgress();
+    absl::Time last_move = absl::Now();
+    while (true) {
+      WaitUntil([&] { return round_done() || EchoProgress() != progress; }, last_move + stall_limit,
+                /*honor_stop=*/true);
+      if (round_done()) return true;
+      if (Stopping() || EchoProgress() == progress) return false;
+      progress = EchoProgress();
+      last_move = absl::Now();
+    }
+  }
+
+  // Echoes settled so far on the active agents, every round and outcome.
+  uint64_t EchoProgress() const {
+    uint64_t settled = 0;
+    for (size_t i = 0; i < views_.size(); ++i) {
+      if (!Active(i)) continue;
+      const v1::RunReport& r = views_[i].snapshot.report;
+      settled += r.echo_verified() + r.echo_mismatched() + r.echo_timed_out() + r.echo_closed();
+    }
+    return settled;
+  }
+
   bool WaitUntil(const std::function<bool()>& done, absl::Time deadline, bool honor_stop) {
     while (true) {
       const uint64_t generation = notifier_.generation();

@@ -44,6 +44,11 @@ struct RunOptions {
   // ends its workers and reports CLOSED anyway), so a slow close is not
   // mistaken for a lost agent.
   absl::Duration close_timeout = absl::Seconds(90);
+  // An echo round is late only when it stalls: no echo answered, failed or
+  // timed out on any agent for echo.timeout + 2 report intervals + this.
+  // (A round over a million connections is paced by max_in_flight and lasts
+  // as long as that takes; each echo has its own echo.timeout in the agent.)
+  absl::Duration echo_stall_margin = absl::Seconds(10);
   // Set (from a signal handler) to cut the run short: the driver goes
   // straight to the close phase and the report says "interrupted". Polled.
   const std::atomic<bool>* stop = nullptr;

@@ -34,6 +34,8 @@ enum class Behavior {
   kFailOnConnect,       // reports RUN_PHASE_FAILED on connect
   kSilentAfterConnect,  // keeps the stream but sends no more reports
   kFailSome,            // 10% of its connections fail with ECONNREFUSED
+  kSlowEcho,            // an echo round takes 2 s, answered in 8 steps 250 ms apart
+  kStalledEcho,         // never answers an echo (reports keep coming, unchanged)
 };
 
 // Answers each command with a report, as a real agent would at its next
@@ -105,6 +107,25 @@ class FakeAgent final : public v1::Agent::Service {
         }
         case v1::RunCommand::kEcho: {
           report.set_phase(v1::RUN_PHASE_CONNECTED);
+          if (behavior_ == Behavior::kStalledEcho) {
+            report.set_echo_round(command.echo().round());
+            stream->Write(report);
+            break;
+          }
+          if (behavior_ == Behavior::kSlowEcho) {
+            report.set_echo_round(command.echo().round());
+            constexpr int kSteps = 8;
+            for (int step = 1; step < kSteps; ++step) {
+              absl::SleepFor(absl::Milliseconds(250));
+              report.set_echo_verified(report.echo_verified() + report.open() / kSteps);
+              stream->Write(report);
+            }
+            absl::SleepFor(absl::Milliseconds(250));
+            report.set_echo_verified(report.echo_verified() + report.open() - (kSteps - 1) * (report.open() / kSteps));
+            report.set_echo_rounds_done(command.echo().round());
+            stream->Write(report);
+            break;
+          }
           report.set_echo_round(command.echo().round());
           report.set_echo_rounds_done(command.echo().round());
           report.set_echo_sent(report.echo_sent() + report.open());
@@ -410,6 +431,45 @@ TEST(RunDriverTest, SilentAgentIsLostAfterItsLease) {
   EXPECT_EQ(record->agents[0].state, AgentState::kDone);
   // Set aside after the lease, not after the echo round's whole timeout.
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// A round that takes longer than echo.timeout + report delay + margin but
+// keeps answering is not late: at a million connections a round lasts as
+// long as max_in_flight paces it.
+TEST(RunDriverTest, ASlowEchoRoundThatKeepsAnsweringIsNotLate) {
+  FakeAgent a(Behavior::kSlowEcho, "host-a");
+  Server sa = StartServer(&a);
+  Plan plan = FastPlan({sa.endpoint}, 80);
+  plan.echo.rounds = 1;
+  RunOptions options = Options(plan);
+  options.echo_stall_margin = absl::Milliseconds(100);  // stalls after 1.2 s: the round takes 2 s
+  absl::StatusOr<RunRecord> record = DriveRun(options);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_THAT(record->notes, ::testing::IsEmpty());
+  EXPECT_GE(record->echo_seconds, 1.9);
+  const Report report = BuildReport(*record);
+  EXPECT_TRUE(report.pass) << report.json.dump(2);
+  EXPECT_EQ(report.json["totals"]["echo_verified"], 80);
+}
+
+// A round with no echo settled anywhere for echo.timeout + report delay +
+// margin is late: noted, the report fails and says time gave.
+TEST(RunDriverTest, AStalledEchoRoundIsLate) {
+  FakeAgent a(Behavior::kStalledEcho, "host-a");
+  Server sa = StartServer(&a);
+  Plan plan = FastPlan({sa.endpoint}, 80);
+  plan.echo.rounds = 1;
+  RunOptions options = Options(plan);
+  options.echo_stall_margin = absl::Milliseconds(100);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<RunRecord> record = DriveRun(options);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ASSERT_THAT(record->notes, ElementsAre(absl::StrCat("echo round 1 did not finish in time on ", sa.endpoint)));
+  const Report report = BuildReport(*record);
+  EXPECT_FALSE(report.pass);
+  ASSERT_TRUE(report.json["what_gave"].is_array()) << report.json.dump(2);
+  EXPECT_EQ(report.json["what_gave"].back()["limit"], "time") << report.json["what_gave"].dump();
 }
 
 TEST(RunDriverTest, StopGoesStraightToClose) {
