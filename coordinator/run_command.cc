@@ -119,9 +119,10 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
       // upward until something does.
       if (command_line.Has("report")) {
         const std::string refused_path = command_line.Get("report");
-        absl::Status written = WriteReport(refused_path, RefusedReport(*plan, preflight));
+        const nlohmann::ordered_json refused = RefusedReport(*plan, preflight);
+        absl::Status written = WriteReport(refused_path, refused);
         std::fprintf(stderr, "coordinator: what gave: %s; report: %s\n",
-                     FormatWhatGave(WhatGaveFromPreflight(preflight.exceeded_limits)).c_str(),
+                     FormatWhatGave(refused["what_gave"]).c_str(),
                      written.ok() ? refused_path.c_str() : std::string(written.message()).c_str());
       }
       return kExitPreflight;
