@@ -10,17 +10,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "agent/source_ports.h"
+#include "agent/worker/source_ports.h"
 #include "common/address.h"
 #include "common/flag_names.h"
+#include "common/wire_limits.h"
 #include "common/grpc_credentials.h"
 
 namespace fourtuple::agent {
 
-// Upper bound on worker processes per run, from flags or an assignment: far
-// past what any host needs (1M connections at a 20000-fd limit is 51), low
-// enough that a bad number cannot fork-bomb the host.
-inline constexpr int kMaxProcesses = 1024;
 
 // The flags exactly as given on the command line.
 struct AgentFlags {

@@ -5,8 +5,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_options.h"
-#include "agent/echo_exchange.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/echo_exchange.h"
+#include "agent/worker/worker_protocol.h"
 
 namespace fourtuple::agent {
 namespace {
@@ -119,7 +119,7 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     }
   }
 
-  if (absl::Status s = CheckRange("connections", assignment.connections(), 1, kMaxConnections, "");
+  if (absl::Status s = CheckRange("connections", assignment.connections(), 1, kMaxAgentConnections, "");
       !s.ok()) {
     return s;
   }

@@ -12,19 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/address.h"
+#include "common/wire_limits.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
-
-// Bounds on assignment fields (a field past them is INVALID_ARGUMENT).
-inline constexpr uint64_t kMaxConnections = 50'000'000;
-inline constexpr double kMaxConnectRate = 10'000'000;  // per second
-inline constexpr uint64_t kMaxTimeoutMs = 3'600'000;         // connect and echo timeouts
-inline constexpr uint64_t kMinReportIntervalMs = 10;          // below that reports are a busy loop
-inline constexpr uint64_t kMaxReportIntervalMs = 3'600'000;
-inline constexpr uint64_t kMinLeaseMs = 100;
-inline constexpr uint64_t kMaxLeaseMs = 86'400'000;
-inline constexpr size_t kMaxRunIdLength = 128;
 
 // What the agent allows, from its flags and the host.
 struct ValidationPolicy {

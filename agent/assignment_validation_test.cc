@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/worker_protocol.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -151,7 +151,7 @@ TEST(AssignmentValidationTest, LoopbackRangeIsLocalWhenHostHasLoopback) {
 TEST(AssignmentValidationTest, Sizes) {
   ExpectRefused([](auto& a) { a.set_connections(0); }, absl::StatusCode::kInvalidArgument,
                 "assignment.connections");
-  ExpectRefused([](auto& a) { a.set_connections(kMaxConnections + 1); },
+  ExpectRefused([](auto& a) { a.set_connections(kMaxAgentConnections + 1); },
                 absl::StatusCode::kInvalidArgument, "assignment.connections");
   ExpectRefused([](auto& a) { a.set_payload_bytes(kMinPayloadBytes - 1); },
                 absl::StatusCode::kInvalidArgument, "assignment.payload_bytes");
@@ -171,7 +171,7 @@ TEST(AssignmentValidationTest, Sizes) {
   v1::Assignment a = Valid();
   a.set_connect_rate(0);  // unlimited
   a.set_processes(0);     // agent decides
-  a.set_connections(kMaxConnections);
+  a.set_connections(kMaxAgentConnections);
   a.set_payload_bytes(kMaxPayloadBytes);
   a.set_max_in_flight(UINT32_MAX);
   EXPECT_TRUE(ValidateAssignment(a, LoopbackPolicy()).ok());

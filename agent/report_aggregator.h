@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {

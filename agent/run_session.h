@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "agent/assignment_validation.h"
 #include "agent/report_aggregator.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/worker_protocol.h"
 #include "common/worker_pool.h"
 #include "proto/fourtuple.pb.h"
 

@@ -15,7 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/worker_protocol.h"
+#include "common/wire_limits.h"
 #include "coordinator/split.h"
 
 namespace fourtuple::coordinator {
@@ -145,10 +145,10 @@ absl::Status ResolveLocalSources(const v1::HostFacts& facts, AgentPlan* agent) {
                        "); add aliases with deploy/host/sources.sh or widen the prefix"));
     }
   }
-  if (agent->source_addresses.size() > static_cast<size_t>(agent::kMaxSourceAddresses)) {
+  if (agent->source_addresses.size() > static_cast<size_t>(kMaxSourceAddresses)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "plan.agents[", agent->plan_index, "].source_addresses: agent ", agent->endpoint, " would get ",
-        agent->source_addresses.size(), " source addresses, at most ", agent::kMaxSourceAddresses));
+        agent->source_addresses.size(), " source addresses, at most ", kMaxSourceAddresses));
   }
   return absl::OkStatus();
 }

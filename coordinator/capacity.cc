@@ -110,8 +110,8 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
     const uint64_t needed = budget == 0 ? kUnlimited : CeilDivide(n, budget);
     row.processes =
         std::min(std::max<uint64_t>(needed, std::max<uint32_t>(facts.cores(), 1)), std::max<uint64_t>(n, 1));
-    row.processes = std::min(row.processes, kMaxAgentProcesses);
-    per_process_capacity = SaturatingMultiply(kMaxAgentProcesses, budget);
+    row.processes = std::min(row.processes, uint64_t{kMaxProcesses});
+    per_process_capacity = SaturatingMultiply(uint64_t{kMaxProcesses}, budget);
   }
 
   // fs.file-max counts every open file on the host; each worker keeps its
@@ -125,7 +125,7 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
 
   const std::string& agent = demand.name;
   if (n > per_process_capacity) {
-    const uint64_t processes = fixed != 0 ? fixed : kMaxAgentProcesses;
+    const uint64_t processes = fixed != 0 ? fixed : uint64_t{kMaxProcesses};
     const uint64_t raise_to = SaturatingAdd(CeilDivide(n, processes), kFdReserve);
     std::string raise = absl::StrCat("raise LimitNOFILE / ulimit -n to ", GroupThousands(raise_to));
     if (facts.nr_open() != 0 && raise_to > facts.nr_open()) {
@@ -143,8 +143,8 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
           absl::StrCat("agent ", agent, ": ", Count(n, "connection needs", "connections need"), " ",
                        Count(needed, "worker process", "worker processes"), " at ", GroupThousands(budget),
                        " fds each (RLIMIT_NOFILE ", GroupThousands(facts.nofile_soft()), ")");
-      if (fixed == 0 || needed > kMaxAgentProcesses) {
-        absl::StrAppend(&sentence, ", more than the ", GroupThousands(kMaxAgentProcesses),
+      if (fixed == 0 || needed > uint64_t{kMaxProcesses}) {
+        absl::StrAppend(&sentence, ", more than the ", GroupThousands(uint64_t{kMaxProcesses}),
                         " an agent starts: ", raise, ", or spread the connections over more agents");
       } else if (from_plan) {
         absl::StrAppend(&sentence, ": set \"processes\": ", needed, " in the plan, or ", raise);
@@ -168,7 +168,7 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
 // per (source, destination address, destination port), so each pair has the
 // whole ephemeral range (net.ipv4.ip_local_port_range serves IPv6 too), and
 // the agent spreads connections evenly over the pairs
-// (agent/worker_protocol.h RouteOf).
+// (agent/worker/worker_protocol.h RouteOf).
 void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
   const uint64_t n = demand.connections;
   row.sources = demand.source_addresses.size();
@@ -356,7 +356,7 @@ std::string FdCell(const CapacityRow& row) {
                         GroupThousands(row.fd_budget_per_process), kArrow, GroupThousands(row.fd_capacity));
     absl::StrAppend(&cell, row.fd_capacity_by_file_max
                                ? " (file-max)"
-                               : absl::StrCat(" (", GroupThousands(kMaxAgentProcesses), " max)"));
+                               : absl::StrCat(" (", GroupThousands(uint64_t{kMaxProcesses}), " max)"));
     return cell;
   }
   cell = absl::StrCat(GroupThousands(row.processes), kTimes, GroupThousands(row.fd_budget_per_process), " = ",

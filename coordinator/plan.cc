@@ -13,11 +13,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/worker_protocol.h"
 #include "common/address.h"
 #include "common/duration.h"
 #include "common/posix_error.h"
 #include "common/status_macros.h"
+#include "common/wire_limits.h"
 #include "coordinator/split.h"
 
 namespace fourtuple::coordinator {
@@ -29,8 +29,7 @@ using nlohmann::json;
 // means sums over agents cannot wrap.
 constexpr uint64_t kMaxConnections = uint64_t{1} << 40;
 constexpr uint64_t kMaxEchoRounds = 1000000;
-// The agent counts in milliseconds; reports more often than this only cost.
-constexpr absl::Duration kMinReportInterval = absl::Milliseconds(10);
+constexpr absl::Duration Millis(uint64_t ms) { return absl::Milliseconds(static_cast<int64_t>(ms)); }
 
 absl::Status FieldError(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
@@ -129,9 +128,9 @@ absl::StatusOr<std::string> GetString(const json& value, absl::string_view path)
   return value.get<std::string>();
 }
 
-// min_value: the smallest duration accepted (zero allowed when it is zero).
+// min_value..max_value: the durations accepted (zero allowed when min_value is zero).
 absl::StatusOr<absl::Duration> GetDuration(const json& value, absl::string_view path,
-                                           absl::Duration min_value) {
+                                           absl::Duration min_value, absl::Duration max_value) {
   if (!value.is_string()) {
     return WrongType(path, "a duration string such as \"500ms\" or \"10s\"", value);
   }
@@ -139,6 +138,10 @@ absl::StatusOr<absl::Duration> GetDuration(const json& value, absl::string_view 
   if (!duration.ok()) return FieldError(path, duration.status().message());
   if (*duration < min_value) {
     return FieldError(path, absl::StrCat("must be at least ", FormatDuration(min_value), ", got ",
+                                         value.get<std::string>()));
+  }
+  if (*duration > max_value) {
+    return FieldError(path, absl::StrCat("must be at most ", FormatDuration(max_value), ", got ",
                                          value.get<std::string>()));
   }
   return *duration;
@@ -317,14 +320,16 @@ class PlanParser {
       plan_.max_in_flight = static_cast<uint32_t>(in_flight);
     }
     RETURN_IF_ERROR(
-        OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1), &plan_.connect_timeout));
+        OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1), &plan_.connect_timeout,
+                         Millis(kMaxTimeoutMs)));
     RETURN_IF_ERROR(
         OptionalDuration(root, "ramp_timeout", "plan", absl::Milliseconds(1), &plan_.ramp_timeout));
     RETURN_IF_ERROR(OptionalDuration(root, "hold", "plan", absl::ZeroDuration(), &plan_.hold));
     if (root.contains("echo")) RETURN_IF_ERROR(ParseEcho(root["echo"]));
     RETURN_IF_ERROR(
-        OptionalDuration(root, "report_interval", "plan", kMinReportInterval, &plan_.report_interval));
-    RETURN_IF_ERROR(OptionalDuration(root, "lease", "plan", absl::Milliseconds(1), &plan_.lease));
+        OptionalDuration(root, "report_interval", "plan", Millis(kMinReportIntervalMs),
+                         &plan_.report_interval, Millis(kMaxReportIntervalMs)));
+    RETURN_IF_ERROR(OptionalDuration(root, "lease", "plan", Millis(kMinLeaseMs), &plan_.lease, Millis(kMaxLeaseMs)));
     if (plan_.lease <= plan_.report_interval) {
       // Heartbeats go out once per report_interval: a shorter lease would
       // expire between two of them.
@@ -346,10 +351,11 @@ class PlanParser {
 
  private:
   absl::Status OptionalDuration(const json& object, absl::string_view key, absl::string_view parent,
-                                absl::Duration min_value, absl::Duration* out) {
+                                absl::Duration min_value, absl::Duration* out,
+                                absl::Duration max_value = absl::InfiniteDuration()) {
     const std::string name(key);
     if (!object.contains(name)) return absl::OkStatus();
-    ASSIGN_OR_RETURN(*out, GetDuration(object[name], absl::StrCat(parent, ".", key), min_value));
+    ASSIGN_OR_RETURN(*out, GetDuration(object[name], absl::StrCat(parent, ".", key), min_value, max_value));
     return absl::OkStatus();
   }
 
@@ -365,9 +371,9 @@ class PlanParser {
     if (!endpoints.is_array() || endpoints.empty()) {
       return WrongType("plan.target.endpoints", "a non-empty array of \"ADDR:PORT\"", endpoints);
     }
-    if (endpoints.size() > static_cast<size_t>(agent::kMaxTargets)) {
+    if (endpoints.size() > static_cast<size_t>(kMaxTargets)) {
       return FieldError("plan.target.endpoints",
-                        absl::StrCat("at most ", agent::kMaxTargets, " endpoints, got ", endpoints.size()));
+                        absl::StrCat("at most ", kMaxTargets, " endpoints, got ", endpoints.size()));
     }
     std::set<std::string> seen;
     for (size_t i = 0; i < endpoints.size(); ++i) {
@@ -456,7 +462,7 @@ class PlanParser {
         agent->source_specs.push_back(spec);
         continue;
       }
-      absl::StatusOr<std::vector<IpAddress>> addresses = ParseAddressSpec(spec, agent::kMaxSourceAddresses);
+      absl::StatusOr<std::vector<IpAddress>> addresses = ParseAddressSpec(spec, kMaxSourceAddresses);
       if (!addresses.ok()) return FieldError(item_path, addresses.status().message());
       for (const IpAddress& address : *addresses) {
         std::string text = address.ToString();
@@ -469,9 +475,9 @@ class PlanParser {
         }
         agent->source_addresses.push_back(std::move(text));
       }
-      if (agent->source_addresses.size() > static_cast<size_t>(agent::kMaxSourceAddresses)) {
+      if (agent->source_addresses.size() > static_cast<size_t>(kMaxSourceAddresses)) {
         return FieldError(
-            path, absl::StrCat("at most ", agent::kMaxSourceAddresses, " source addresses per agent"));
+            path, absl::StrCat("at most ", kMaxSourceAddresses, " source addresses per agent"));
       }
       agent->source_specs.push_back(spec);
     }
@@ -511,14 +517,15 @@ class PlanParser {
     }
     if (echo.contains("payload_bytes")) {
       ASSIGN_OR_RETURN(const uint64_t bytes, GetCount(echo["payload_bytes"], "plan.echo.payload_bytes",
-                                                      agent::kMinPayloadBytes, agent::kMaxPayloadBytes));
+                                                      kMinPayloadBytes, kMaxPayloadBytes));
       plan_.echo.payload_bytes = static_cast<uint32_t>(bytes);
     }
     RETURN_IF_ERROR(ParseSendExpect(echo));
     RETURN_IF_ERROR(
         OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(), &plan_.echo.interval));
     RETURN_IF_ERROR(
-        OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout));
+        OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout,
+                         Millis(kMaxTimeoutMs)));
     return absl::OkStatus();
   }
 
@@ -546,11 +553,11 @@ class PlanParser {
   }
 
   static absl::StatusOr<std::string> GetSendExpectBytes(const json& value, absl::string_view path) {
-    const std::string expected = absl::StrCat("a string of 1 to ", agent::kMaxSendExpectBytes,
+    const std::string expected = absl::StrCat("a string of 1 to ", kMaxSendExpectBytes,
                                               " bytes (JSON escapes such as \\r\\n work)");
     if (!value.is_string()) return WrongType(path, expected, value);
     std::string bytes = value.get<std::string>();
-    if (bytes.empty() || bytes.size() > agent::kMaxSendExpectBytes) {
+    if (bytes.empty() || bytes.size() > kMaxSendExpectBytes) {
       return FieldError(path, absl::StrCat("expected ", expected, ", got ", bytes.size(), " bytes"));
     }
     return bytes;

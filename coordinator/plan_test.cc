@@ -180,6 +180,21 @@ TEST(PlanTest, NegativeAndZeroCountsAreRefused) {
               HasSubstr("plan.connect_timeout: must be at least 1ms, got 0s"));
 }
 
+// The agents refuse timeouts, report intervals and leases past the wire
+// limits: the plan refuses them first, naming the field.
+TEST(PlanTest, DurationsPastWhatAgentsAcceptAreRefused) {
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "connect_timeout": "61m")")),
+              HasSubstr("plan.connect_timeout: must be at most 1h, got 61m"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"timeout": "2h"})")),
+              HasSubstr("plan.echo.timeout: must be at most 1h, got 2h"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "report_interval": "5ms")")),
+              HasSubstr("plan.report_interval: must be at least 10ms, got 5ms"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "report_interval": "10ms", "lease": "50ms")")),
+              HasSubstr("plan.lease: must be at least 100ms, got 50ms"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "lease": "25h")")), HasSubstr("plan.lease: must be at most 24h, got 25h"));
+  EXPECT_TRUE(ParsePlan(Minimal(R"(, "connect_timeout": "1h", "lease": "24h")")).ok());
+}
+
 TEST(PlanTest, PayloadBytesBounds) {
   EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"payload_bytes": 15})")),
               HasSubstr("plan.echo.payload_bytes: expected a whole number from 16 to 4096, got 15"));

@@ -1,5 +1,5 @@
 // agent-worker: one of the agent's worker processes (the connection engine,
-// agent/worker_main.h). The agent execs it, once per worker per run, as its
+// agent/worker/worker_process.h). The agent execs it, once per worker per run, as its
 // own path plus "-worker" (build/bin/agent-worker,
 // /usr/local/bin/fourtuple-agent-worker) or --worker-binary.
 //
@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "agent/source_ports.h"
-#include "agent/worker_main.h"
+#include "agent/worker/source_ports.h"
+#include "agent/worker/worker_process.h"
 #include "common/logging.h"
 #include "common/worker_pool.h"
 

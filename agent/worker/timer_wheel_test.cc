@@ -1,4 +1,4 @@
-#include "agent/timer_wheel.h"
+#include "agent/worker/timer_wheel.h"
 
 #include <algorithm>
 #include <vector>

@@ -2,7 +2,7 @@
 // their control sockets as the agent front does, against an echo server on
 // loopback. The pool forks before the server thread starts: fork() is only
 // safe while this process has one thread.
-#include "agent/worker_main.h"
+#include "agent/worker/worker_process.h"
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -14,8 +14,8 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "agent/test_echo_server.h"
-#include "agent/worker_protocol.h"
+#include "tests/support/test_echo_server.h"
+#include "agent/worker/worker_protocol.h"
 #include "common/worker_pool.h"
 #include "gtest/gtest.h"
 #include "proto/fourtuple.pb.h"

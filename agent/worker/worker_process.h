@@ -1,10 +1,10 @@
 // The body of an agent worker process (the connection engine).
 // The agent-worker program (agent/worker/main.cc) runs it; see
 // worker_protocol.h for the commands it obeys and the shared block it fills.
-#ifndef FOURTUPLE_AGENT_WORKER_MAIN_H_
-#define FOURTUPLE_AGENT_WORKER_MAIN_H_
+#ifndef FOURTUPLE_AGENT_WORKER_WORKER_PROCESS_H_
+#define FOURTUPLE_AGENT_WORKER_WORKER_PROCESS_H_
 
-#include "agent/source_ports.h"
+#include "agent/worker/source_ports.h"
 #include "common/worker_pool.h"
 
 namespace fourtuple::agent {
@@ -15,4 +15,4 @@ int RunAgentWorker(WorkerContext& context, SourcePorts source_ports = SourcePort
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_WORKER_MAIN_H_
+#endif  // FOURTUPLE_AGENT_WORKER_WORKER_PROCESS_H_

@@ -3,8 +3,8 @@
 // going back), so tests drive it deterministically.
 //
 // Thread-safety: owned by one loop thread; nothing is synchronized.
-#ifndef FOURTUPLE_AGENT_RATE_LIMITER_H_
-#define FOURTUPLE_AGENT_RATE_LIMITER_H_
+#ifndef FOURTUPLE_AGENT_WORKER_RATE_LIMITER_H_
+#define FOURTUPLE_AGENT_WORKER_RATE_LIMITER_H_
 
 #include <algorithm>
 #include <cmath>
@@ -56,4 +56,4 @@ class RateLimiter {
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_RATE_LIMITER_H_
+#endif  // FOURTUPLE_AGENT_WORKER_RATE_LIMITER_H_

@@ -3,7 +3,9 @@
 // The front starts workers with WorkerPool::Exec (the agent-worker program,
 // agent/worker/main.cc) and sends them v1::WorkerCommand messages, serialized, one per
 // SOCK_SEQPACKET message on the control socket:
-//   start   -> the worker validates nothing more (the front did), builds its
+//   start   -> the worker checks the command again (ConnectionEngine::Start:
+//              counts, bounds and addresses; the front checked the
+//              assignment, but a worker trusts no socket), builds its
 //              connection table and sets phase kReady.
 //   connect -> ramps its slice at its rate and in-flight share; when every
 //              connection is established or failed, phase kConnected.
@@ -19,25 +21,17 @@
 // Which source address and target a connection uses is a pure function of its
 // agent-wide id, so slices over workers keep the global round-robin: the pair
 // index id % (S*T) spreads connections evenly over every (source, target) pair.
-#ifndef FOURTUPLE_AGENT_WORKER_PROTOCOL_H_
-#define FOURTUPLE_AGENT_WORKER_PROTOCOL_H_
+#ifndef FOURTUPLE_AGENT_WORKER_WORKER_PROTOCOL_H_
+#define FOURTUPLE_AGENT_WORKER_WORKER_PROTOCOL_H_
 
 #include <atomic>
 #include <cstdint>
 
 #include "common/failure_reason.h"
 #include "common/histogram.h"
+#include "common/wire_limits.h"
 
 namespace fourtuple::agent {
-
-// Bounds an assignment must respect (the front refuses larger ones).
-inline constexpr int kMaxSourceAddresses = 4096;
-inline constexpr int kMaxTargets = 256;
-inline constexpr uint32_t kMinPayloadBytes = 16;  // agent u32 + connection u64 + round u32
-inline constexpr uint32_t kMaxPayloadBytes = 4096;
-// Assignment.echo_send / echo_expect: 1..this many bytes each (the connection
-// record counts their progress in 16-bit fields).
-inline constexpr uint32_t kMaxSendExpectBytes = 4096;
 
 enum class WorkerPhase : uint32_t {
   kStarting = 0,
@@ -91,4 +85,4 @@ struct AgentWorkerShared {
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_WORKER_PROTOCOL_H_
+#endif  // FOURTUPLE_AGENT_WORKER_WORKER_PROTOCOL_H_

@@ -10,8 +10,8 @@
 // than 2^31 ticks ahead.
 //
 // Thread-safety: owned by one loop thread; nothing is synchronized.
-#ifndef FOURTUPLE_AGENT_TIMER_WHEEL_H_
-#define FOURTUPLE_AGENT_TIMER_WHEEL_H_
+#ifndef FOURTUPLE_AGENT_WORKER_TIMER_WHEEL_H_
+#define FOURTUPLE_AGENT_WORKER_TIMER_WHEEL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -108,4 +108,4 @@ class TimerWheel {
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_TIMER_WHEEL_H_
+#endif  // FOURTUPLE_AGENT_WORKER_TIMER_WHEEL_H_

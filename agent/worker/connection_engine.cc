@@ -1,4 +1,4 @@
-#include "agent/connection_engine.h"
+#include "agent/worker/connection_engine.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "agent/echo_payload.h"
+#include "agent/worker/echo_payload.h"
 #include "common/address.h"
 #include "common/failure_reason.h"
 #include "common/host_facts.h"
@@ -70,9 +70,9 @@ uint16_t PortOf(const sockaddr* a) {
 }
 
 absl::Status CheckTimeout(absl::string_view field, uint64_t ms) {
-  if (ms == 0 || ms > kMaxEngineTimeoutMs) {
+  if (ms == 0 || ms > kMaxTimeoutMs) {
     return absl::InvalidArgumentError(
-        absl::StrCat("assignment.", field, " must be 1..", kMaxEngineTimeoutMs, " ms, got ", ms));
+        absl::StrCat("assignment.", field, " must be 1..", kMaxTimeoutMs, " ms, got ", ms));
   }
   return absl::OkStatus();
 }

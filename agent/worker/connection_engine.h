@@ -12,14 +12,14 @@
 // Failures are counted by reason and never retried.
 //
 // The loop does not read its control socket itself: RunAgentWorker
-// (worker_main.cc) registers it with WatchExternal() and turns its messages
+// (worker_process.cc) registers it with WatchExternal() and turns its messages
 // into Start / BeginConnect / BeginEcho / CloseAll calls, and tests call the
 // same methods directly and spin RunOnce().
 //
 // Thread-safety: a ConnectionEngine is used by one thread (its loop). The
 // shared block it writes may be read by other processes at any time.
-#ifndef FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
-#define FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
+#ifndef FOURTUPLE_AGENT_WORKER_CONNECTION_ENGINE_H_
+#define FOURTUPLE_AGENT_WORKER_CONNECTION_ENGINE_H_
 
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -35,13 +35,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "agent/conn_table.h"
-#include "agent/echo_exchange.h"
-#include "agent/echo_payload.h"
-#include "agent/rate_limiter.h"
-#include "agent/source_ports.h"
-#include "agent/timer_wheel.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/conn_table.h"
+#include "agent/worker/echo_exchange.h"
+#include "agent/worker/echo_payload.h"
+#include "agent/worker/rate_limiter.h"
+#include "agent/worker/source_ports.h"
+#include "agent/worker/timer_wheel.h"
+#include "agent/worker/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
@@ -50,10 +50,9 @@ namespace fourtuple::agent {
 inline constexpr uint32_t kEngineTickUs = 10'000;
 // Timer-wheel size (ticks per revolution: 10.24 s at 10 ms ticks).
 inline constexpr uint32_t kEngineWheelBuckets = 1024;
-// Connect latency and echo RTT are measured with 32-bit microsecond stamps
-// (they wrap after 71.6 minutes), so timeouts stay below that: one hour.
-inline constexpr uint64_t kMaxEngineTimeoutMs = 60 * 60 * 1000;
-static_assert(kMaxEngineTimeoutMs * 1000 + 2 * kEngineTickUs < (uint64_t{1} << 32));
+// Connect latency and echo RTT are measured with 32-bit microsecond stamps:
+// the longest timeout (wire_limits.h) plus two ticks must fit.
+static_assert(kMaxTimeoutMs * 1000 + 2 * kEngineTickUs < (uint64_t{1} << 32));
 // A worker's slice is bounded by its fd budget in practice; this bounds the table.
 inline constexpr uint64_t kMaxWorkerConnections = uint64_t{1} << 24;
 
@@ -210,4 +209,4 @@ class ConnectionEngine {
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_CONNECTION_ENGINE_H_
+#endif  // FOURTUPLE_AGENT_WORKER_CONNECTION_ENGINE_H_

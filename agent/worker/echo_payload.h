@@ -6,8 +6,8 @@
 // connection but offsets: it regenerates the bytes it expects as they arrive.
 //
 // Thread-safety: pure functions.
-#ifndef FOURTUPLE_AGENT_ECHO_PAYLOAD_H_
-#define FOURTUPLE_AGENT_ECHO_PAYLOAD_H_
+#ifndef FOURTUPLE_AGENT_WORKER_ECHO_PAYLOAD_H_
+#define FOURTUPLE_AGENT_WORKER_ECHO_PAYLOAD_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -33,4 +33,4 @@ EchoId ParseEchoHeader(const char* header);
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_ECHO_PAYLOAD_H_
+#endif  // FOURTUPLE_AGENT_WORKER_ECHO_PAYLOAD_H_

@@ -9,15 +9,15 @@
 // nothing per connection whatever the strings' size.
 //
 // Thread-safety: immutable after construction; the functions are pure.
-#ifndef FOURTUPLE_AGENT_ECHO_EXCHANGE_H_
-#define FOURTUPLE_AGENT_ECHO_EXCHANGE_H_
+#ifndef FOURTUPLE_AGENT_WORKER_ECHO_EXCHANGE_H_
+#define FOURTUPLE_AGENT_WORKER_ECHO_EXCHANGE_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/echo_payload.h"
+#include "agent/worker/echo_payload.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
@@ -67,4 +67,4 @@ absl::StatusOr<EchoExchange> EchoExchangeOf(const v1::Assignment& assignment);
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_ECHO_EXCHANGE_H_
+#endif  // FOURTUPLE_AGENT_WORKER_ECHO_EXCHANGE_H_

@@ -1,7 +1,7 @@
 // The connection engine against real sockets on loopback: an echo server
 // thread in this process (agent/test_echo_server.h) and the engine's loop
 // driven by the test through RunOnce().
-#include "agent/connection_engine.h"
+#include "agent/worker/connection_engine.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/assignment_validation.h"
-#include "agent/test_echo_server.h"
+#include "tests/support/test_echo_server.h"
 #include "common/failure_reason.h"
 #include "gtest/gtest.h"
 
@@ -34,7 +34,6 @@ namespace {
 using testing::TestEchoServer;
 
 // Whatever the front accepts, the engine must accept too.
-static_assert(kMaxTimeoutMs <= kMaxEngineTimeoutMs);
 
 uint64_t Load(const std::atomic<uint64_t>& counter) { return counter.load(std::memory_order_relaxed); }
 
@@ -755,7 +754,7 @@ TEST_F(ConnectionEngineTest, StartRefusesBadAssignments) {
        },
        "assignment.echo_send: 4097 bytes"},
       {[](StartOptions& o) { o.connect_timeout_ms = 0; }, "connect_timeout_ms"},
-      {[](StartOptions& o) { o.echo_timeout_ms = kMaxEngineTimeoutMs + 1; }, "echo_timeout_ms"},
+      {[](StartOptions& o) { o.echo_timeout_ms = kMaxTimeoutMs + 1; }, "echo_timeout_ms"},
       {[](StartOptions& o) { o.max_in_flight = 0; }, "max_in_flight"},
       {[](StartOptions& o) { o.connect_rate = -1; }, "connect_rate"},
       {[](StartOptions& o) { o.connections = kMaxWorkerConnections + 1; }, "exceeds"},

@@ -1,4 +1,4 @@
-#include "agent/echo_payload.h"
+#include "agent/worker/echo_payload.h"
 
 #include <set>
 #include <string>

@@ -4,8 +4,8 @@
 // a heap object, a buffer, a string or a timer: the record is all there is.
 //
 // Thread-safety: a table belongs to one loop thread; nothing is synchronized.
-#ifndef FOURTUPLE_AGENT_CONN_TABLE_H_
-#define FOURTUPLE_AGENT_CONN_TABLE_H_
+#ifndef FOURTUPLE_AGENT_WORKER_CONN_TABLE_H_
+#define FOURTUPLE_AGENT_WORKER_CONN_TABLE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -80,4 +80,4 @@ class ConnectionTable {
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_CONN_TABLE_H_
+#endif  // FOURTUPLE_AGENT_WORKER_CONN_TABLE_H_

@@ -1,11 +1,11 @@
-#include "agent/echo_exchange.h"
+#include "agent/worker/echo_exchange.h"
 
 #include <cstring>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/worker_protocol.h"
 
 namespace fourtuple::agent {
 namespace {

@@ -1,8 +1,8 @@
-#include "agent/echo_exchange.h"
+#include "agent/worker/echo_exchange.h"
 
 #include <string>
 
-#include "agent/worker_protocol.h"
+#include "agent/worker/worker_protocol.h"
 #include "gtest/gtest.h"
 
 namespace fourtuple::agent {

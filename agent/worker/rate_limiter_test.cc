@@ -1,4 +1,4 @@
-#include "agent/rate_limiter.h"
+#include "agent/worker/rate_limiter.h"
 
 #include "gtest/gtest.h"
 

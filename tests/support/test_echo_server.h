@@ -5,8 +5,8 @@
 //
 // Thread-safety: the public methods may be called from any thread; the
 // server's sockets are touched only by its own thread.
-#ifndef FOURTUPLE_AGENT_TEST_ECHO_SERVER_H_
-#define FOURTUPLE_AGENT_TEST_ECHO_SERVER_H_
+#ifndef FOURTUPLE_TESTS_SUPPORT_TEST_ECHO_SERVER_H_
+#define FOURTUPLE_TESTS_SUPPORT_TEST_ECHO_SERVER_H_
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -258,4 +258,4 @@ class TestEchoServer {
 
 }  // namespace fourtuple::agent::testing
 
-#endif  // FOURTUPLE_AGENT_TEST_ECHO_SERVER_H_
+#endif  // FOURTUPLE_TESTS_SUPPORT_TEST_ECHO_SERVER_H_

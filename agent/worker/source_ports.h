@@ -1,7 +1,7 @@
 // Who picks each connection's source port (the agent's --source-ports).
 // Thread-safety: plain values.
-#ifndef FOURTUPLE_AGENT_SOURCE_PORTS_H_
-#define FOURTUPLE_AGENT_SOURCE_PORTS_H_
+#ifndef FOURTUPLE_AGENT_WORKER_SOURCE_PORTS_H_
+#define FOURTUPLE_AGENT_WORKER_SOURCE_PORTS_H_
 
 #include <cstdint>
 
@@ -23,4 +23,4 @@ inline constexpr char kAgentSourcePortsArg[] = "--source-ports=agent";
 
 }  // namespace fourtuple::agent
 
-#endif  // FOURTUPLE_AGENT_SOURCE_PORTS_H_
+#endif  // FOURTUPLE_AGENT_WORKER_SOURCE_PORTS_H_

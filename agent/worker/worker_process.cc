@@ -2,7 +2,7 @@
 // Commands arrive as serialized v1::WorkerCommand, one per SOCK_SEQPACKET
 // message; SIGTERM/SIGINT arrive through a signalfd, so the loop never runs
 // a signal handler and sees both as ordinary readable fds.
-#include "agent/worker_main.h"
+#include "agent/worker/worker_process.h"
 
 #include <signal.h>
 #include <sys/poll.h>
@@ -16,8 +16,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/connection_engine.h"
-#include "agent/worker_protocol.h"
+#include "agent/worker/connection_engine.h"
+#include "agent/worker/worker_protocol.h"
 #include "common/logging.h"
 #include "proto/fourtuple.pb.h"
 
