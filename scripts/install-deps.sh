@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
-# Installs, from Debian 12's packages only, whatever fourtuple needs to build
-# and test that is not installed yet. Idempotent and quiet when all is present.
+# Installs, from Debian 12's packages only, whatever fourtuple needs that is
+# not installed yet. Idempotent and quiet when all is present.
+#   scripts/install-deps.sh              everything: build, tests, checks
+#   scripts/install-deps.sh --programs   only what building and running the
+#                                        four programs needs (the demo)
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config
+# Building and running target-server, agent, agent-worker and coordinator.
+program_packages=(
+  build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
-  libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  libabsl-dev nlohmann-json3-dev
+  libcivetweb-dev  # the Prometheus /metrics endpoint
+  lld              # agent-worker's link orders its hot functions first
   iproute2 procps python3
-  # issue 4: Prometheus endpoint (civetweb) and the Redis send/expect e2e test
-  libcivetweb-dev redis-server
-  # issue 5: libFuzzer targets for the plan and address parsers
-  clang libfuzzer-14-dev
-  # issue 6: deploy/ checks (systemd-analyze verify, ansible-playbook --syntax-check)
-  systemd ansible
-  # issue 6: Kubernetes manifest validation (tests/deploy/kubernetes-check)
-  nodejs
-  # issue 7: agent-worker's link puts the functions a worker runs first
-  # (lld's --symbol-ordering-file; agent/worker/CMakeLists.txt)
-  lld
 )
+# The test suite and the repository's checks, on top of those.
+test_packages=(
+  ccache libgtest-dev libgmock-dev
+  clang-format                 # the test command fails on unformatted code
+  redis-server                 # a real server for the send/expect end-to-end test
+  clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
+  systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check
+  nodejs                       # deploy/ check: Kubernetes manifest validation
+)
+
+packages=("${program_packages[@]}")
+with_tests=1
+if [[ ${1:-} == --programs ]]; then
+  with_tests=0
+elif [[ $# -gt 0 ]]; then
+  echo "install-deps: unknown argument $1 (expected nothing or --programs)" >&2
+  exit 2
+else
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -29,11 +44,12 @@ for package in "${packages[@]}"; do
 done
 # Debian's nodejs comes without npm (its own package); a nodejs that bundles
 # npm conflicts with that package, so it is only asked for when npm is missing.
-command -v npm >/dev/null || missing+=(npm)
+(( with_tests )) && ! command -v npm >/dev/null && missing+=(npm)
 
 # The npm packages of the Kubernetes manifest check, pinned by its
 # package-lock.json, into its gitignored node_modules (about 10 s, 26 MB).
 install_node_modules() {
+  (( with_tests )) || return 0
   local check_dir
   check_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy/kubernetes-check"
   [[ $check_dir/node_modules/.package-lock.json -nt $check_dir/package-lock.json ]] && return 0

@@ -27,7 +27,7 @@ if (( agents < 1 || agents > 250 || sources < 1 || sources > 250 )); then
   echo "local-run: --agents and --sources-per-agent must be 1..250" >&2; exit 2
 fi
 
-(( build )) && scripts/build.sh
+(( build )) && scripts/build.sh --programs
 bin=build/bin
 work=$(mktemp -d /tmp/fourtuple-run.XXXXXX)
 [[ -n "$report" ]] || report="$work/report.json"
