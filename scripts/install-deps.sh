@@ -8,15 +8,15 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   iproute2 procps python3
-  # issue 4: Prometheus endpoint (civetweb) and the Redis send/expect e2e test
+  # the /metrics HTTP server (civetweb), and the Redis server the send/expect e2e test runs against
   libcivetweb-dev redis-server
-  # issue 5: libFuzzer targets for the plan and address parsers
+  # clang with libFuzzer, for the fuzz targets of the plan and address parsers (tests/fuzz)
   clang libfuzzer-14-dev
-  # issue 6: deploy/ checks (systemd-analyze verify, ansible-playbook --syntax-check)
+  # the deploy/ checks: systemd-analyze verify on the units, ansible-playbook --syntax-check
   systemd ansible
-  # issue 6: Kubernetes manifest validation (tests/deploy/kubernetes-check)
+  # Node.js for the Kubernetes manifest validation (tests/deploy/kubernetes-check)
   nodejs
-  # issue 7: agent-worker's link puts the functions a worker runs first
+  # lld: agent-worker's link puts the functions a worker runs first
   # (lld's --symbol-ordering-file; agent/worker/CMakeLists.txt)
   lld
 )
