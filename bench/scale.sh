@@ -173,7 +173,7 @@ fi
 # inside `unshare --net` under a time limit.
 connections="" json="" sources=250 agents=2 in_flight=1024 hold="" time_limit="" agent_flags=""
 bin="$repo/build/bin" floor_dir="$here/floor" run_floor=1 keep=0
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --connections) connections="${2:-}"; shift 2 ;;

@@ -36,7 +36,7 @@ for arg in "$@"; do
     --in-flight=*) in_flight="${arg#*=}" ;;
     --target-server=*) target_server="${arg#*=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "target_vs_floor.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
