@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The scale benchmark: N echo-verified connections on this one machine, first
-# with the kernel-floor programs (../shared/floor), then with the whole of
+# with the kernel-floor programs (bench/floor), then with the whole of
 # fourtuple (target-server, agents, coordinator), at the same N, one after the
 # other, in one fresh network namespace. Prints a table and writes JSON:
 # established, verified, connect and echo rate, wall time, user bytes per
@@ -10,7 +10,7 @@
 #
 # usage: bench/scale.sh --connections N [--json FILE] [--sources S] [--agents A]
 #          [--in-flight W] [--hold SECONDS] [--time-limit SECONDS]
-#          [--agent-flags 'FLAGS'] [--bin DIR] [--floor-dir DIR] [--no-floor] [--keep]
+#          [--agent-flags 'FLAGS'] [--bin DIR] [--no-floor] [--keep]
 #   --sources S      source addresses, 127.x on loopback (default 250; the floor
 #                    uses the same count, at most 254)
 #   --agents A       agent processes, each with --processes=auto (default 2)
@@ -172,8 +172,8 @@ fi
 # Outside: arguments, the memory check, the floor build, then this script again
 # inside `unshare --net` under a time limit.
 connections="" json="" sources=250 agents=2 in_flight=1024 hold="" time_limit="" agent_flags=""
-bin="$repo/build/bin" floor_dir="" run_floor=1 keep=0
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+bin="$repo/build/bin" floor_dir="$here/floor" run_floor=1 keep=0
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --connections) connections="${2:-}"; shift 2 ;;
@@ -185,7 +185,6 @@ while [[ $# -gt 0 ]]; do
     --time-limit) time_limit="${2:-}"; shift 2 ;;
     --agent-flags) agent_flags="${2:-}"; shift 2 ;;
     --bin) bin="${2:-}"; shift 2 ;;
-    --floor-dir) floor_dir="${2:-}"; shift 2 ;;
     --no-floor) run_floor=0; shift ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -221,14 +220,6 @@ python=/usr/bin/python3
 [[ -x "$python" ]] || python="$(command -v python3)"
 
 [[ $(id -u) == 0 ]] || { echo "scale.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
-# ../shared/floor beside the checkout, or beside the main checkout of a git worktree.
-if [[ -z "$floor_dir" ]]; then
-  main_checkout="$(dirname "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$repo/.git")")"
-  for candidate in "$repo/../shared/floor" "$main_checkout/../shared/floor"; do
-    [[ -f "$candidate/floor_client.c" ]] && { floor_dir="$(cd "$candidate" && pwd)"; break; }
-  done
-fi
-[[ -n "$floor_dir" && -f "$floor_dir/floor_client.c" ]] || { echo "scale.sh: no floor_client.c in ../shared/floor (or --floor-dir DIR)" >&2; exit 3; }
 for program in target-server agent coordinator; do
   [[ -x "$bin/$program" ]] || { echo "scale.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
 done
@@ -256,8 +247,8 @@ fi
 work="$(mktemp -d /tmp/fourtuple-scale.XXXXXX)"
 cleanup() { if (( keep )); then echo "scale: files kept in $work" >&2; else rm -rf "$work"; fi; }
 trap cleanup EXIT
-gcc -O2 -o "$work/floor_server" "$floor_dir/floor_server.c"
-gcc -O2 -o "$work/floor_client" "$floor_dir/floor_client.c"
+gcc -O2 -Wall -Wextra -Werror -o "$work/floor_server" "$floor_dir/floor_server.c"
+gcc -O2 -Wall -Wextra -Werror -o "$work/floor_client" "$floor_dir/floor_client.c"
 # Cold start, as on a lab host after a reboot: drop the page cache of the
 # programs under test (theirs only; clean pages, read again on use). A file
 # just written (the linker's output, these gcc builds) sits in the page cache

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # target-server against the kernel floor, at N connections on one port.
 #
-# Builds ../shared/floor/floor_server.c and floor_client.c into a temporary
+# Builds bench/floor/floor_server.c and floor_client.c into a temporary
 # directory, then runs floor_client (N connections from S loopback source
 # addresses, Q client processes, each connection echo-verified) first against
 # floor_server (P workers: the smallest honest echo server) and then against
@@ -18,7 +18,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-floor_dir="$(cd "$repo/../shared/floor" 2>/dev/null && pwd || true)"
+floor_dir="$here/floor"
 connections=100000
 processes=8
 sources=64
@@ -36,14 +36,13 @@ for arg in "$@"; do
     --in-flight=*) in_flight="${arg#*=}" ;;
     --target-server=*) target_server="${arg#*=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "target_vs_floor.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
 for value in "$connections" "$processes" "$sources" "$client_workers" "$in_flight"; do
   [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "target_vs_floor.sh: '$value' is not a positive integer" >&2; exit 2; }
 done
-[[ -n "$floor_dir" && -f "$floor_dir/floor_client.c" ]] || { echo "target_vs_floor.sh: ../shared/floor not found" >&2; exit 2; }
 [[ -x "$target_server" ]] || { echo "target_vs_floor.sh: no target-server at $target_server (build first, or --target-server=PATH)" >&2; exit 2; }
 if (( (connections + client_workers - 1) / client_workers > 19000 )); then
   echo "target_vs_floor.sh: $connections connections over $client_workers client workers exceeds ~19,000 fds per process: raise --client-workers" >&2
@@ -61,8 +60,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-gcc -O2 -o "$work/floor_server" "$floor_dir/floor_server.c"
-gcc -O2 -o "$work/floor_client" "$floor_dir/floor_client.c"
+gcc -O2 -Wall -Wextra -Werror -o "$work/floor_server" "$floor_dir/floor_server.c"
+gcc -O2 -Wall -Wextra -Werror -o "$work/floor_client" "$floor_dir/floor_client.c"
 
 # floor_client runs `snap.sh LABEL N` at base, hold (all connected and
 # accepted), echo (all verified) and closed. It records the summed RSS of the

@@ -1,7 +1,7 @@
-// The HTML run report (`coordinator run --html=FILE`): DESIGN.md's "Report"
-// JSON drawn as one self-contained page — inline CSS and hand-made inline SVG
-// charts, no scripts, fonts, images or links — so it can be mailed, archived
-// and opened offline years later.
+// The HTML run report (`coordinator run --html=FILE`): the report JSON
+// (docs/plan-and-report.md) drawn as one self-contained page — inline CSS
+// and hand-made inline SVG charts, no scripts, fonts, images or links — so it
+// can be mailed, archived and opened offline years later.
 //
 // The page shows the outcome, totals, four charts (open connections over
 // time in total and per agent, connect rate over time, connect and echo

@@ -1,4 +1,4 @@
-// The run plan: what DESIGN.md's "Plan (JSON)" section describes, parsed,
+// The run plan: what docs/plan-and-report.md's "The plan" describes, parsed,
 // validated and with every optional field's default filled in.
 //
 // Errors name the field's path ("agents[1].source_addresses[0]") and what was

@@ -1,6 +1,6 @@
-// The run report: DESIGN.md's "Report" JSON built from each agent's last
-// RunReport, the target's counts and the timeline the driver sampled, plus
-// the human summary printed at the end of a run.
+// The run report: the JSON of docs/plan-and-report.md built from each
+// agent's last RunReport, the target's counts and the timeline the driver
+// sampled, plus the human summary printed at the end of a run.
 //
 // Everything here is a pure function of a RunRecord, so it is tested with
 // synthetic reports.

@@ -106,7 +106,7 @@ TEST(ReportTest, PassingRunTotals) {
   EXPECT_EQ(agent["by_source_address"]["127.0.9.1"], 1000);
   EXPECT_TRUE(agent["failures"].is_object());
 
-  // Keys in DESIGN.md's order.
+  // Keys in the order docs/plan-and-report.md lists them.
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
   EXPECT_THAT(keys, ::testing::ElementsAre("outcome", "plan", "totals", "failures", "latency_ms", "agents",
@@ -288,20 +288,22 @@ TEST(ReportTest, SummaryContent) {
   record.agents[1] = DoneAgent("127.0.0.1:7002", 1000, 990, 2, 100, 50);
   const std::string summary = FormatSummary(BuildReport(record).json);
   EXPECT_THAT(summary, HasSubstr("outcome: FAIL\n  - 10 of 2000 connections not established\n"));
-  EXPECT_THAT(summary, HasSubstr("connections: 2000 requested, 1990 established, 10 failed, peak open 2000\n"));
+  EXPECT_THAT(summary,
+              HasSubstr("connections: 2000 requested, 1990 established, 10 failed, peak open 2000\n"));
   EXPECT_THAT(summary, HasSubstr("failures:\n  EADDRNOTAVAIL    10  -- source ports exhausted for a "
                                  "source/target pair"));
   EXPECT_THAT(summary, HasSubstr("add source addresses or target ports"));
   EXPECT_THAT(summary, HasSubstr("latency (ms)      p50      p99    p99.9      max\n  connect "));
   EXPECT_THAT(summary, HasSubstr("\n  echo_rtt "));
-  EXPECT_THAT(summary,
-              HasSubstr("agents:\n"
-                        "  agent           host                 state  requested  established  failed  "
-                        "echo verified  echo failed  failures\n"
-                        "  127.0.0.1:7001  host-127.0.0.1:7001  done       1,000        1,000       0          "
-                        "2,000            0  -\n"
-                        "  127.0.0.1:7002  host-127.0.0.1:7002  done       1,000          990      10          "
-                        "1,980            0  EADDRNOTAVAIL 10\n"));
+  EXPECT_THAT(
+      summary,
+      HasSubstr("agents:\n"
+                "  agent           host                 state  requested  established  failed  "
+                "echo verified  echo failed  failures\n"
+                "  127.0.0.1:7001  host-127.0.0.1:7001  done       1,000        1,000       0          "
+                "2,000            0  -\n"
+                "  127.0.0.1:7002  host-127.0.0.1:7002  done       1,000          990      10          "
+                "1,980            0  EADDRNOTAVAIL 10\n"));
 }
 
 TEST(ReportTest, SummaryNeverThrowsOnOddJson) {

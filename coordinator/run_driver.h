@@ -1,7 +1,7 @@
-// Drives one run over every agent of a plan, through DESIGN.md's phases:
-// assign (each agent READY) → connect → barrier (all CONNECTED, or
-// ramp_timeout) → hold with echo rounds → close (every agent's final CLOSED
-// report) → the RunRecord the report is built from.
+// Drives one run over every agent of a plan, through the phases of
+// docs/design.md: assign (each agent READY) → connect → barrier (all
+// CONNECTED, or ramp_timeout) → hold with echo rounds → close (every agent's
+// final CLOSED report) → the RunRecord the report is built from.
 //
 // Agents move together: each phase command goes to every agent before the
 // driver waits for all of them, so peak concurrency is global. Heartbeats go

@@ -1,8 +1,8 @@
-// Capacity preflight against real agents (issue 4): a plan over an agent's
-// capacity is refused with exit 3 before anything connects, and the message
-// names the binding limit and the number that fixes it. One test per limit
-// the issue names (ports, fds, a source address the host does not have),
-// and --force, which runs the plan anyway.
+// Capacity preflight against real agents: a plan over an agent's capacity is
+// refused with exit 3 before anything connects, and the message names the
+// binding limit and the number that fixes it. One test per limit a user
+// meets first (ports, fds, a source address the host does not have), and
+// --force, which runs the plan anyway.
 //
 // Hosts are real: the ports cases run in a fresh network namespace (its
 // ephemeral range is the kernel default, or one the test sets there), the
@@ -101,8 +101,8 @@ TEST(PreflightRefusalTest, PortsNeedAnotherSourceAddress) {
   EXPECT_CONTAINS(run.err, "preflight failed; --force runs the plan anyway");
   ExpectRefusedReport(report, "ports", run.err);
 
-  Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan}, dir,
-                                     absl::Seconds(30), (*ns)->name());
+  Outcome preflight =
+      RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan}, dir, absl::Seconds(30), (*ns)->name());
   EXPECT_EQ(preflight.code, 3) << preflight.err;
   EXPECT_CONTAINS(preflight.out, "ports (over by 11,768)");
   EXPECT_CONTAINS(preflight.err, "need at least 2 source addresses");
@@ -114,8 +114,8 @@ TEST(PreflightRefusalTest, PortsNeedAnotherSourceAddress) {
 // (64 fds stay reserved): 3,000 need 4 processes or a higher limit.
 TEST(PreflightRefusalTest, FdsNeedMoreProcessesOrAHigherLimit) {
   const std::string dir = MakeTempDir("ft-pf-fds");
-  StartedAgent agent = StartAgent({"/usr/bin/prlimit", "--nofile=1000:1000", AGENT_BIN, "--processes=1"},
-                                  "agent", dir);
+  StartedAgent agent =
+      StartAgent({"/usr/bin/prlimit", "--nofile=1000:1000", AGENT_BIN, "--processes=1"}, "agent", dir);
   ASSERT_FALSE(agent.endpoint.empty());
   const std::string plan = WritePlan(
       dir, "plan.json",
@@ -168,7 +168,8 @@ TEST(PreflightRefusalTest, NonLocalSourceAddressIsNamed) {
   EXPECT_CONTAINS(run.err, "non-local source");
   ExpectRefusedReport(report, "non-local source", run.err);
   // The agent was only probed: it never received an assignment.
-  EXPECT_EQ(agent.process->ReadStderr().find("connections to"), std::string::npos) << agent.process->ReadStderr();
+  EXPECT_EQ(agent.process->ReadStderr().find("connections to"), std::string::npos)
+      << agent.process->ReadStderr();
   StopAgent(agent);
 }
 
@@ -183,9 +184,9 @@ TEST(PreflightRefusalTest, ForceRunsPastThePortLimit) {
   ASSERT_TRUE(ns.ok()) << ns.status();
   const std::string dir = MakeTempDir("ft-pf-force");
   const std::string target_ready = dir + "/target.ready";
-  auto target = Subprocess::Start({TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1",
-                                   "--ready-file=" + target_ready},
-                                  "target-server", dir, (*ns)->name());
+  auto target = Subprocess::Start(
+      {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--ready-file=" + target_ready},
+      "target-server", dir, (*ns)->name());
   ASSERT_TRUE(target.ok()) << target.status();
   auto target_json = (*target)->WaitForReadyFile(target_ready, absl::Seconds(20));
   ASSERT_TRUE(target_json.ok()) << target_json.status();
@@ -199,12 +200,13 @@ TEST(PreflightRefusalTest, ForceRunsPastThePortLimit) {
       dir, "plan.json",
       Plan((*target_json)["listen"][0].get<std::string>(), agent.endpoint, {"127.0.1.1"}, 150).dump(2));
   const std::string report_path = dir + "/report.json";
-  Outcome refused = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report_path},
-                                   dir, absl::Seconds(30), (*ns)->name());
+  Outcome refused = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report_path}, dir,
+                                   absl::Seconds(30), (*ns)->name());
   EXPECT_EQ(refused.code, 3) << refused.err;
-  EXPECT_CONTAINS(refused.err, "150 connections to 1 endpoint from 1 source address need at least 2 source "
-                               "addresses (100 ports each in 20000\xE2\x80\x93"
-                               "20099): add 1 more");
+  EXPECT_CONTAINS(refused.err,
+                  "150 connections to 1 endpoint from 1 source address need at least 2 source "
+                  "addresses (100 ports each in 20000\xE2\x80\x93"
+                  "20099): add 1 more");
 
   Outcome forced =
       RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report_path, "--force"}, dir,
