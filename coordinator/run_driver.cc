@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
 #include "common/grpc_status.h"
+#include "common/human_format.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "coordinator/agent_session.h"
@@ -114,8 +115,9 @@ class RunDriver {
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
       sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout);
     }
-    LOG_INFO("run %s: assigning %d connections to %d agents", run_id_, plan_.connections,
-             plan_.agents.size());
+    LOG_INFO("run %s: assigning %s to %s", EscapeForTerminal(run_id_),
+             CountPhrase(plan_.connections, "connection", "connections"),
+             CountPhrase(plan_.agents.size(), "agent", "agents"));
 
     const absl::Time deadline = start_ + options_.ready_timeout;
     WaitUntil(
