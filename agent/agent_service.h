@@ -27,8 +27,9 @@
 
 namespace fourtuple::agent {
 
-// Timing of a run that is not in the assignment. Defaults suit production;
-// tests shorten them.
+// Timing of a run that is not in the assignment: the agent's own bounds,
+// named in one place. Every caller (agent/agent_server.cc) keeps these
+// defaults.
 struct RunTimings {
   // How often the handler checks workers, commands and the lease; also the
   // delay of a phase-change report.
@@ -80,8 +81,7 @@ class AgentService final : public v1::Agent::Service {
   class ActiveRunSlot;
 
   // Validates the assignment and works out the worker count.
-  absl::StatusOr<RunSession::Config> PrepareRun(const v1::Assignment& assignment,
-                                                absl::Time started);
+  absl::StatusOr<RunSession::Config> PrepareRun(const v1::Assignment& assignment, absl::Time started);
   // Runs the session until it ends; never returns with workers alive.
   RunEnd DriveRun(Stream* stream, CommandChannel& channel, RunSession& session);
   std::string HostName() const;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_options.h"
 #include "common/host_facts.h"
+#include "common/human_format.h"
 
 namespace fourtuple::agent {
 
@@ -13,7 +14,7 @@ absl::StatusOr<int> DecideWorkerCount(const WorkerCountRequest& request) {
   const uint64_t budget = FdBudgetPerProcess(request.nofile_soft);
   if (budget == 0) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "the fd limit leaves no room for connections (RLIMIT_NOFILE soft ", request.nofile_soft,
+        "the fd limit leaves no room for connections (RLIMIT_NOFILE soft ", FormatCount(request.nofile_soft),
         ", ", kFdReserve, " reserved per process): raise LimitNOFILE/ulimit -n"));
   }
   const uint64_t needed = (request.connections + budget - 1) / budget;
@@ -23,17 +24,20 @@ absl::StatusOr<int> DecideWorkerCount(const WorkerCountRequest& request) {
                                                      : static_cast<uint64_t>(request.flag_processes);
   if (count == 0) {
     if (needed > static_cast<uint64_t>(kMaxProcesses)) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          request.connections, " connections need ", needed, " worker processes at the fd limit of ",
-          budget, " per process (RLIMIT_NOFILE soft ", request.nofile_soft, "), more than the ",
-          kMaxProcesses, " allowed: raise LimitNOFILE/ulimit -n or spread the run over more agents"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(CountPhrase(request.connections, "connection needs", "connections need"), " ",
+                       CountPhrase(needed, "worker process", "worker processes"), " at the fd limit of ",
+                       FormatCount(budget), " per process (RLIMIT_NOFILE soft ",
+                       FormatCount(request.nofile_soft), "), more than the ", FormatCount(kMaxProcesses),
+                       " allowed: raise LimitNOFILE/ulimit -n or spread the run over more agents"));
     }
     count = std::max<uint64_t>(needed, std::max<uint32_t>(request.cores, 1));
   } else if (count < needed) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        request.connections, " connections need at least ", needed,
-        " worker processes at the fd limit of ", budget, " per process (RLIMIT_NOFILE soft ",
-        request.nofile_soft, "): use --processes=", needed, " or raise LimitNOFILE/ulimit -n"));
+        CountPhrase(request.connections, "connection needs", "connections need"), " at least ",
+        CountPhrase(needed, "worker process", "worker processes"), " at the fd limit of ",
+        FormatCount(budget), " per process (RLIMIT_NOFILE soft ", FormatCount(request.nofile_soft),
+        "): use --processes=", needed, " or raise LimitNOFILE/ulimit -n"));
   }
   return static_cast<int>(std::min(count, connections));
 }
@@ -58,16 +62,15 @@ std::vector<v1::WorkerStart> SplitIntoSlices(const v1::Assignment& assignment, i
     double rate = 0;
     if (assignment.connect_rate() > 0) {
       rate = i + 1 == w ? std::max(assignment.connect_rate() - rate_given, 0.0)
-                        : n == 0 ? assignment.connect_rate() / static_cast<double>(w)
-                                 : assignment.connect_rate() * static_cast<double>(count) /
-                                       static_cast<double>(n);
+             : n == 0   ? assignment.connect_rate() / static_cast<double>(w)
+                        : assignment.connect_rate() * static_cast<double>(count) / static_cast<double>(n);
       rate_given += rate;
     }
     slice.set_connect_rate(rate);
 
     const uint32_t share = static_cast<uint32_t>(in_flight / w + (i < in_flight % w ? 1 : 0));
-    slice.set_max_in_flight(static_cast<uint32_t>(
-        std::clamp<uint64_t>(share, 1, std::max<uint64_t>(count, 1))));
+    slice.set_max_in_flight(
+        static_cast<uint32_t>(std::clamp<uint64_t>(share, 1, std::max<uint64_t>(count, 1))));
   }
   return slices;
 }

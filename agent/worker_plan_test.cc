@@ -35,8 +35,7 @@ TEST(DecideWorkerCountTest, AutoStaysInsideTheFdBudget) {
   EXPECT_EQ(*DecideWorkerCount(Request(budget + 1, 1)), 2);
   EXPECT_EQ(*DecideWorkerCount(Request(30000, 1)), 2);
   const uint64_t million = 1'000'000;
-  EXPECT_EQ(static_cast<uint64_t>(*DecideWorkerCount(Request(million, 2))),
-            (million + budget - 1) / budget);
+  EXPECT_EQ(static_cast<uint64_t>(*DecideWorkerCount(Request(million, 2))), (million + budget - 1) / budget);
 }
 
 TEST(DecideWorkerCountTest, NeverMoreWorkersThanConnections) {
@@ -60,8 +59,8 @@ TEST(DecideWorkerCountTest, TooFewProcessesForTheFdBudget) {
   absl::StatusOr<int> count = DecideWorkerCount(request);
   ASSERT_FALSE(count.ok());
   EXPECT_EQ(count.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(count.status().message(), HasSubstr("30000 connections need at least 2 worker"));
-  EXPECT_THAT(count.status().message(), HasSubstr("RLIMIT_NOFILE soft 20000"));
+  EXPECT_THAT(count.status().message(), HasSubstr("30,000 connections need at least 2 worker processes"));
+  EXPECT_THAT(count.status().message(), HasSubstr("RLIMIT_NOFILE soft 20,000"));
   EXPECT_THAT(count.status().message(), HasSubstr("--processes=2"));
   EXPECT_THAT(count.status().message(), HasSubstr("ulimit -n"));
 
@@ -84,8 +83,7 @@ TEST(DecideWorkerCountTest, AutoPastTheProcessCap) {
   EXPECT_EQ(count.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
-class SplitTest
-    : public ::testing::TestWithParam<std::tuple<uint64_t, int, double, uint32_t>> {};
+class SplitTest : public ::testing::TestWithParam<std::tuple<uint64_t, int, double, uint32_t>> {};
 
 TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
   const auto [connections, workers, rate, in_flight] = GetParam();
@@ -107,8 +105,10 @@ TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
     smallest = std::min<uint64_t>(smallest, slice.connections());
     largest = std::max<uint64_t>(largest, slice.connections());
     rate_sum += slice.connect_rate();
-    if (rate > 0) EXPECT_GT(slice.connect_rate(), 0) << "0 would mean unlimited";
-    else EXPECT_EQ(slice.connect_rate(), 0);
+    if (rate > 0)
+      EXPECT_GT(slice.connect_rate(), 0) << "0 would mean unlimited";
+    else
+      EXPECT_EQ(slice.connect_rate(), 0);
     EXPECT_GE(slice.max_in_flight(), 1u);
     EXPECT_LE(slice.max_in_flight(), std::max<uint64_t>(slice.connections(), 1));
     in_flight_sum += slice.max_in_flight();
@@ -117,8 +117,8 @@ TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
   EXPECT_EQ(next, connections);
   EXPECT_LE(largest - smallest, 1u);
   EXPECT_NEAR(rate_sum, rate, rate * 1e-9);
-  EXPECT_EQ(in_flight_sum, std::max<uint64_t>(std::min<uint64_t>(in_flight, connections),
-                                              static_cast<uint64_t>(workers)));
+  EXPECT_EQ(in_flight_sum,
+            std::max<uint64_t>(std::min<uint64_t>(in_flight, connections), static_cast<uint64_t>(workers)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -127,8 +127,7 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(30000, 3, 0.0, 2048u), std::make_tuple(7, 7, 7.0, 7u),
                       std::make_tuple(10, 3, 1.0, 1u), std::make_tuple(1'000'000, 51, 20000.0, 2048u),
                       std::make_tuple(1, 1, 0.5, 1u), std::make_tuple(100, 8, 33.3, 5u),
-                      std::make_tuple(3001, 2, 10.0, 4'000'000'000u),
-                      std::make_tuple(10, 4, 0.0, 11u)));
+                      std::make_tuple(3001, 2, 10.0, 4'000'000'000u), std::make_tuple(10, 4, 0.0, 11u)));
 
 }  // namespace
 }  // namespace fourtuple::agent

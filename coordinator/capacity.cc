@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <iterator>
 #include <limits>
 #include <utility>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/address.h"
 #include "common/host_facts.h"
+#include "common/human_format.h"
 #include "coordinator/text_table.h"
 
 namespace fourtuple::coordinator {
@@ -39,11 +39,6 @@ uint64_t SaturatingSubtract(uint64_t a, uint64_t b) { return a > b ? a - b : 0; 
 
 // b > 0.
 uint64_t CeilDivide(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
-
-// "1 source address", "2 source addresses", "40,000 connections".
-std::string Count(uint64_t n, absl::string_view one, absl::string_view many) {
-  return absl::StrCat(GroupThousands(n), " ", n == 1 ? one : many);
-}
 
 uint64_t EphemeralPorts(const v1::HostFacts& facts) {
   return facts.port_range_high() >= facts.port_range_low()
@@ -127,24 +122,23 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
   if (n > per_process_capacity) {
     const uint64_t processes = fixed != 0 ? fixed : uint64_t{kMaxProcesses};
     const uint64_t raise_to = SaturatingAdd(CeilDivide(n, processes), kFdReserve);
-    std::string raise = absl::StrCat("raise LimitNOFILE / ulimit -n to ", GroupThousands(raise_to));
+    std::string raise = absl::StrCat("raise LimitNOFILE / ulimit -n to ", FormatCount(raise_to));
     if (facts.nr_open() != 0 && raise_to > facts.nr_open()) {
       // The hard limit cannot pass fs.nr_open.
-      absl::StrAppend(&raise, " (and fs.nr_open, now ", GroupThousands(facts.nr_open()),
-                      ", to at least that)");
+      absl::StrAppend(&raise, " (and fs.nr_open, now ", FormatCount(facts.nr_open()), ", to at least that)");
     }
     if (budget == 0) {
-      row.errors.push_back(absl::StrCat(
-          "agent ", agent, ": RLIMIT_NOFILE ", GroupThousands(facts.nofile_soft()),
-          " leaves no fds for connections (", kFdReserve, " per process are reserved): ", raise));
+      row.errors.push_back(absl::StrCat("agent ", agent, ": RLIMIT_NOFILE ", FormatCount(facts.nofile_soft()),
+                                        " leaves no fds for connections (", kFdReserve,
+                                        " per process are reserved): ", raise));
     } else {
       const uint64_t needed = CeilDivide(n, budget);
       std::string sentence =
-          absl::StrCat("agent ", agent, ": ", Count(n, "connection needs", "connections need"), " ",
-                       Count(needed, "worker process", "worker processes"), " at ", GroupThousands(budget),
-                       " fds each (RLIMIT_NOFILE ", GroupThousands(facts.nofile_soft()), ")");
+          absl::StrCat("agent ", agent, ": ", CountPhrase(n, "connection needs", "connections need"), " ",
+                       CountPhrase(needed, "worker process", "worker processes"), " at ", FormatCount(budget),
+                       " fds each (RLIMIT_NOFILE ", FormatCount(facts.nofile_soft()), ")");
       if (fixed == 0 || needed > uint64_t{kMaxProcesses}) {
-        absl::StrAppend(&sentence, ", more than the ", GroupThousands(uint64_t{kMaxProcesses}),
+        absl::StrAppend(&sentence, ", more than the ", FormatCount(uint64_t{kMaxProcesses}),
                         " an agent starts: ", raise, ", or spread the connections over more agents");
       } else if (from_plan) {
         absl::StrAppend(&sentence, ": set \"processes\": ", needed, " in the plan, or ", raise);
@@ -156,11 +150,11 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
   }
   if (n > file_max_capacity) {
     const uint64_t files = SaturatingAdd(n, reserve);
-    row.errors.push_back(absl::StrCat("agent ", agent, ": ", Count(n, "connection needs", "connections need"),
-                                      " about ", GroupThousands(files), " open files on host ",
-                                      HostOf(demand, facts), " but fs.file-max is ",
-                                      GroupThousands(facts.file_max()), ": raise fs.file-max to at least ",
-                                      GroupThousands(files), " (sysctl -w fs.file-max=", files, ")"));
+    row.errors.push_back(absl::StrCat(
+        "agent ", agent, ": ", CountPhrase(n, "connection needs", "connections need"), " about ",
+        FormatCount(files), " open files on host ", HostOf(demand, facts), " but fs.file-max is ",
+        FormatCount(facts.file_max()), ": raise fs.file-max to at least ", FormatCount(files),
+        " (sysctl -w fs.file-max=", files, ")"));
   }
 }
 
@@ -198,13 +192,14 @@ void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityR
     }
     const uint64_t per_source = SaturatingMultiply(row.endpoints, row.ports_per_pair);
     const uint64_t sources_needed = CeilDivide(n, per_source);
-    std::string sentence = absl::StrCat(
-        "agent ", agent, ": ", Count(n, "connection", "connections"), " to ",
-        Count(row.endpoints, "endpoint", "endpoints"), " from ",
-        Count(row.sources, "source address", "source addresses"), " need at least ",
-        Count(sources_needed, "source address", "source addresses"), " (", GroupThousands(row.ports_per_pair),
-        row.endpoints == 1 ? " ports each in " : " ports to each endpoint in ", range, "): add ",
-        GroupThousands(sources_needed - row.sources), " more");
+    std::string sentence =
+        absl::StrCat("agent ", agent, ": ", CountPhrase(n, "connection", "connections"), " to ",
+                     CountPhrase(row.endpoints, "endpoint", "endpoints"), " from ",
+                     CountPhrase(row.sources, "source address", "source addresses"), " need at least ",
+                     CountPhrase(sources_needed, "source address", "source addresses"), " (",
+                     FormatCount(row.ports_per_pair),
+                     row.endpoints == 1 ? " ports each in " : " ports to each endpoint in ", range, "): add ",
+                     FormatCount(sources_needed - row.sources), " more");
     // A pair can never have more ports than the widest range.
     if (CeilDivide(n, pairs) <= kWidestPortRange) {
       absl::StrAppend(&sentence, ", or widen net.ipv4.ip_local_port_range");
@@ -214,7 +209,7 @@ void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityR
     if (endpoints_to_add == 1) {
       absl::StrAppend(&sentence, ", or add a target port");
     } else {
-      absl::StrAppend(&sentence, ", or add ", GroupThousands(endpoints_to_add), " target ports");
+      absl::StrAppend(&sentence, ", or add ", FormatCount(endpoints_to_add), " target ports");
     }
     row.errors.push_back(std::move(sentence));
     return;
@@ -227,12 +222,13 @@ void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityR
         static_cast<uint64_t>(kPortFillWarning * static_cast<double>(row.ports_per_pair)), 1);
     const uint64_t sources_for_half = CeilDivide(n, SaturatingMultiply(row.endpoints, half));
     row.warnings.push_back(absl::StrCat(
-        "agent ", agent, ": each source address and target endpoint pair takes up to ",
-        GroupThousands(per_pair), " of its ", GroupThousands(row.ports_per_pair), " ports in ", range, " (",
-        per_pair * 100 / row.ports_per_pair,
-        "%); the kernel's port search slows as a range fills: add source addresses or target "
+        "agent ", agent, ": each source address and target endpoint pair takes up to ", FormatCount(per_pair),
+        " of its ", FormatCount(row.ports_per_pair), " ports in ", range, " (",
+        FormatPercent(static_cast<double>(per_pair), static_cast<double>(row.ports_per_pair)),
+        "); the kernel's port search slows as a range fills: add source addresses or target "
         "ports (",
-        Count(sources_for_half, "source address keeps", "source addresses keep"), " each pair at half)"));
+        CountPhrase(sources_for_half, "source address keeps", "source addresses keep"),
+        " each pair at half)"));
   }
 }
 
@@ -243,7 +239,7 @@ void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, Capacity
       demand.memory_bytes_per_connection > 0 ? demand.memory_bytes_per_connection : kAgentBytesPerConnection;
   row.memory_available_bytes = facts.memory_available_bytes();
   row.memory_bytes_per_connection = per_connection;
-  // In integers, so 90% of a round figure stays round (8.2 GB -> 7.38 GB).
+  // In integers, so 90% of a round figure stays round.
   const uint64_t available = facts.memory_available_bytes();
   const uint64_t usable =
       available / 100 * kUsableMemoryPercent + available % 100 * kUsableMemoryPercent / 100;
@@ -254,22 +250,22 @@ void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, Capacity
     if (total <= row.memory_capacity || demand.host_agents.front() != demand.name) return;
     row.errors.push_back(absl::StrCat(
         "host ", HostOf(demand, facts), ": its ", demand.host_agents.size(), " agents (",
-        absl::StrJoin(demand.host_agents, ", "), ") hold ", GroupThousands(total),
+        absl::StrJoin(demand.host_agents, ", "), ") hold ", FormatCount(total),
         " connections between them, which need about ",
         FormatBytes(static_cast<double>(total) * per_connection), " of memory (", FormatBytes(per_connection),
         " each); ", FormatBytes(static_cast<double>(facts.memory_available_bytes())),
-        " is available: give them at most ", GroupThousands(row.memory_capacity), " together (",
-        kUsableMemoryPercent, "% of what is available) and the rest to agents on other hosts, or free memory"));
+        " is available: give them at most ", FormatCount(row.memory_capacity), " together (",
+        kUsableMemoryPercent,
+        "% of what is available) and the rest to agents on other hosts, or free memory"));
     return;
   }
   if (n <= row.memory_capacity) return;
   row.errors.push_back(absl::StrCat(
-      "agent ", demand.name, ": ", Count(n, "connection needs", "connections need"), " about ",
+      "agent ", demand.name, ": ", CountPhrase(n, "connection needs", "connections need"), " about ",
       FormatBytes(static_cast<double>(n) * per_connection), " of memory (", FormatBytes(per_connection),
       " each); ", FormatBytes(static_cast<double>(facts.memory_available_bytes())), " is available on host ",
-      HostOf(demand, facts), ": give this agent at most ", GroupThousands(row.memory_capacity),
-      " connections (", kUsableMemoryPercent,
-      "% of what is available) and the rest to other agents, or free memory"));
+      HostOf(demand, facts), ": give this agent at most ", FormatCount(row.memory_capacity), " connections (",
+      kUsableMemoryPercent, "% of what is available) and the rest to other agents, or free memory"));
 }
 
 // One conntrack entry per connection when nf_conntrack is loaded; a full
@@ -287,13 +283,13 @@ void CheckConntrack(const AgentDemand& demand, const v1::HostFacts& facts, Capac
   row.conntrack_capacity = SaturatingSubtract(facts.conntrack_max(), facts.conntrack_count());
   if (n <= row.conntrack_capacity) return;
   const uint64_t needed = SaturatingAdd(facts.conntrack_count(), n);
-  row.errors.push_back(
-      absl::StrCat("agent ", demand.name, ": ", Count(n, "connection needs", "connections need"), " ",
-                   Count(n, "conntrack entry", "conntrack entries"), " but host ", HostOf(demand, facts),
-                   " has ", GroupThousands(row.conntrack_capacity), " free (net.netfilter.nf_conntrack_max ",
-                   GroupThousands(facts.conntrack_max()), ", ", GroupThousands(facts.conntrack_count()),
-                   " in use): raise net.netfilter.nf_conntrack_max to at least ", GroupThousands(needed),
-                   " (sysctl -w net.netfilter.nf_conntrack_max=", needed, ")"));
+  row.errors.push_back(absl::StrCat(
+      "agent ", demand.name, ": ", CountPhrase(n, "connection needs", "connections need"), " ",
+      CountPhrase(n, "conntrack entry", "conntrack entries"), " but host ", HostOf(demand, facts), " has ",
+      FormatCount(row.conntrack_capacity), " free (net.netfilter.nf_conntrack_max ",
+      FormatCount(facts.conntrack_max()), ", ", FormatCount(facts.conntrack_count()),
+      " in use): raise net.netfilter.nf_conntrack_max to at least ", FormatCount(needed),
+      " (sysctl -w net.netfilter.nf_conntrack_max=", needed, ")"));
 }
 
 void CheckSources(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
@@ -319,10 +315,11 @@ void CheckSources(const AgentDemand& demand, const v1::HostFacts& facts, Capacit
                                       v6 ? "/128" : "/32", ") or remove it from the plan"));
   }
   if (row.non_local_sources.size() > listed) {
-    row.errors.push_back(absl::StrCat(
-        "agent ", demand.name, ": and ",
-        Count(row.non_local_sources.size() - listed, "more source address is", "more source addresses are"),
-        " not on host ", host, " either: add them or remove them from the plan"));
+    row.errors.push_back(absl::StrCat("agent ", demand.name, ": and ",
+                                      CountPhrase(row.non_local_sources.size() - listed,
+                                                  "more source address is", "more source addresses are"),
+                                      " not on host ", host,
+                                      " either: add them or remove them from the plan"));
   }
 }
 
@@ -336,11 +333,11 @@ void CheckBacklogs(const AgentDemand& demand, const v1::HostFacts& facts, Capaci
   auto warn = [&](absl::string_view sysctl, uint64_t value) {
     if (value >= burst) return;
     row.warnings.push_back(
-        absl::StrCat("agent ", demand.name, ": ", sysctl, " is ", GroupThousands(value), " on host ", host,
-                     ", below the connect burst of ", GroupThousands(burst),
+        absl::StrCat("agent ", demand.name, ": ", sysctl, " is ", FormatCount(value), " on host ", host,
+                     ", below the connect burst of ", FormatCount(burst),
                      " (max_in_flight); this is the agent host's value and the target host's is the one "
                      "that counts: where the target runs, raise it to at least ",
-                     GroupThousands(burst), " (sysctl -w ", sysctl, "=", burst,
+                     FormatCount(burst), " (sysctl -w ", sysctl, "=", burst,
                      ") or lower max_in_flight, else SYNs queue and connects slow down"));
   };
   warn("net.core.somaxconn", facts.somaxconn());
@@ -352,37 +349,37 @@ std::string FdCell(const CapacityRow& row) {
   constexpr absl::string_view kArrow = " \xE2\x86\x92 ";  // " → "
   std::string cell;
   if (row.processes_auto) {
-    cell = absl::StrCat("auto ", GroupThousands(row.processes), kTimes,
-                        GroupThousands(row.fd_budget_per_process), kArrow, GroupThousands(row.fd_capacity));
+    cell = absl::StrCat("auto ", FormatCount(row.processes), kTimes, FormatCount(row.fd_budget_per_process),
+                        kArrow, FormatCount(row.fd_capacity));
     absl::StrAppend(&cell, row.fd_capacity_by_file_max
                                ? " (file-max)"
-                               : absl::StrCat(" (", GroupThousands(uint64_t{kMaxProcesses}), " max)"));
+                               : absl::StrCat(" (", FormatCount(uint64_t{kMaxProcesses}), " max)"));
     return cell;
   }
-  cell = absl::StrCat(GroupThousands(row.processes), kTimes, GroupThousands(row.fd_budget_per_process), " = ",
-                      GroupThousands(SaturatingMultiply(row.processes, row.fd_budget_per_process)));
+  cell = absl::StrCat(FormatCount(row.processes), kTimes, FormatCount(row.fd_budget_per_process), " = ",
+                      FormatCount(SaturatingMultiply(row.processes, row.fd_budget_per_process)));
   if (row.fd_capacity_by_file_max) {
-    absl::StrAppend(&cell, kArrow, GroupThousands(row.fd_capacity), " (file-max)");
+    absl::StrAppend(&cell, kArrow, FormatCount(row.fd_capacity), " (file-max)");
   }
   return cell;
 }
 
 std::string PortCell(const CapacityRow& row) {
   constexpr absl::string_view kTimes = " \xC3\x97 ";
-  return absl::StrCat(GroupThousands(row.sources), kTimes, GroupThousands(row.endpoints), kTimes,
-                      GroupThousands(row.ports_per_pair), " = ", GroupThousands(row.port_capacity));
+  return absl::StrCat(FormatCount(row.sources), kTimes, FormatCount(row.endpoints), kTimes,
+                      FormatCount(row.ports_per_pair), " = ", FormatCount(row.port_capacity));
 }
 
 std::string MemoryCell(const CapacityRow& row) {
   return absl::StrCat(FormatBytes(static_cast<double>(row.memory_available_bytes)), " / ",
                       FormatBytes(row.memory_bytes_per_connection), " \xE2\x86\x92 ",
-                      GroupThousands(row.memory_capacity));
+                      FormatCount(row.memory_capacity));
 }
 
 std::string LimitCell(const CapacityRow& row) {
   std::string cell(LimitName(row.binding));
   if (row.binding != Limit::kNonLocalSource && row.requested > row.capacity) {
-    absl::StrAppend(&cell, " (over by ", GroupThousands(row.requested - row.capacity), ")");
+    absl::StrAppend(&cell, " (over by ", FormatCount(row.requested - row.capacity), ")");
   }
   return cell;
 }
@@ -453,37 +450,11 @@ std::string FormatCapacityTable(const std::vector<CapacityRow>& rows) {
   for (const CapacityRow& row : rows) {
     cells.push_back({row.agent, row.host.empty() ? "-" : row.host, FdCell(row), PortCell(row),
                      MemoryCell(row),
-                     row.conntrack_capacity == kUnlimited ? "-" : GroupThousands(row.conntrack_capacity),
-                     GroupThousands(row.requested), GroupThousands(row.capacity), LimitCell(row)});
+                     row.conntrack_capacity == kUnlimited ? "-" : FormatCount(row.conntrack_capacity),
+                     FormatCount(row.requested), FormatCount(row.capacity), LimitCell(row)});
   }
   // Counts read best right-aligned, so their digits line up.
   return FormatTextTable(cells, {false, false, false, false, false, true, true, true, false});
-}
-
-std::string GroupThousands(uint64_t value) {
-  std::string digits = absl::StrCat(value);
-  std::string out;
-  out.reserve(digits.size() + digits.size() / 3);
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string FormatBytes(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KB", "MB", "GB", "TB", "PB"};
-  size_t unit = 0;
-  // Decide on the rounded value so 999,960 prints "1.0 MB", not "1000.0 KB".
-  while (unit + 1 < std::size(kUnits) &&
-         (unit == 0 ? std::round(bytes) : std::round(bytes * 10) / 10) >= 1000) {
-    bytes /= 1000;
-    ++unit;
-  }
-  if (unit == 0) return absl::StrCat(static_cast<uint64_t>(std::llround(bytes)), " B");
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.1f %s", bytes, kUnits[unit]);
-  return text;
 }
 
 }  // namespace fourtuple::coordinator

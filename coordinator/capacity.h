@@ -1,7 +1,7 @@
 // Capacity preflight: how many connections one agent can open and hold with
 // the share of a plan it is given, which limit binds first, and the human
-// sentences that name each problem and its fix in numbers
-// (docs/design.md, "Preflight"). Per agent:
+// sentences that name each problem and its fix in numbers (DESIGN.md
+// "Preflight / capacity"). Per agent:
 //
 //   capacity = min(worker processes x fd budget per process (or fs.file-max),
 //                  source addresses x target endpoints x ephemeral ports,
@@ -29,8 +29,8 @@ namespace fourtuple::coordinator {
 // Memory one connection costs on the agent's host: kernel slab plus user
 // state. bench/scale.sh measured 10,282 B of slab per loopback connection
 // PAIR on kernel 6.18 (two TCP sockets, two socket inodes, files, dentries,
-// epoll items and port tracking), the same for the kernel-floor programs
-// (bench/floor) and for fourtuple, so one endpoint is ~5.1 KB; the agent adds ~140 B of user
+// epoll items and port tracking), the same for the kernel-floor echo pair
+// (bench/README.md) and for fourtuple, so one endpoint is ~5,140 B; the agent adds ~140 B of user
 // memory per connection (its 32-byte record, its workers' share).
 // When the target runs on the same host (loopback) its accepted sockets cost
 // as much again: pass twice this in AgentDemand::memory_bytes_per_connection.
@@ -130,14 +130,9 @@ struct CapacityRow {
 CapacityRow ComputeCapacity(const AgentDemand& demand, const v1::HostFacts& facts);
 
 // The rows as an aligned plain-text table with a header line, one line per
-// row, each line ending in '\n'. Widths count UTF-8 characters ("×").
+// row, each line ending in '\n' (text_table.h). Numbers are written as
+// common/human_format.h writes them: 40,000 connections, 5.2 KiB.
 std::string FormatCapacityTable(const std::vector<CapacityRow>& rows);
-
-// 40000 -> "40,000".
-std::string GroupThousands(uint64_t value);
-
-// Decimal units with one decimal: 5000 -> "5.0 KB", 1.5e10 -> "15.0 GB".
-std::string FormatBytes(double bytes);
 
 }  // namespace fourtuple::coordinator
 

@@ -153,7 +153,7 @@ TEST(CapacityPortsTest, WarnsAboveHalfARangeButNotAtHalf) {
   EXPECT_TRUE(row.ok());
   EXPECT_THAT(row.warnings, ElementsAre("agent lab2: each source address and target endpoint pair takes up "
                                         "to 20,000 of its 28,232 ports in 32768\xE2\x80\x93"
-                                        "60999 (70%); the kernel's port search slows as a range fills: add "
+                                        "60999 (70.8%); the kernel's port search slows as a range fills: add "
                                         "source addresses or target ports (2 source addresses keep each pair "
                                         "at half)"));
 
@@ -300,8 +300,8 @@ TEST(CapacityMemoryTest, SaysHowMuchIsNeededAndHowManyFit) {
   EXPECT_EQ(row.memory_capacity, 1392452u);
   EXPECT_EQ(row.capacity, 1392452u);
   EXPECT_EQ(row.binding, Limit::kMemory);
-  EXPECT_THAT(row.errors, ElementsAre("agent lab2: 3,000,000 connections need about 15.9 GB of memory (5.3 "
-                                      "KB each); 8.2 GB is available on host lab2: give this agent at most "
+  EXPECT_THAT(row.errors, ElementsAre("agent lab2: 3,000,000 connections need about 14.8 GiB of memory (5.2 "
+                                      "KiB each); 7.6 GiB is available on host lab2: give this agent at most "
                                       "1,392,452 connections (90% of what is available) and the rest to "
                                       "other agents, or free memory"));
 }
@@ -326,7 +326,7 @@ TEST(CapacityMemoryTest, LoopbackDoublesTheCostPerConnection) {
   CapacityRow row = ComputeCapacity(demand, facts);
   EXPECT_EQ(row.memory_capacity, 696226u);
   ASSERT_THAT(row.errors, SizeIs(1));
-  EXPECT_THAT(row.errors[0], HasSubstr("need about 10.6 GB of memory (10.6 KB each)"));
+  EXPECT_THAT(row.errors[0], HasSubstr("need about 9.9 GiB of memory (10.4 KiB each)"));
 }
 
 // Two agents on one host share its memory: each fits alone, together they
@@ -344,8 +344,8 @@ TEST(CapacityMemoryTest, AgentsOnOneHostShareItsMemory) {
   CapacityRow row = ComputeCapacity(first, facts);
   EXPECT_EQ(row.memory_capacity, 1392452u);
   EXPECT_THAT(row.errors, ElementsAre("host lab2: its 2 agents (127.0.0.1:7001, 127.0.0.1:7002) hold "
-                                      "2,000,000 connections between them, which need about 10.6 GB of "
-                                      "memory (5.3 KB each); 8.2 GB is available: give them at most "
+                                      "2,000,000 connections between them, which need about 9.9 GiB of "
+                                      "memory (5.2 KiB each); 7.6 GiB is available: give them at most "
                                       "1,392,452 together (90% of what is available) and the rest to "
                                       "agents on other hosts, or free memory"));
   EXPECT_THAT(ComputeCapacity(second, facts).errors, IsEmpty());
@@ -598,13 +598,13 @@ TEST(CapacityTableTest, TwoRowsAligned) {
   const std::string table = FormatCapacityTable(rows);
   EXPECT_EQ(table,
             "agent          host  processes × fds                         "
-            "sources × endpoints × ports  memory                        "
+            "sources × endpoints × ports  memory                          "
             "conntrack  requested  capacity  limit\n"
             "10.0.0.1:7000  lab1  2 × 19,936 = 39,872                     "
-            "1 × 1 × 28,232 = 28,232      25.8 GB / 5.3 KB → 4,376,004    "
+            "1 × 1 × 28,232 = 28,232      24.0 GiB / 5.2 KiB → 4,376,004    "
             "262,132     40,000    28,232  ports (over by 11,768)\n"
             "10.0.0.2:7000  lab2  auto 2 × 19,936 → 2,466,039 (file-max)  "
-            "8 × 2 × 28,232 = 451,712     25.8 GB / 5.3 KB → 4,376,004    "
+            "8 × 2 × 28,232 = 451,712     24.0 GiB / 5.2 KiB → 4,376,004    "
             "      -     20,000   451,712  ports\n");
 
   const std::vector<std::string> lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
@@ -626,27 +626,6 @@ TEST(CapacityTableTest, NoRowsIsTheHeaderAlone) {
   EXPECT_EQ(FormatCapacityTable({}),
             "agent  host  processes × fds  sources × endpoints × ports  memory  conntrack  "
             "requested  capacity  limit\n");
-}
-
-// ----------------------------------------------------------------- format
-
-TEST(CapacityFormatTest, GroupThousands) {
-  EXPECT_EQ(GroupThousands(0), "0");
-  EXPECT_EQ(GroupThousands(999), "999");
-  EXPECT_EQ(GroupThousands(1000), "1,000");
-  EXPECT_EQ(GroupThousands(28232), "28,232");
-  EXPECT_EQ(GroupThousands(1234567), "1,234,567");
-  EXPECT_EQ(GroupThousands(std::numeric_limits<uint64_t>::max()), "18,446,744,073,709,551,615");
-}
-
-TEST(CapacityFormatTest, FormatBytes) {
-  EXPECT_EQ(FormatBytes(0), "0 B");
-  EXPECT_EQ(FormatBytes(999), "999 B");
-  EXPECT_EQ(FormatBytes(5000), "5.0 KB");
-  EXPECT_EQ(FormatBytes(999960), "1.0 MB");
-  EXPECT_EQ(FormatBytes(8.2e9), "8.2 GB");
-  EXPECT_EQ(FormatBytes(1.5e10), "15.0 GB");
-  EXPECT_EQ(FormatBytes(24.0 * kGiB), "25.8 GB");
 }
 
 }  // namespace

@@ -9,8 +9,10 @@
 // host facts and the plan.
 //
 // The input is treated as untrusted: any field may be missing or of another
-// type (shown as "—"), and every string is HTML-escaped (endpoints, hosts,
-// reason names and plan strings come from users and agents).
+// type (shown as "—"; untrusted_json.h), and every string is HTML-escaped
+// (html_text.h: endpoints, hosts, reason names and plan strings come from
+// users and agents). The charts are report_charts.h's, drawn with
+// svg_chart.h; numbers are written as common/human_format.h writes them.
 //
 // Thread-safety: pure functions.
 #ifndef FOURTUPLE_COORDINATOR_HTML_REPORT_H_

@@ -205,7 +205,7 @@ TEST(HtmlReportTest, RealisticReportHasChartsAgentsAndOutcome) {
   EXPECT_THAT(html, HasSubstr("8 sources, 1,250 each"));
   EXPECT_THAT(html, HasSubstr("3 sources, 1,400–1,500 each"));
   // Host facts, including a fact this renderer does not know.
-  EXPECT_THAT(html, HasSubstr("24 GiB"));
+  EXPECT_THAT(html, HasSubstr("<td>24.0 GiB</td>"));
   EXPECT_THAT(html, HasSubstr("32,768–60,999 (28,232 ports)"));
   EXPECT_THAT(html, HasSubstr("not loaded"));
   EXPECT_THAT(html, HasSubstr("<th>kernel</th>"));

@@ -51,15 +51,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "coordinator: %s\n", std::string(credentials.status().message()).c_str());
       return fourtuple::coordinator::kExitUsage;
     }
-    return fourtuple::coordinator::RunProbeCommand(endpoints, *credentials);
+    return fourtuple::coordinator::ExecuteProbeCommand(endpoints, *credentials);
   }
   if (command_line->command == "preflight") {
-    return fourtuple::coordinator::RunPreflightCommand(*command_line);
+    return fourtuple::coordinator::ExecutePreflightCommand(*command_line);
   }
   struct sigaction action = {};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  return fourtuple::coordinator::RunRunCommand(*command_line, &g_stop);
+  return fourtuple::coordinator::ExecuteRunCommand(*command_line, &g_stop);
 }

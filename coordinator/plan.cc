@@ -12,13 +12,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/address.h"
 #include "common/duration.h"
 #include "common/posix_error.h"
 #include "common/status_macros.h"
-#include "common/wire_limits.h"
 #include "coordinator/split.h"
+#include "coordinator/strict_json.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -31,134 +30,18 @@ constexpr uint64_t kMaxConnections = uint64_t{1} << 40;
 constexpr uint64_t kMaxEchoRounds = 1000000;
 constexpr absl::Duration Millis(uint64_t ms) { return absl::Milliseconds(static_cast<int64_t>(ms)); }
 
-absl::Status FieldError(absl::string_view path, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
-
-std::string Quote(absl::string_view text) {
-  return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string Describe(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return value.get<bool>() ? "true" : "false";
-    case json::value_t::string:
-      return absl::StrCat("the string ", Quote(value.get<std::string>()));
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    default:
-      return value.dump();  // numbers as written
-  }
-}
-
-absl::Status WrongType(absl::string_view path, absl::string_view expected, const json& value) {
-  return FieldError(path, absl::StrCat("expected ", expected, ", got ", Describe(value)));
-}
-
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// Refuses keys outside `known`, suggesting the nearest known one.
-absl::Status CheckKnownFields(const json& object, absl::string_view path,
-                              const std::vector<absl::string_view>& known) {
-  for (const auto& item : object.items()) {
-    const std::string& key = item.key();
-    bool found = false;
-    for (absl::string_view name : known) found = found || name == key;
-    if (found) continue;
-    absl::string_view best;
-    size_t best_distance = std::max<size_t>(2, key.size() / 3) + 1;
-    for (absl::string_view name : known) {
-      const size_t distance = EditDistance(absl::AsciiStrToLower(key), name);
-      if (distance < best_distance) {
-        best = name;
-        best_distance = distance;
-      }
-    }
-    std::string message = "unknown field";
-    if (!best.empty()) {
-      absl::StrAppend(&message, " (did you mean ", Quote(best), "?)");
-    } else {
-      absl::StrAppend(&message, " (known: ", absl::StrJoin(known, ", "), ")");
-    }
-    return FieldError(absl::StrCat(path, ".", key), message);
-  }
-  return absl::OkStatus();
-}
-
-// A whole number in [min, max]; "1e5" is accepted when it is whole.
-absl::StatusOr<uint64_t> GetCount(const json& value, absl::string_view path, uint64_t min, uint64_t max) {
-  const std::string expected = absl::StrCat("a whole number from ", min, " to ", max);
-  if (value.is_number_unsigned()) {
-    const uint64_t number = value.get<uint64_t>();
-    if (number < min || number > max) return WrongType(path, expected, value);
-    return number;
-  }
-  if (value.is_number_integer()) return WrongType(path, expected, value);  // negative
-  if (value.is_number_float()) {
-    const double number = value.get<double>();
-    if (std::isfinite(number) && number == std::floor(number) && number >= static_cast<double>(min) &&
-        number <= static_cast<double>(max)) {
-      return static_cast<uint64_t>(number);
-    }
-  }
-  return WrongType(path, expected, value);
-}
-
-absl::StatusOr<std::string> GetString(const json& value, absl::string_view path) {
-  if (!value.is_string()) return WrongType(path, "a string", value);
-  return value.get<std::string>();
-}
-
-// min_value..max_value: the durations accepted (zero allowed when min_value is zero).
-absl::StatusOr<absl::Duration> GetDuration(const json& value, absl::string_view path,
-                                           absl::Duration min_value, absl::Duration max_value) {
-  if (!value.is_string()) {
-    return WrongType(path, "a duration string such as \"500ms\" or \"10s\"", value);
-  }
-  absl::StatusOr<absl::Duration> duration = ParseDuration(value.get<std::string>());
-  if (!duration.ok()) return FieldError(path, duration.status().message());
-  if (*duration < min_value) {
-    return FieldError(path, absl::StrCat("must be at least ", FormatDuration(min_value), ", got ",
-                                         value.get<std::string>()));
-  }
-  if (*duration > max_value) {
-    return FieldError(path, absl::StrCat("must be at most ", FormatDuration(max_value), ", got ",
-                                         value.get<std::string>()));
-  }
-  return *duration;
-}
-
 // "HOST:PORT" where HOST is an address or a DNS name (for gRPC channels).
 absl::Status CheckHostPort(absl::string_view text, absl::string_view path) {
   if (ParseEndpoint(text).ok()) return absl::OkStatus();
   const std::string expected = "expected HOST:PORT (a name or an address, port 1-65535), got ";
   const size_t colon = text.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) {
-    return FieldError(path, absl::StrCat(expected, Quote(text)));
+    return FieldError(path, absl::StrCat(expected, QuoteJson(text)));
   }
   absl::string_view host = text.substr(0, colon);
   uint32_t port = 0;
   if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port == 0 || port > 65535) {
-    return FieldError(path, absl::StrCat(expected, Quote(text)));
+    return FieldError(path, absl::StrCat(expected, QuoteJson(text)));
   }
   if (host.front() == '[') {
     // A bracketed IPv6 address that ParseEndpoint refused: say why.
@@ -167,7 +50,7 @@ absl::Status CheckHostPort(absl::string_view text, absl::string_view path) {
   }
   for (char c : host) {
     if (!absl::ascii_isalnum(c) && c != '-' && c != '.' && c != '_') {
-      return FieldError(path, absl::StrCat(expected, Quote(text)));
+      return FieldError(path, absl::StrCat(expected, QuoteJson(text)));
     }
   }
   // Dotted digits only is an IPv4 address ParseEndpoint refused (127.0.0.300).
@@ -176,114 +59,6 @@ absl::Status CheckHostPort(absl::string_view text, absl::string_view path) {
   }
   return absl::OkStatus();
 }
-
-// Converts the byte offset of a JSON syntax error into "line L, column C"
-// (both from 1; the column counts bytes).
-std::string LineAndColumn(absl::string_view text, size_t position) {
-  // nlohmann reports the count of characters read, the offending one included.
-  size_t offset = position > 0 ? position - 1 : 0;
-  if (offset > text.size()) offset = text.size();
-  size_t line = 1;
-  size_t line_start = 0;
-  for (size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  return absl::StrCat("line ", line, ", column ", offset - line_start + 1);
-}
-
-// A SAX pass that finds what the DOM parser only flags: where the syntax is
-// broken, and keys that appear twice in one object (which the DOM parser
-// silently resolves to the last one).
-class PlanSax : public nlohmann::json_sax<json> {
- public:
-  explicit PlanSax(absl::string_view text) : text_(text) {}
-
-  const absl::Status& status() const { return status_; }
-
-  bool null() override { return Value(); }
-  bool boolean(bool) override { return Value(); }
-  bool number_integer(number_integer_t) override { return Value(); }
-  bool number_unsigned(number_unsigned_t) override { return Value(); }
-  bool number_float(number_float_t, const string_t&) override { return Value(); }
-  bool string(string_t&) override { return Value(); }
-  bool binary(binary_t&) override { return Value(); }
-
-  bool start_object(std::size_t) override {
-    Value();
-    frames_.push_back(Frame{true, "", -1, {}});
-    return true;
-  }
-  bool key(string_t& name) override {
-    Frame& frame = frames_.back();
-    if (!frame.keys.insert(name).second && status_.ok()) {
-      status_ = FieldError(absl::StrCat(Path(), ".", name), "field appears twice in one object");
-    }
-    frame.key = name;
-    return true;
-  }
-  bool end_object() override {
-    frames_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    Value();
-    frames_.push_back(Frame{false, "", -1, {}});
-    return true;
-  }
-  bool end_array() override {
-    frames_.pop_back();
-    return true;
-  }
-
-  bool parse_error(std::size_t position, const std::string&,
-                   const nlohmann::detail::exception& error) override {
-    // error.what(): "[json.exception.parse_error.101] parse error at line 1,
-    // column 9: syntax error while parsing ..."; keep the part after the
-    // position, which says what was expected.
-    absl::string_view what = error.what();
-    const size_t colon = what.find(": ");
-    absl::string_view detail = colon == absl::string_view::npos ? what : what.substr(colon + 2);
-    status_ = absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON at ", LineAndColumn(text_, position), ": ", detail));
-    return false;
-  }
-
- private:
-  struct Frame {
-    bool is_object;
-    std::string key;  // objects: the latest key
-    int64_t index;    // arrays: the latest element
-    std::set<std::string> keys;
-  };
-
-  // Every value (scalar or container) advances the enclosing array's index.
-  bool Value() {
-    if (!frames_.empty() && !frames_.back().is_object) ++frames_.back().index;
-    return true;
-  }
-
-  std::string Path() const {
-    std::string path = "plan";
-    // The innermost frame is the object holding the duplicate key: its own
-    // key is not part of the path.
-    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
-      const Frame& frame = frames_[i];
-      if (frame.is_object) {
-        absl::StrAppend(&path, ".", frame.key);
-      } else {
-        absl::StrAppend(&path, "[", frame.index, "]");
-      }
-    }
-    return path;
-  }
-
-  absl::string_view text_;
-  std::vector<Frame> frames_;
-  absl::Status status_;
-};
 
 class PlanParser {
  public:
@@ -301,7 +76,7 @@ class PlanParser {
       return FieldError("plan.connections", "missing (the total number of connections)");
     }
     ASSIGN_OR_RETURN(plan_.connections,
-                     GetCount(root["connections"], "plan.connections", 1, kMaxConnections));
+                     ReadCount(root["connections"], "plan.connections", 1, kMaxConnections));
 
     if (!root.contains("agents")) return FieldError("plan.agents", "missing (an array of agents)");
     RETURN_IF_ERROR(ParseAgents(root["agents"]));
@@ -316,7 +91,7 @@ class PlanParser {
     }
     if (root.contains("max_in_flight")) {
       ASSIGN_OR_RETURN(const uint64_t in_flight,
-                       GetCount(root["max_in_flight"], "plan.max_in_flight", 1, UINT32_MAX));
+                       ReadCount(root["max_in_flight"], "plan.max_in_flight", 1, UINT32_MAX));
       plan_.max_in_flight = static_cast<uint32_t>(in_flight);
     }
     RETURN_IF_ERROR(
@@ -342,9 +117,9 @@ class PlanParser {
     // that parses can always be run. A dns:/// entry's count is per resolved
     // agent, so with one the split is checked once the names are expanded
     // (agent_discovery.h).
-    const bool has_dns_agent = std::any_of(plan_.agents.begin(), plan_.agents.end(), [](const AgentPlan& agent) {
-      return absl::StartsWith(agent.endpoint, kDnsEndpointScheme);
-    });
+    const bool has_dns_agent = std::any_of(
+        plan_.agents.begin(), plan_.agents.end(),
+        [](const AgentPlan& agent) { return absl::StartsWith(agent.endpoint, kDnsEndpointScheme); });
     if (!has_dns_agent) RETURN_IF_ERROR(SplitPlan(plan_).status());
     return std::move(plan_);
   }
@@ -355,7 +130,7 @@ class PlanParser {
                                 absl::Duration max_value = absl::InfiniteDuration()) {
     const std::string name(key);
     if (!object.contains(name)) return absl::OkStatus();
-    ASSIGN_OR_RETURN(*out, GetDuration(object[name], absl::StrCat(parent, ".", key), min_value, max_value));
+    ASSIGN_OR_RETURN(*out, ReadDuration(object[name], absl::StrCat(parent, ".", key), min_value, max_value));
     return absl::OkStatus();
   }
 
@@ -378,18 +153,18 @@ class PlanParser {
     std::set<std::string> seen;
     for (size_t i = 0; i < endpoints.size(); ++i) {
       const std::string path = absl::StrCat("plan.target.endpoints[", i, "]");
-      ASSIGN_OR_RETURN(const std::string text, GetString(endpoints[i], path));
+      ASSIGN_OR_RETURN(const std::string text, ReadString(endpoints[i], path));
       absl::StatusOr<Endpoint> endpoint = ParseEndpoint(text);
       if (!endpoint.ok()) return FieldError(path, endpoint.status().message());
       std::string normalized = endpoint->ToString();
       if (!seen.insert(normalized).second) {
-        return FieldError(path, absl::StrCat(Quote(text), " is listed twice"));
+        return FieldError(path, absl::StrCat(QuoteJson(text), " is listed twice"));
       }
       target_families_.insert(endpoint->address.family);
       plan_.target_endpoints.push_back(std::move(normalized));
     }
     if (target.contains("control")) {
-      ASSIGN_OR_RETURN(plan_.target_control, GetString(target["control"], "plan.target.control"));
+      ASSIGN_OR_RETURN(plan_.target_control, ReadString(target["control"], "plan.target.control"));
       RETURN_IF_ERROR(CheckHostPort(plan_.target_control, "plan.target.control"));
     }
     return absl::OkStatus();
@@ -411,19 +186,20 @@ class PlanParser {
       if (!item.contains("endpoint")) {
         return FieldError(path + ".endpoint", "missing (the agent's HOST:PORT)");
       }
-      ASSIGN_OR_RETURN(agent.endpoint, GetString(item["endpoint"], path + ".endpoint"));
+      ASSIGN_OR_RETURN(agent.endpoint, ReadString(item["endpoint"], path + ".endpoint"));
       absl::string_view host_port = agent.endpoint;
       if (absl::StartsWith(host_port, kDnsEndpointScheme)) {
         host_port.remove_prefix(kDnsEndpointScheme.size());
         if (ParseEndpoint(host_port).ok()) {
-          return FieldError(path + ".endpoint", absl::StrCat("dns:/// needs a DNS name, got the address ",
-                                                             Quote(host_port), " (write it without dns:///)"));
+          return FieldError(path + ".endpoint",
+                            absl::StrCat("dns:/// needs a DNS name, got the address ", QuoteJson(host_port),
+                                         " (write it without dns:///)"));
         }
       }
       RETURN_IF_ERROR(CheckHostPort(host_port, path + ".endpoint"));
       agent.plan_index = i;
       if (!endpoints.insert(agent.endpoint).second) {
-        return FieldError(path + ".endpoint", absl::StrCat(Quote(agent.endpoint), " is listed twice"));
+        return FieldError(path + ".endpoint", absl::StrCat(QuoteJson(agent.endpoint), " is listed twice"));
       }
       if (!item.contains("source_addresses")) {
         return FieldError(path + ".source_addresses",
@@ -432,7 +208,7 @@ class PlanParser {
       RETURN_IF_ERROR(ParseSources(item["source_addresses"], path + ".source_addresses", &agent));
       if (item.contains("connections")) {
         ASSIGN_OR_RETURN(agent.connections,
-                         GetCount(item["connections"], path + ".connections", 1, kMaxConnections));
+                         ReadCount(item["connections"], path + ".connections", 1, kMaxConnections));
         if (*agent.connections > plan_.connections) {
           return FieldError(path + ".connections", absl::StrCat(*agent.connections,
                                                                 " is more than the plan's total "
@@ -456,7 +232,7 @@ class PlanParser {
     std::set<std::string> seen;
     for (size_t j = 0; j < sources.size(); ++j) {
       const std::string item_path = absl::StrCat(path, "[", j, "]");
-      ASSIGN_OR_RETURN(const std::string spec, GetString(sources[j], item_path));
+      ASSIGN_OR_RETURN(const std::string spec, ReadString(sources[j], item_path));
       if (absl::StartsWith(spec, kLocalSourcePrefix)) {
         RETURN_IF_ERROR(ParseLocalSource(spec, item_path, agent));
         agent->source_specs.push_back(spec);
@@ -490,16 +266,16 @@ class PlanParser {
     absl::StatusOr<Cidr> prefix = ParseCidr(text);
     if (!prefix.ok()) {
       return FieldError(path, absl::StrCat("expected \"local:CIDR\" (such as \"local:10.0.0.0/8\"), got ",
-                                           Quote(spec), ": ", prefix.status().message()));
+                                           QuoteJson(spec), ": ", prefix.status().message()));
     }
     const int family = prefix->network.family;
     if (!target_families_.contains(family)) {
-      return FieldError(path, absl::StrCat(Quote(spec), " is ", family == AF_INET ? "IPv4" : "IPv6",
+      return FieldError(path, absl::StrCat(QuoteJson(spec), " is ", family == AF_INET ? "IPv4" : "IPv6",
                                            " but no target endpoint is"));
     }
     for (const Cidr& other : agent->local_source_prefixes) {
       if (other.ToString() == prefix->ToString()) {
-        return FieldError(path, absl::StrCat(Quote(spec), " is already listed"));
+        return FieldError(path, absl::StrCat(QuoteJson(spec), " is already listed"));
       }
     }
     agent->local_source_prefixes.push_back(*prefix);
@@ -512,12 +288,12 @@ class PlanParser {
                                      {"rounds", "payload_bytes", "send", "expect", "interval", "timeout"}));
     if (echo.contains("rounds")) {
       ASSIGN_OR_RETURN(const uint64_t rounds,
-                       GetCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
+                       ReadCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
       plan_.echo.rounds = static_cast<uint32_t>(rounds);
     }
     if (echo.contains("payload_bytes")) {
-      ASSIGN_OR_RETURN(const uint64_t bytes, GetCount(echo["payload_bytes"], "plan.echo.payload_bytes",
-                                                      kMinPayloadBytes, kMaxPayloadBytes));
+      ASSIGN_OR_RETURN(const uint64_t bytes, ReadCount(echo["payload_bytes"], "plan.echo.payload_bytes",
+                                                       kMinPayloadBytes, kMaxPayloadBytes));
       plan_.echo.payload_bytes = static_cast<uint32_t>(bytes);
     }
     RETURN_IF_ERROR(ParseSendExpect(echo));
@@ -570,12 +346,7 @@ class PlanParser {
 }  // namespace
 
 absl::StatusOr<Plan> ParsePlan(absl::string_view text) {
-  PlanSax sax(text);
-  // The SAX pass stops at the first syntax error; its result is the status.
-  json::sax_parse(text.begin(), text.end(), &sax, nlohmann::detail::input_format_t::json, true);
-  RETURN_IF_ERROR(sax.status());
-  json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return absl::InvalidArgumentError("invalid JSON");
+  ASSIGN_OR_RETURN(const json root, ParseStrictJson(text, "plan"));
   return PlanParser().Parse(root);
 }
 

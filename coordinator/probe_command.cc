@@ -1,24 +1,18 @@
 #include "coordinator/probe_command.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
+#include "common/human_format.h"
+#include "coordinator/terminal_text.h"
+#include "coordinator/text_table.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::coordinator {
-namespace {
-
-std::string Bytes(uint64_t bytes) {
-  return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
-}
-
-}  // namespace
 
 std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials,
@@ -47,30 +41,12 @@ std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
 }
 
 std::string DescribeProbeFailure(const std::string& endpoint, const absl::Status& status) {
-  const char* what = status.code() == absl::StatusCode::kUnauthenticated ? "refused the token"
+  const char* what = status.code() == absl::StatusCode::kUnauthenticated    ? "refused the token"
                      : status.code() == absl::StatusCode::kPermissionDenied ? "refused the call"
                                                                             : "is unreachable";
-  std::string out = absl::StrCat("agent ", endpoint, " ", what, " (",
-                                 absl::StatusCodeToString(status.code()), "): ", status.message());
+  std::string out = absl::StrCat("agent ", endpoint, " ", what, " (", absl::StatusCodeToString(status.code()),
+                                 "): ", status.message());
   if (std::string hint = AuthFailureHint(status); !hint.empty()) absl::StrAppend(&out, " (", hint, ")");
-  return out;
-}
-
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      absl::StrAppend(&line, row[c]);
-      if (c + 1 < row.size()) line.append(widths[c] - row[c].size() + 2, ' ');
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
   return out;
 }
 
@@ -101,20 +77,22 @@ std::string FormatFactsTable(const std::vector<ProbeResult>& results) {
       const v1::HostFacts& f = *result.facts;
       column.push_back(f.hostname());
       column.push_back(f.version());
-      column.push_back(absl::StrCat(f.cores()));
-      column.push_back(Bytes(f.memory_total_bytes()));
-      column.push_back(Bytes(f.memory_available_bytes()));
-      column.push_back(absl::StrCat(f.nofile_soft(), "/", f.nofile_hard()));
-      column.push_back(absl::StrCat(f.nr_open()));
-      column.push_back(absl::StrCat(f.file_max()));
+      column.push_back(FormatCount(f.cores()));
+      column.push_back(FormatBytes(static_cast<double>(f.memory_total_bytes())));
+      column.push_back(FormatBytes(static_cast<double>(f.memory_available_bytes())));
+      column.push_back(absl::StrCat(FormatCount(f.nofile_soft()), "/", FormatCount(f.nofile_hard())));
+      column.push_back(FormatCount(f.nr_open()));
+      column.push_back(FormatCount(f.file_max()));
       const uint32_t ports =
           f.port_range_high() >= f.port_range_low() ? f.port_range_high() - f.port_range_low() + 1 : 0;
-      column.push_back(absl::StrCat(f.port_range_low(), "-", f.port_range_high(), " (", ports, ")"));
-      column.push_back(absl::StrCat(f.somaxconn()));
-      column.push_back(absl::StrCat(f.tcp_max_syn_backlog()));
-      column.push_back(f.conntrack_present() ? absl::StrCat(f.conntrack_count(), "/", f.conntrack_max())
+      column.push_back(
+          absl::StrCat(f.port_range_low(), "-", f.port_range_high(), " (", FormatCount(ports), ")"));
+      column.push_back(FormatCount(f.somaxconn()));
+      column.push_back(FormatCount(f.tcp_max_syn_backlog()));
+      column.push_back(f.conntrack_present() ? absl::StrCat(FormatCount(f.conntrack_count()), "/",
+                                                            FormatCount(f.conntrack_max()))
                                              : std::string("not loaded"));
-      column.push_back(f.processes() == 0 ? std::string("auto") : absl::StrCat(f.processes()));
+      column.push_back(f.processes() == 0 ? std::string("auto") : FormatCount(f.processes()));
       std::vector<std::string> shown;
       for (int i = 0; i < f.local_addresses_size() && i < 4; ++i) {
         shown.push_back(f.local_addresses(i));
@@ -128,11 +106,11 @@ std::string FormatFactsTable(const std::vector<ProbeResult>& results) {
     column.resize(rows.size(), "-");
     for (size_t r = 0; r < rows.size(); ++r) rows[r].push_back(column[r]);
   }
-  return FormatTable(rows);
+  return FormatTextTable(rows);
 }
 
-int RunProbeCommand(const std::vector<std::string>& endpoints,
-                    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+int ExecuteProbeCommand(const std::vector<std::string>& endpoints,
+                        const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   std::vector<ProbeResult> results = ProbeAgents(endpoints, credentials, absl::Seconds(5));
   std::fputs(FormatFactsTable(results).c_str(), stdout);
   std::fflush(stdout);
@@ -140,7 +118,7 @@ int RunProbeCommand(const std::vector<std::string>& endpoints,
   for (const ProbeResult& result : results) {
     if (!result.facts.ok()) {
       std::fprintf(stderr, "coordinator: %s\n",
-                   DescribeProbeFailure(result.endpoint, result.facts.status()).c_str());
+                   EscapeForTerminal(DescribeProbeFailure(result.endpoint, result.facts.status())).c_str());
       exit_code = 3;
     }
   }

@@ -30,19 +30,18 @@ std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
 
 // One sentence for an agent whose probe failed: "agent A refused the token
 // (UNAUTHENTICATED): ..." or "agent A is unreachable (UNAVAILABLE): ...",
-// with the flag to check when it looks like an authentication problem.
+// with the flag to check when it looks like an authentication problem. It
+// quotes the server's reply as is: escape it for a terminal.
 std::string DescribeProbeFailure(const std::string& endpoint, const absl::Status& status);
 
 // Rows of facts, a column per agent; an unreachable agent's column says why.
+// A text table (text_table.h): what the agents reported is escaped.
 std::string FormatFactsTable(const std::vector<ProbeResult>& results);
-
-// Lays out rows of cells as left-aligned columns two spaces apart.
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 
 // `coordinator probe --agents=A,B`: prints the table to stdout; 0 when every
 // agent answered, 3 otherwise.
-int RunProbeCommand(const std::vector<std::string>& endpoints,
-                    const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+int ExecuteProbeCommand(const std::vector<std::string>& endpoints,
+                        const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 }  // namespace fourtuple::coordinator
 

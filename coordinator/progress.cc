@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/failure_reason.h"
-#include "coordinator/capacity.h"
+#include "common/human_format.h"
+#include "coordinator/display_width.h"
+#include "coordinator/terminal_text.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -17,13 +20,16 @@ uint64_t EchoExpected(const ProgressSnapshot& snapshot) {
   return static_cast<uint64_t>(snapshot.echo_rounds) * snapshot.requested;
 }
 
-// Right-aligns `text` in `width` columns (text is ASCII here).
+// `text` padded with spaces to `width` terminal columns, on the left
+// (right-aligned) or on the right.
 std::string PadLeft(const std::string& text, size_t width) {
-  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+  const size_t columns = DisplayWidth(text);
+  return columns >= width ? text : std::string(width - columns, ' ') + text;
 }
 
 std::string PadRight(const std::string& text, size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+  const size_t columns = DisplayWidth(text);
+  return columns >= width ? text : text + std::string(width - columns, ' ');
 }
 
 }  // namespace
@@ -40,50 +46,59 @@ double ConnectRate::Sample(double elapsed_seconds, uint64_t established) {
 
 std::string FormatProgressLine(const ProgressSnapshot& s) {
   const ProgressCounts& t = s.totals;
-  return absl::StrFormat(
-      "%s %-8s open %d  established %d/%d  failed %d  rate %.0f/s  echo verified %d/%d", Stamp(s.elapsed_seconds),
-      s.phase, t.open, t.established, s.requested, t.failed, s.connect_rate, t.echo_verified, EchoExpected(s));
+  return absl::StrFormat("%s %-8s open %s  established %s/%s  failed %s  rate %s  echo verified %s/%s",
+                         Stamp(s.elapsed_seconds), s.phase, FormatCount(t.open), FormatCount(t.established),
+                         FormatCount(s.requested), FormatCount(t.failed), FormatRate(s.connect_rate),
+                         FormatCount(t.echo_verified), FormatCount(EchoExpected(s)));
 }
 
 std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
   const ProgressCounts& t = s.totals;
   const size_t bar_width = static_cast<size_t>(std::max(width, 1));
   const double fraction =
-      s.requested == 0 ? 0.0 : std::min(1.0, static_cast<double>(t.established) / static_cast<double>(s.requested));
+      s.requested == 0 ? 0.0
+                       : std::min(1.0, static_cast<double>(t.established) / static_cast<double>(s.requested));
   const size_t filled = static_cast<size_t>(fraction * static_cast<double>(bar_width));
   const std::string bar = std::string(filled, '#') + std::string(bar_width - filled, '.');
 
-  std::string out = absl::StrFormat("%s %-8s [%s] %5.1f%%  %s/%s established\n", Stamp(s.elapsed_seconds),
-                                    s.phase, bar, fraction * 100.0, GroupThousands(t.established),
-                                    GroupThousands(s.requested));
-  absl::StrAppendFormat(&out, "  open %s  failed %s  rate %s/s  echo verified %s/%s (round %d of %d done)\n",
-                        GroupThousands(t.open), GroupThousands(t.failed),
-                        GroupThousands(static_cast<uint64_t>(s.connect_rate + 0.5)),
-                        GroupThousands(t.echo_verified), GroupThousands(EchoExpected(s)), s.echo_rounds_done,
+  std::string out =
+      absl::StrFormat("%s %-8s [%s] %5.1f%%  %s/%s established\n", Stamp(s.elapsed_seconds), s.phase, bar,
+                      fraction * 100.0, FormatCount(t.established), FormatCount(s.requested));
+  absl::StrAppendFormat(&out, "  open %s  failed %s  rate %s  echo verified %s/%s (round %d of %d done)\n",
+                        FormatCount(t.open), FormatCount(t.failed), FormatRate(s.connect_rate),
+                        FormatCount(t.echo_verified), FormatCount(EchoExpected(s)), s.echo_rounds_done,
                         s.echo_rounds);
 
   // One aligned line per agent: names and states padded, counts right-aligned.
-  size_t name_w = 0, state_w = 0, open_w = 0, est_w = 0, failed_w = 0, echo_w = 0;
+  std::vector<std::string> names, states;
   for (const AgentProgress& a : s.agents) {
-    name_w = std::max(name_w, a.name.size());
-    state_w = std::max(state_w, a.state.size());
-    open_w = std::max(open_w, GroupThousands(a.open).size());
-    est_w = std::max(est_w, GroupThousands(a.established).size() + 1 + GroupThousands(a.requested).size());
-    failed_w = std::max(failed_w, GroupThousands(a.failed).size());
-    echo_w = std::max(echo_w, GroupThousands(a.echo_verified).size());
+    names.push_back(EscapeForTerminal(a.name));
+    states.push_back(EscapeForTerminal(a.state));
   }
-  for (const AgentProgress& a : s.agents) {
-    absl::StrAppend(&out, "  ", PadRight(a.name, name_w), "  ", PadRight(a.state, state_w), "  open ",
-                    PadLeft(GroupThousands(a.open), open_w), "  established ",
-                    PadLeft(absl::StrCat(GroupThousands(a.established), "/", GroupThousands(a.requested)), est_w),
-                    "  failed ", PadLeft(GroupThousands(a.failed), failed_w), "  echo verified ",
-                    PadLeft(GroupThousands(a.echo_verified), echo_w), "\n");
+  size_t name_w = 0, state_w = 0, open_w = 0, est_w = 0, failed_w = 0, echo_w = 0;
+  for (size_t i = 0; i < s.agents.size(); ++i) {
+    const AgentProgress& a = s.agents[i];
+    name_w = std::max(name_w, DisplayWidth(names[i]));
+    state_w = std::max(state_w, DisplayWidth(states[i]));
+    open_w = std::max(open_w, FormatCount(a.open).size());
+    est_w = std::max(est_w, FormatCount(a.established).size() + 1 + FormatCount(a.requested).size());
+    failed_w = std::max(failed_w, FormatCount(a.failed).size());
+    echo_w = std::max(echo_w, FormatCount(a.echo_verified).size());
+  }
+  for (size_t i = 0; i < s.agents.size(); ++i) {
+    const AgentProgress& a = s.agents[i];
+    absl::StrAppend(&out, "  ", PadRight(names[i], name_w), "  ", PadRight(states[i], state_w), "  open ",
+                    PadLeft(FormatCount(a.open), open_w), "  established ",
+                    PadLeft(absl::StrCat(FormatCount(a.established), "/", FormatCount(a.requested)), est_w),
+                    "  failed ", PadLeft(FormatCount(a.failed), failed_w), "  echo verified ",
+                    PadLeft(FormatCount(a.echo_verified), echo_w), "\n");
   }
   return out;
 }
 
 std::string FormatFailureLine(double elapsed_seconds, absl::string_view agent, absl::string_view reason) {
-  std::string line = absl::StrCat(Stamp(elapsed_seconds), " agent ", agent, ": ", reason);
+  std::string line = absl::StrCat(Stamp(elapsed_seconds), " agent ", EscapeForTerminal(agent), ": ",
+                                  EscapeForTerminal(reason));
   const absl::string_view hint = ReasonHint(reason);
   if (!hint.empty()) absl::StrAppend(&line, " -- ", hint);
   return line;

@@ -1,13 +1,16 @@
 // Live progress of a run, for the person watching it.
 //
 // Not on a terminal (logs, CI): one plain line per report interval,
-//   [  12.0s] connect  open 24000  established 24000/100000  failed 0  rate 8000/s  echo verified 0/100000
+//   [   12.0s] connect  open 24,000  established 24,000/100,000  failed 0  rate 8,000/s  echo verified
+//   0/100,000
 // On a terminal: a status block redrawn in place each interval (cursor up,
 // clear lines) with the totals, the connect rate, echo progress, a progress
 // bar toward the plan's connection count and one line per agent.
 // Either way, a failure reason is announced the first time each agent
 // reports it, with its cause and fix (common/failure_reason.h), as a line of
-// its own that scrolls above the status block.
+// its own that scrolls above the status block. Counts are grouped
+// (common/human_format.h); agent names, states and reasons come from
+// elsewhere and are escaped (terminal_text.h).
 //
 // The frames and lines are pure functions of a ProgressSnapshot, so they are
 // tested without a terminal or a run.
@@ -47,12 +50,12 @@ struct AgentProgress {
 
 // Everything one frame or line shows.
 struct ProgressSnapshot {
-  double elapsed_seconds = 0;    // since the run started
-  std::string phase;             // the driver's phase: "connect", "echo 1", "hold", ...
-  uint64_t requested = 0;        // the plan's connections: the progress bar's 100%
-  uint32_t echo_rounds = 0;      // the plan's echo rounds
-  uint32_t echo_rounds_done = 0; // rounds finished on every agent still in the run
-  double connect_rate = 0;       // connections established per second, lately
+  double elapsed_seconds = 0;     // since the run started
+  std::string phase;              // the driver's phase: "connect", "echo 1", "hold", ...
+  uint64_t requested = 0;         // the plan's connections: the progress bar's 100%
+  uint32_t echo_rounds = 0;       // the plan's echo rounds
+  uint32_t echo_rounds_done = 0;  // rounds finished on every agent still in the run
+  double connect_rate = 0;        // connections established per second, lately
   ProgressCounts totals;
   std::vector<AgentProgress> agents;  // in plan order
 };

@@ -38,16 +38,17 @@ TEST(ProgressTest, RateIsTheEstablishedDeltaOverTime) {
 
 TEST(ProgressTest, PlainLine) {
   EXPECT_EQ(FormatProgressLine(TwoAgents()),
-            "[   12.0s] connect  open 24000  established 25000/100000  failed 1000  rate 8000/s  "
-            "echo verified 0/200000");
+            "[   12.0s] connect  open 24,000  established 25,000/100,000  failed 1,000  rate 8,000/s  "
+            "echo verified 0/200,000");
 }
 
 TEST(ProgressTest, TerminalFrame) {
-  EXPECT_EQ(FormatProgressFrame(TwoAgents(), 20),
-            "[   12.0s] connect  [#####...............]  25.0%  25,000/100,000 established\n"
-            "  open 24,000  failed 1,000  rate 8,000/s  echo verified 0/200,000 (round 0 of 2 done)\n"
-            "  127.0.0.1:7001  connecting  open 12,000  established 12,500/50,000  failed 500  echo verified 0\n"
-            "  10.0.0.2:7000   lost        open 12,000  established 12,500/50,000  failed 500  echo verified 0\n");
+  EXPECT_EQ(
+      FormatProgressFrame(TwoAgents(), 20),
+      "[   12.0s] connect  [#####...............]  25.0%  25,000/100,000 established\n"
+      "  open 24,000  failed 1,000  rate 8,000/s  echo verified 0/200,000 (round 0 of 2 done)\n"
+      "  127.0.0.1:7001  connecting  open 12,000  established 12,500/50,000  failed 500  echo verified 0\n"
+      "  10.0.0.2:7000   lost        open 12,000  established 12,500/50,000  failed 500  echo verified 0\n");
 }
 
 TEST(ProgressTest, TerminalFrameAlignsAgentsAndFillsTheBar) {
@@ -70,6 +71,29 @@ TEST(ProgressTest, FailureLineCarriesTheHint) {
   EXPECT_EQ(FormatFailureLine(0.42, "127.0.0.1:7001", "E999"), "[    0.4s] agent 127.0.0.1:7001: E999");
   const std::string line = FormatFailureLine(1, "127.0.0.1:7001", "ECONNREFUSED");
   EXPECT_EQ(line.rfind("[    1.0s] agent 127.0.0.1:7001: ECONNREFUSED -- nothing listening", 0), 0u) << line;
+}
+
+// Agents name their failure reasons, and a plan's endpoint may be any text:
+// neither may move the cursor or clear the status block.
+TEST(ProgressTest, TextFromAgentsIsEscaped) {
+  EXPECT_EQ(FormatFailureLine(1, "a:1\x1b[2J", "E\x1b]0;pwned\x07\nfake line"),
+            "[    1.0s] agent a:1\\x1b[2J: E\\x1b]0;pwned\\x07\\nfake line");
+  ProgressSnapshot s;
+  s.agents = {{"evil\r:1", "connecting", 1, 0, 0, 0, 0}, {"ok:2", "done", 1, 0, 0, 0, 0}};
+  const std::string frame = FormatProgressFrame(s, 4);
+  EXPECT_NE(frame.find("  evil\\r:1  connecting  open 0"), std::string::npos) << frame;
+  EXPECT_NE(frame.find("  ok:2      done        open 0"), std::string::npos) << frame;
+  EXPECT_EQ(frame.find('\r'), std::string::npos);
+  EXPECT_EQ(frame.find('\x1b'), std::string::npos);
+}
+
+// Wide characters take two columns: the lines still align.
+TEST(ProgressTest, AgentNamesAlignByTerminalColumns) {
+  ProgressSnapshot s;
+  s.agents = {{"\xE6\x97\xA5\xE6\x9C\xAC:1", "done", 1, 0, 0, 0, 0}, {"abcdef:2", "done", 1, 0, 0, 0, 0}};
+  const std::string frame = FormatProgressFrame(s, 4);
+  EXPECT_NE(frame.find("  \xE6\x97\xA5\xE6\x9C\xAC:1    done  open"), std::string::npos) << frame;
+  EXPECT_NE(frame.find("  abcdef:2  done  open"), std::string::npos) << frame;
 }
 
 TEST(ProgressTest, FailuresAreNewOncePerReasonPerAgent) {
@@ -101,8 +125,8 @@ TEST(ProgressTest, TerminalDisplayRedrawsInPlace) {
   display.Update(TwoAgents());
   display.Announce("failure");
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0], frame);                             // nothing to erase yet
-  EXPECT_EQ(out[1], "\x1b[4A\r\x1b[J" + frame);         // up 4 lines, clear, redraw
+  EXPECT_EQ(out[0], frame);                               // nothing to erase yet
+  EXPECT_EQ(out[1], "\x1b[4A\r\x1b[J" + frame);           // up 4 lines, clear, redraw
   EXPECT_EQ(out[2], "\x1b[4A\r\x1b[Jfailure\n" + frame);  // the line above, the block below
   EXPECT_EQ(EraseLines(0), "");
 }

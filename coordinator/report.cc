@@ -9,8 +9,9 @@
 #include "common/duration.h"
 #include "common/failure_reason.h"
 #include "common/histogram.h"
+#include "common/human_format.h"
 #include "common/ready_file.h"
-#include "coordinator/capacity.h"
+#include "coordinator/terminal_text.h"
 #include "coordinator/text_table.h"
 #include "coordinator/what_gave.h"
 
@@ -62,10 +63,6 @@ Json HostFactsJson(const v1::HostFacts& f) {
   out["local_addresses"] = Json::array();
   for (const std::string& address : f.local_addresses()) out["local_addresses"].push_back(address);
   return out;
-}
-
-std::string Plural(uint64_t count, absl::string_view noun) {
-  return absl::StrCat(count, " ", noun, count == 1 ? "" : "s");
 }
 
 }  // namespace
@@ -132,12 +129,14 @@ Report BuildReport(const RunRecord& record) {
 
   const uint64_t echo_expected = static_cast<uint64_t>(record.plan.echo.rounds) * established;
   if (established < requested) {
-    reasons.push_back(
-        absl::StrCat(requested - established, " of ", requested, " connections not established"));
+    reasons.push_back(absl::StrCat(FormatCount(requested - established), " of ", FormatCount(requested),
+                                   " connections not established"));
   }
   if (echo_verified < echo_expected || echo_failed > 0) {
-    reasons.push_back(absl::StrCat(echo_verified, " of ", echo_expected, " echo checks verified (",
-                                   record.plan.echo.rounds, " rounds x ", established, " connections)"));
+    reasons.push_back(absl::StrCat(FormatCount(echo_verified), " of ", FormatCount(echo_expected),
+                                   " echo checks verified (",
+                                   CountPhrase(record.plan.echo.rounds, "round", "rounds"), " x ",
+                                   CountPhrase(established, "connection", "connections"), ")"));
   }
   if (closed_by_peer > 0) {
     // Held connections that the target (or a middlebox) dropped: the server
@@ -146,9 +145,9 @@ Report BuildReport(const RunRecord& record) {
       auto it = failures.find(reason);
       return it == failures.end() ? uint64_t{0} : it->second;
     };
-    reasons.push_back(absl::StrCat(closed_by_peer, " established connections were closed by the far side (",
-                                   "peer_closed ", count("peer_closed"), ", ECONNRESET ", count("ECONNRESET"),
-                                   ")"));
+    reasons.push_back(absl::StrCat(
+        FormatCount(closed_by_peer), " established connections were closed by the far side (", "peer_closed ",
+        FormatCount(count("peer_closed")), ", ECONNRESET ", FormatCount(count("ECONNRESET")), ")"));
   }
   if (record.interrupted) reasons.push_back("interrupted");
   const bool pass = reasons.empty();
@@ -240,21 +239,24 @@ std::string FormatSummary(const Json& report) {
   const Json& reasons = child(report, "fail_reasons");
   if (reasons.is_array()) {
     for (const Json& reason : reasons) {
-      if (reason.is_string()) absl::StrAppend(&out, "  - ", reason.get<std::string>(), "\n");
+      if (reason.is_string())
+        absl::StrAppend(&out, "  - ", EscapeForTerminal(reason.get<std::string>()), "\n");
     }
   }
   if (const std::string gave = FormatWhatGave(child(report, "what_gave")); !gave.empty()) {
     absl::StrAppend(&out, "what gave: ", gave, "\n");
   }
-  absl::StrAppendFormat(&out, "connections: %d requested, %d established, %d failed, peak open %d\n",
-                        u(totals, "requested"), u(totals, "established"), u(totals, "failed"),
-                        u(totals, "peak_open"));
-  absl::StrAppendFormat(&out, "connect rate: %.0f conn/s (%d established in %.2f s)\n",
-                        d(totals, "connect_rate"), u(totals, "established"), d(totals, "connect_seconds"));
+  absl::StrAppend(&out, "connections: ", FormatCount(u(totals, "requested")), " requested, ",
+                  FormatCount(u(totals, "established")), " established, ", FormatCount(u(totals, "failed")),
+                  " failed, peak open ", FormatCount(u(totals, "peak_open")), "\n");
+  absl::StrAppend(&out, "connect rate: ", FormatNumber(d(totals, "connect_rate")), " conn/s (",
+                  FormatCount(u(totals, "established")), " established in ",
+                  FormatSeconds(d(totals, "connect_seconds")), ")\n");
   const uint64_t rounds = u(child(child(report, "plan"), "echo"), "rounds");
-  absl::StrAppendFormat(&out, "echo rate: %.0f verified/s (%d verified, %d failed, %s in %.2f s)\n",
-                        d(totals, "echo_rate"), u(totals, "echo_verified"), u(totals, "echo_failed"),
-                        Plural(rounds, "round"), d(totals, "echo_seconds"));
+  absl::StrAppend(&out, "echo rate: ", FormatNumber(d(totals, "echo_rate")), " verified/s (",
+                  FormatCount(u(totals, "echo_verified")), " verified, ",
+                  FormatCount(u(totals, "echo_failed")), " failed, ", CountPhrase(rounds, "round", "rounds"),
+                  " in ", FormatSeconds(d(totals, "echo_seconds")), ")\n");
 
   const Json& failures = child(report, "failures");
   bool any_failure = false;
@@ -262,7 +264,8 @@ std::string FormatSummary(const Json& report) {
     if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;
     if (!any_failure) absl::StrAppend(&out, "failures:\n");
     any_failure = true;
-    absl::StrAppendFormat(&out, "  %-16s %d", item.key(), item.value().get<uint64_t>());
+    absl::StrAppendFormat(&out, "  %-16s %s", EscapeForTerminal(item.key()),
+                          FormatCount(item.value().get<uint64_t>()));
     absl::string_view hint = ReasonHint(item.key());
     if (!hint.empty()) absl::StrAppend(&out, "  -- ", hint);
     absl::StrAppend(&out, "\n");
@@ -279,10 +282,11 @@ std::string FormatSummary(const Json& report) {
   const Json& target = child(report, "target");
   if (report.is_object() && report.contains("target")) {
     if (target.is_object() && target.contains("open_at_peak")) {
-      absl::StrAppendFormat(&out, "target: open at peak %d, accepted %d\n", u(target, "open_at_peak"),
-                            u(target, "accepted"));
+      absl::StrAppend(&out, "target: open at peak ", FormatCount(u(target, "open_at_peak")), ", accepted ",
+                      FormatCount(u(target, "accepted")), "\n");
     } else {
-      absl::StrAppend(&out, "target: no counts (", s(target, "error", "not queried"), ")\n");
+      absl::StrAppend(&out, "target: no counts (", EscapeForTerminal(s(target, "error", "not queried")),
+                      ")\n");
     }
   }
 
@@ -298,25 +302,27 @@ std::string FormatSummary(const Json& report) {
       for (const auto& item : child(agent, "failures").items()) {
         if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;
         absl::StrAppend(&agent_failures, agent_failures.empty() ? "" : ", ", item.key(), " ",
-                        GroupThousands(item.value().get<uint64_t>()));
+                        FormatCount(item.value().get<uint64_t>()));
       }
       const uint64_t echo_failed =
           u(agent, "echo_mismatched") + u(agent, "echo_timed_out") + u(agent, "echo_closed");
       rows.push_back({s(agent, "endpoint", "?"), s(agent, "host", "?"), s(agent, "state", "?"),
-                      GroupThousands(u(agent, "requested")), GroupThousands(u(agent, "established")),
-                      GroupThousands(u(agent, "failed")), GroupThousands(u(agent, "echo_verified")),
-                      GroupThousands(echo_failed), agent_failures.empty() ? "-" : agent_failures});
+                      FormatCount(u(agent, "requested")), FormatCount(u(agent, "established")),
+                      FormatCount(u(agent, "failed")), FormatCount(u(agent, "echo_verified")),
+                      FormatCount(echo_failed), agent_failures.empty() ? "-" : agent_failures});
       if (agent.contains("error")) {  // agent is an object here
-        errors.push_back(absl::StrCat("  ", s(agent, "endpoint", "?"), " error: ", s(agent, "error", "")));
+        errors.push_back(absl::StrCat("  ", EscapeForTerminal(s(agent, "endpoint", "?")),
+                                      " error: ", EscapeForTerminal(s(agent, "error", ""))));
       }
     }
-    absl::StrAppend(&out, FormatTextTable(rows, {false, false, false, true, true, true, true, true, false}, "  "));
+    absl::StrAppend(&out,
+                    FormatTextTable(rows, {false, false, false, true, true, true, true, true, false}, "  "));
     for (const std::string& error : errors) absl::StrAppend(&out, error, "\n");
   }
   const Json& notes = child(report, "notes");
   if (notes.is_array()) {
     for (const Json& note : notes) {
-      if (note.is_string()) absl::StrAppend(&out, "note: ", note.get<std::string>(), "\n");
+      if (note.is_string()) absl::StrAppend(&out, "note: ", EscapeForTerminal(note.get<std::string>()), "\n");
     }
   }
   return out;

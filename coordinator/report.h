@@ -83,7 +83,9 @@ struct Report {
 Report BuildReport(const RunRecord& record);
 
 // The end-of-run summary for people: totals, rates, failures with their
-// cause and fix, latency percentiles, one line per agent.
+// cause and fix, latency percentiles, one line per agent. For a terminal:
+// counts grouped (common/human_format.h), and what agents and servers wrote
+// (host names, errors, reasons) escaped (terminal_text.h).
 std::string FormatSummary(const nlohmann::ordered_json& report);
 
 // The report of a run preflight refused (exit 3, no --force):

@@ -106,7 +106,7 @@ TEST(ReportTest, PassingRunTotals) {
   EXPECT_EQ(agent["by_source_address"]["127.0.9.1"], 1000);
   EXPECT_TRUE(agent["failures"].is_object());
 
-  // Keys in the order docs/plan-and-report.md lists them.
+  // Keys in DESIGN.md's order.
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
   EXPECT_THAT(keys, ::testing::ElementsAre("outcome", "plan", "totals", "failures", "latency_ms", "agents",
@@ -147,7 +147,7 @@ TEST(ReportTest, UnestablishedConnectionsFail) {
   EXPECT_EQ(report.json["failures"]["EADDRNOTAVAIL"], 10);
   EXPECT_EQ(report.json["agents"][1]["failures"]["EADDRNOTAVAIL"], 10);
   EXPECT_THAT(report.json["fail_reasons"][0].get<std::string>(),
-              HasSubstr("10 of 2000 connections not established"));
+              HasSubstr("10 of 2,000 connections not established"));
   EXPECT_THAT(FormatSummary(report.json), HasSubstr("EADDRNOTAVAIL"));
 }
 
@@ -159,7 +159,7 @@ TEST(ReportTest, MissingEchoFails) {
   EXPECT_FALSE(report.pass);
   EXPECT_EQ(report.json["totals"]["echo_failed"], 1);
   EXPECT_THAT(report.json["fail_reasons"][0].get<std::string>(),
-              HasSubstr("3999 of 4000 echo checks verified"));
+              HasSubstr("3,999 of 4,000 echo checks verified (2 rounds x 2,000 connections)"));
   EXPECT_EQ(report.json["agents"][0]["echo_timed_out"], 1);
 }
 
@@ -175,7 +175,7 @@ TEST(ReportTest, ConnectionsClosedByTheTargetFail) {
   const Report report = BuildReport(record);
   EXPECT_FALSE(report.pass);
   EXPECT_THAT(report.json["fail_reasons"].dump(),
-              HasSubstr("1000 established connections were closed by the far side (peer_closed 990, "
+              HasSubstr("1,000 established connections were closed by the far side (peer_closed 990, "
                         "ECONNRESET 10)"));
   EXPECT_EQ(report.json["failures"]["peer_closed"], 990);
   EXPECT_FALSE(BuildReport(PassingRecord()).json.contains("fail_reasons"));
@@ -258,7 +258,7 @@ TEST(ReportTest, TargetCounts) {
   const Report report = BuildReport(record);
   EXPECT_EQ(report.json["target"]["open_at_peak"], 2000);
   EXPECT_EQ(report.json["target"]["accepted"], 2001);
-  EXPECT_THAT(FormatSummary(report.json), HasSubstr("target: open at peak 2000, accepted 2001"));
+  EXPECT_THAT(FormatSummary(report.json), HasSubstr("target: open at peak 2,000, accepted 2,001"));
 
   record.target = TargetRecord{false, 0, 0, "GetStats on x:1: UNAVAILABLE: down"};
   const Report unreachable = BuildReport(record);
@@ -271,8 +271,8 @@ TEST(ReportTest, SummaryShowsRatesHintsAndLatency) {
   RunRecord record = PassingRecord();
   (*record.agents[0].last.mutable_failures())["EMFILE"] = 3;
   const std::string summary = FormatSummary(BuildReport(record).json);
-  EXPECT_THAT(summary, HasSubstr("connect rate: 1000 conn/s"));
-  EXPECT_THAT(summary, HasSubstr("echo rate: 8000 verified/s"));
+  EXPECT_THAT(summary, HasSubstr("connect rate: 1,000 conn/s"));
+  EXPECT_THAT(summary, HasSubstr("echo rate: 8,000 verified/s"));
   EXPECT_THAT(summary, HasSubstr("EMFILE"));
   EXPECT_THAT(summary, HasSubstr("ulimit"));  // the hint for EMFILE
   EXPECT_THAT(summary, HasSubstr("connect"));
@@ -287,9 +287,9 @@ TEST(ReportTest, SummaryContent) {
   RunRecord record = PassingRecord();
   record.agents[1] = DoneAgent("127.0.0.1:7002", 1000, 990, 2, 100, 50);
   const std::string summary = FormatSummary(BuildReport(record).json);
-  EXPECT_THAT(summary, HasSubstr("outcome: FAIL\n  - 10 of 2000 connections not established\n"));
+  EXPECT_THAT(summary, HasSubstr("outcome: FAIL\n  - 10 of 2,000 connections not established\n"));
   EXPECT_THAT(summary,
-              HasSubstr("connections: 2000 requested, 1990 established, 10 failed, peak open 2000\n"));
+              HasSubstr("connections: 2,000 requested, 1,990 established, 10 failed, peak open 2,000\n"));
   EXPECT_THAT(summary, HasSubstr("failures:\n  EADDRNOTAVAIL    10  -- source ports exhausted for a "
                                  "source/target pair"));
   EXPECT_THAT(summary, HasSubstr("add source addresses or target ports"));
@@ -311,6 +311,31 @@ TEST(ReportTest, SummaryNeverThrowsOnOddJson) {
   nlohmann::ordered_json odd = {
       {"outcome", 3}, {"totals", "x"}, {"agents", {1, "a"}}, {"failures", {{"EMFILE", "many"}}}};
   EXPECT_THAT(FormatSummary(odd), HasSubstr("outcome: FAIL"));
+}
+
+// Host names, errors and failure reasons come from agents and servers: none
+// of their control characters reaches the terminal.
+TEST(ReportTest, SummaryEscapesWhatAgentsWrote) {
+  RunRecord record = PassingRecord();
+  record.agents[0].state = AgentState::kFailed;
+  record.agents[0].error = "worker died\x1b[2J\ncoordinator: outcome: PASS";
+  record.agents[0].last.set_host("lab\x1b]0;title\x07");
+  (*record.agents[0].last.mutable_failures())["E\x1b[31mVIL"] = 3;
+  record.target = TargetRecord{false, 0, 0, "GetStats: \x1b[H"};
+  record.notes.push_back("echo round 1 did not finish in time on \x9b\r");
+  const std::string summary = FormatSummary(BuildReport(record).json);
+  EXPECT_EQ(summary.find('\x1b'), std::string::npos) << summary;
+  EXPECT_EQ(summary.find('\r'), std::string::npos) << summary;
+  EXPECT_EQ(summary.find('\x07'), std::string::npos) << summary;
+  EXPECT_EQ(summary.find('\x9b'), std::string::npos) << summary;
+  EXPECT_THAT(summary, HasSubstr("error: worker died\\x1b[2J\\ncoordinator: outcome: PASS\n"));
+  EXPECT_THAT(summary, HasSubstr("  - agent 127.0.0.1:7001 failed: worker died\\x1b[2J\\n"));
+  EXPECT_THAT(summary, HasSubstr("lab\\x1b]0;title\\x07"));
+  EXPECT_THAT(summary, HasSubstr("  E\\x1b[31mVIL"));
+  EXPECT_THAT(summary, HasSubstr("target: no counts (GetStats: \\x1b[H)"));
+  EXPECT_THAT(summary, HasSubstr("note: echo round 1 did not finish in time on \\x9b\\r"));
+  // Only the summary's own lines: the error's newline did not start one.
+  EXPECT_THAT(summary, Not(HasSubstr("\ncoordinator: outcome: PASS")));
 }
 
 TEST(ReportTest, InvalidUtf8FromAnAgentIsWritten) {

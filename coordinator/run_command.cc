@@ -18,15 +18,20 @@
 #include "coordinator/preflight.h"
 #include "coordinator/report.h"
 #include "coordinator/run_driver.h"
+#include "coordinator/terminal_text.h"
 #include "coordinator/what_gave.h"
 
 namespace fourtuple::coordinator {
 namespace {
 
-void PrintProblems(const char* prefix, const std::vector<std::string>& problems) {
-  for (const std::string& problem : problems) {
-    std::fprintf(stderr, "coordinator: %s%s\n", prefix, problem.c_str());
-  }
+// Messages quote the plan, agents and servers (host names, addresses they
+// report, their replies): escaped, one line each.
+void PrintError(absl::string_view message) {
+  std::fprintf(stderr, "coordinator: %s\n", EscapeForTerminal(message).c_str());
+}
+
+void PrintProblems(absl::string_view prefix, const std::vector<std::string>& problems) {
+  for (const std::string& problem : problems) PrintError(absl::StrCat(prefix, problem));
 }
 
 std::string NewRunId() {
@@ -42,16 +47,16 @@ int LoadExpandedPlan(const CommandLine& command_line, Plan* out) {
   const std::string path = command_line.Get("plan");
   absl::StatusOr<Plan> plan = LoadPlan(path);
   if (!plan.ok()) {
-    std::fprintf(stderr, "coordinator: %s\n", std::string(plan.status().message()).c_str());
+    PrintError(plan.status().message());
     return kExitUsage;
   }
   plan = ExpandDnsAgents(*std::move(plan));
   if (!plan.ok()) {
-    std::fprintf(stderr, "coordinator: %s: %s\n", path.c_str(), std::string(plan.status().message()).c_str());
+    PrintError(absl::StrCat(path, ": ", plan.status().message()));
     return plan.status().code() == absl::StatusCode::kUnavailable ? kExitPreflight : kExitUsage;
   }
   if (absl::Status names = CheckPlanNamesResolve(*plan); !names.ok()) {
-    std::fprintf(stderr, "coordinator: %s: %s\n", path.c_str(), std::string(names.message()).c_str());
+    PrintError(absl::StrCat(path, ": ", names.message()));
     return kExitUsage;
   }
   *out = *std::move(plan);
@@ -70,14 +75,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommand
   return LoadClientCredentials(flags);
 }
 
-int RunPreflightCommand(const CommandLine& command_line) {
+int ExecutePreflightCommand(const CommandLine& command_line) {
   Plan expanded;
   if (const int code = LoadExpandedPlan(command_line, &expanded); code != 0) return code;
   Plan* plan = &expanded;
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       CredentialsFromCommandLine(command_line);
   if (!credentials.ok()) {
-    std::fprintf(stderr, "coordinator: %s\n", std::string(credentials.status().message()).c_str());
+    PrintError(credentials.status().message());
     return kExitUsage;
   }
   PreflightResult preflight = RunPreflight(plan, *credentials);
@@ -89,14 +94,13 @@ int RunPreflightCommand(const CommandLine& command_line) {
   return preflight.ok() ? kExitPass : kExitPreflight;
 }
 
-int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop) {
+int ExecuteRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop) {
   Plan expanded;
   if (const int code = LoadExpandedPlan(command_line, &expanded); code != 0) return code;
   Plan* plan = &expanded;
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> loaded =
-      CredentialsFromCommandLine(command_line);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> loaded = CredentialsFromCommandLine(command_line);
   if (!loaded.ok()) {
-    std::fprintf(stderr, "coordinator: %s\n", std::string(loaded.status().message()).c_str());
+    PrintError(loaded.status().message());
     return kExitUsage;
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials = *loaded;
@@ -114,7 +118,7 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
     std::fputs(preflight.table.c_str(), stderr);
     PrintProblems("", preflight.errors);
     if (!command_line.Has("force")) {
-      std::fprintf(stderr, "coordinator: preflight failed; --force runs the plan anyway\n");
+      PrintError("preflight failed; --force runs the plan anyway");
       // The report of a refused run says what gave, for scripts that run
       // upward until something does.
       if (command_line.Has("report")) {
@@ -144,6 +148,7 @@ int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop
 
   absl::StatusOr<RunRecord> record = DriveRun(options);
   if (!record.ok()) {
+    // One problem a line, escaped already (run_driver.h).
     std::fprintf(stderr, "coordinator: the run did not start:\n%s\n",
                  std::string(record.status().message()).c_str());
     return record.status().code() == absl::StatusCode::kCancelled ? kExitFail : kExitPreflight;

@@ -29,9 +29,9 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommand
     const CommandLine& command_line);
 
 // `stop` is set by a signal handler to cut the run short (may be null).
-int RunRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop);
+int ExecuteRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop);
 
-int RunPreflightCommand(const CommandLine& command_line);
+int ExecutePreflightCommand(const CommandLine& command_line);
 
 }  // namespace fourtuple::coordinator
 

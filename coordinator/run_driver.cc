@@ -9,19 +9,21 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
 #include "common/grpc_status.h"
+#include "common/human_format.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "coordinator/agent_session.h"
 #include "coordinator/probe_command.h"
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
+#include "coordinator/terminal_text.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::coordinator {
@@ -113,8 +115,9 @@ class RunDriver {
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
       sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout);
     }
-    LOG_INFO("run %s: assigning %d connections to %d agents", run_id_, plan_.connections,
-             plan_.agents.size());
+    LOG_INFO("run %s: assigning %s to %s", EscapeForTerminal(run_id_),
+             CountPhrase(plan_.connections, "connection", "connections"),
+             CountPhrase(plan_.agents.size(), "agent", "agents"));
 
     const absl::Time deadline = start_ + options_.ready_timeout;
     WaitUntil(
@@ -159,13 +162,15 @@ class RunDriver {
       for (auto& session : sessions_) session->Cancel();
       for (auto& session : sessions_) session->Join();
       if (problems.empty()) return absl::CancelledError("interrupted before the run started");
+      // Each problem quotes the agent: one line each, whatever it said.
+      for (std::string& problem : problems) problem = EscapeForTerminal(problem);
       return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
     }
     started_ = true;
     for (size_t i = 0; i < views_.size(); ++i) {
       const v1::RunReport& report = views_[i].snapshot.report;
-      LOG_INFO("agent %s (%s): ready, %d worker processes", plan_.agents[i].endpoint, report.host(),
-               report.processes());
+      LOG_INFO("agent %s (%s): ready, %d worker processes", EscapeForTerminal(plan_.agents[i].endpoint),
+               EscapeForTerminal(report.host()), report.processes());
     }
     return absl::OkStatus();
   }
@@ -237,7 +242,7 @@ class RunDriver {
         }
         record_.notes.push_back(
             absl::StrCat("echo round ", round, " did not finish in time on ", absl::StrJoin(late, ", ")));
-        LOG_WARNING("%s", record_.notes.back());
+        LOG_WARNING("%s", EscapeForTerminal(record_.notes.back()));
       }
       if (round < plan_.echo.rounds) {
         phase_ = "hold";
@@ -321,13 +326,11 @@ class RunDriver {
     }
   }
 
-  // Waits, sending heartbeats and printing progress each report interval,
-  // until `done` holds over fresh snapshots or `deadline` passes (or a stop
-  // is requested, when honored). Returns whether `done` held.
   // Waits for every active agent to finish echo round `round`; false when
   // the round stalls (see RunOptions::echo_stall_margin) or the run stops.
   bool WaitForEchoRound(uint32_t round) {
-    const absl::Duration stall_limit = plan_.echo.timeout + 2 * plan_.report_interval + options_.echo_stall_margin;
+    const absl::Duration stall_limit =
+        plan_.echo.timeout + 2 * plan_.report_interval + options_.echo_stall_margin;
     auto round_done = [this, round] {
       return AllActive([round](const AgentView& v) { return v.snapshot.report.echo_rounds_done() >= round; });
     };
@@ -354,6 +357,9 @@ class RunDriver {
     return settled;
   }
 
+  // Waits, sending heartbeats and printing progress each report interval,
+  // until `done` holds over fresh snapshots or `deadline` passes (or a stop
+  // is requested, when honored). Returns whether `done` held.
   bool WaitUntil(const std::function<bool()>& done, absl::Time deadline, bool honor_stop) {
     while (true) {
       const uint64_t generation = notifier_.generation();
@@ -383,7 +389,8 @@ class RunDriver {
       if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
         view.final_state = AgentState::kFailed;
         view.error = s.report.error().empty() ? "the agent reported FAILED" : s.report.error();
-        LOG_ERROR("agent %s failed: %s", plan_.agents[i].endpoint, view.error);
+        LOG_ERROR("agent %s failed: %s", EscapeForTerminal(plan_.agents[i].endpoint),
+                  EscapeForTerminal(view.error));
         sessions_[i]->Cancel();
       } else if (s.stage == AgentSession::Stage::kEnded) {
         if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
@@ -392,7 +399,8 @@ class RunDriver {
           view.final_state = AgentState::kLost;
           view.error = absl::StrCat("stream ended (", absl::StatusCodeToString(s.end_status.code()),
                                     "): ", s.end_status.message());
-          LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
+          LOG_ERROR("agent %s lost: %s", EscapeForTerminal(plan_.agents[i].endpoint),
+                    EscapeForTerminal(view.error));
         }
       } else if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
         view.final_state = AgentState::kDone;
@@ -400,7 +408,8 @@ class RunDriver {
         view.final_state = AgentState::kLost;
         view.error = absl::StrCat(
             "no report for ", FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
-        LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
+        LOG_ERROR("agent %s lost: %s", EscapeForTerminal(plan_.agents[i].endpoint),
+                  EscapeForTerminal(view.error));
         sessions_[i]->Cancel();
       }
       if (Active(i) || view.final_state == AgentState::kDone) open += s.report.open();
@@ -503,7 +512,7 @@ class RunDriver {
     if (!status.ok()) {
       target.error =
           absl::StrCat("GetStats on ", plan_.target_control, ": ", FromGrpcStatus(status).ToString());
-      LOG_WARNING("%s", target.error);
+      LOG_WARNING("%s", EscapeForTerminal(target.error));
       return;
     }
     target.queried = true;

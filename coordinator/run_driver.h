@@ -62,8 +62,9 @@ struct RunOptions {
 };
 
 // Runs the plan. Fails (FailedPrecondition, listing each problem agent:
-// unreachable, refused the assignment, not ready in time) when the run could
-// not start on every agent; nothing was left running then. Once every agent
+// unreachable, refused the assignment, not ready in time; one a line, what
+// the agents said escaped for a terminal) when the run could not start on
+// every agent; nothing was left running then. Once every agent
 // is READY the run always ends with a RunRecord, whatever happens to agents.
 // Cancelled when `stop` was set before every agent was READY.
 absl::StatusOr<RunRecord> DriveRun(const RunOptions& options);

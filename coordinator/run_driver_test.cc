@@ -44,6 +44,9 @@ class FakeAgent final : public v1::Agent::Service {
  public:
   explicit FakeAgent(Behavior behavior, std::string host) : behavior_(behavior), host_(std::move(host)) {}
 
+  // What a refusing agent answers.
+  void set_refusal(std::string refusal) { refusal_ = std::move(refusal); }
+
   grpc::Status Probe(grpc::ServerContext*, const v1::ProbeRequest*, v1::HostFacts* facts) override {
     facts->set_hostname(host_);
     facts->set_processes(2);
@@ -62,7 +65,7 @@ class FakeAgent final : public v1::Agent::Service {
       assignment_ = assignment;
     }
     if (behavior_ == Behavior::kRefuse) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "another run is in progress");
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, refusal_);
     }
     v1::RunReport report;
     report.set_host(host_);
@@ -121,7 +124,8 @@ class FakeAgent final : public v1::Agent::Service {
               stream->Write(report);
             }
             absl::SleepFor(absl::Milliseconds(250));
-            report.set_echo_verified(report.echo_verified() + report.open() - (kSteps - 1) * (report.open() / kSteps));
+            report.set_echo_verified(report.echo_verified() + report.open() -
+                                     (kSteps - 1) * (report.open() / kSteps));
             report.set_echo_rounds_done(command.echo().round());
             stream->Write(report);
             break;
@@ -169,6 +173,7 @@ class FakeAgent final : public v1::Agent::Service {
  private:
   const Behavior behavior_;
   const std::string host_;
+  std::string refusal_ = "another run is in progress";
   Histogram connect_, echo_;
   absl::Mutex mu_;
   v1::Assignment assignment_ ABSL_GUARDED_BY(mu_);
@@ -393,6 +398,19 @@ TEST(RunDriverTest, RefusingAgentShowsItsMessage) {
   EXPECT_EQ(a.Count(v1::RunCommand::kConnect), 0);
 }
 
+// The refusal is the agent's text: its control characters come back
+// escaped, one line per problem agent, whatever it holds.
+TEST(RunDriverTest, RefusalTextIsEscaped) {
+  FakeAgent a(Behavior::kNormal, "host-a"), b(Behavior::kRefuse, "host-b");
+  b.set_refusal("busy\x1b[2J\ncoordinator: the run started");
+  Server sa = StartServer(&a), sb = StartServer(&b);
+  absl::StatusOr<RunRecord> record = DriveRun(Options(FastPlan({sa.endpoint, sb.endpoint}, 10)));
+  ASSERT_FALSE(record.ok());
+  EXPECT_EQ(std::string(record.status().message()),
+            "agent " + sb.endpoint +
+                " refused the run (FAILED_PRECONDITION): busy\\x1b[2J\\ncoordinator: the run started");
+}
+
 TEST(RunDriverTest, BrokenStreamMarksTheAgentLostAndTheOtherFinishes) {
   FakeAgent a(Behavior::kNormal, "host-a"), b(Behavior::kBreakAfterConnect, "host-b");
   Server sa = StartServer(&a), sb = StartServer(&b);
@@ -465,7 +483,8 @@ TEST(RunDriverTest, AStalledEchoRoundIsLate) {
   absl::StatusOr<RunRecord> record = DriveRun(options);
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
-  ASSERT_THAT(record->notes, ElementsAre(absl::StrCat("echo round 1 did not finish in time on ", sa.endpoint)));
+  ASSERT_THAT(record->notes,
+              ElementsAre(absl::StrCat("echo round 1 did not finish in time on ", sa.endpoint)));
   const Report report = BuildReport(*record);
   EXPECT_FALSE(report.pass);
   ASSERT_TRUE(report.json["what_gave"].is_array()) << report.json.dump(2);

@@ -1,6 +1,8 @@
-// Plain-text tables for people: columns padded to their widest cell, counts
-// right-aligned so their digits line up. Used by the preflight capacity
-// table and the end-of-run summary.
+// Plain-text tables for people: columns padded to their widest cell in
+// terminal columns (display_width.h), counts right-aligned so their digits
+// line up, every cell's control characters escaped (terminal_text.h). Used
+// by the preflight capacity table, `coordinator probe` and the end-of-run
+// summary.
 //
 // Thread-safety: pure functions.
 #ifndef FOURTUPLE_COORDINATOR_TEXT_TABLE_H_
@@ -13,15 +15,12 @@
 
 namespace fourtuple::coordinator {
 
-// Terminal columns of UTF-8 text: "×" is one column, two bytes.
-size_t DisplayWidth(absl::string_view text);
-
 // `rows` (the first usually a header), one line each: `indent`, then the
 // cells two spaces apart, trailing spaces removed, '\n'. right_aligned[c]
 // says how column c aligns (missing entries: left); short rows are padded
-// with empty cells.
+// with empty cells. Cells may hold anything: host names, agents' errors.
 std::string FormatTextTable(const std::vector<std::vector<std::string>>& rows,
-                            const std::vector<bool>& right_aligned, absl::string_view indent = "");
+                            const std::vector<bool>& right_aligned = {}, absl::string_view indent = "");
 
 }  // namespace fourtuple::coordinator
 

@@ -13,11 +13,24 @@ TEST(TextTableTest, PadsAlignsAndTrims) {
             "  long-name      7\n");
 }
 
-TEST(TextTableTest, WidthCountsCharactersNotBytes) {
-  EXPECT_EQ(DisplayWidth("1 \xC3\x97 2"), 5u);  // "1 × 2"
-  EXPECT_EQ(FormatTextTable({{"1 \xC3\x97 2", "|"}, {"abcdef", "|"}}, {}),
+TEST(TextTableTest, WidthCountsColumnsNotBytes) {
+  EXPECT_EQ(FormatTextTable({{"1 \xC3\x97 2", "|"}, {"abcdef", "|"}}),
             "1 \xC3\x97 2   |\n"
             "abcdef  |\n");
+}
+
+// "日本" takes four columns; "e" + a combining accent one.
+TEST(TextTableTest, WideAndCombiningCharactersAlign) {
+  EXPECT_EQ(FormatTextTable({{"\xE6\x97\xA5\xE6\x9C\xAC", "|"}, {"e\xCC\x81", "|"}, {"abcde", "|"}}),
+            "\xE6\x97\xA5\xE6\x9C\xAC   |\n"
+            "e\xCC\x81      |\n"
+            "abcde  |\n");
+}
+
+TEST(TextTableTest, ControlCharactersInCellsAreEscaped) {
+  EXPECT_EQ(FormatTextTable({{"host\x1b[2J", "x"}, {"a\nb", "y"}}),
+            "host\\x1b[2J  x\n"
+            "a\\nb         y\n");
 }
 
 TEST(TextTableTest, NoRowsNoText) { EXPECT_EQ(FormatTextTable({}, {}), ""); }

@@ -5,14 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/failure_reason.h"
-#include "coordinator/capacity.h"
+#include "common/human_format.h"
+#include "coordinator/terminal_text.h"
 
 namespace fourtuple::coordinator {
 
 using Json = nlohmann::ordered_json;
 
-Json WhatGaveFromRun(const std::map<std::string, uint64_t>& failures, const std::vector<std::string>& timeouts,
-                     const std::vector<std::string>& lost_agents) {
+Json WhatGaveFromRun(const std::map<std::string, uint64_t>& failures,
+                     const std::vector<std::string>& timeouts, const std::vector<std::string>& lost_agents) {
   std::map<std::string, std::pair<uint64_t, Json>> by_limit;  // limit -> (failures, reasons)
   for (const auto& [reason, count] : failures) {
     if (count == 0) continue;
@@ -45,16 +46,16 @@ std::string FormatWhatGave(const Json& what_gave) {
   std::string out;
   for (const Json& entry : what_gave) {
     if (!entry.is_object() || !entry.contains("limit") || !entry["limit"].is_string()) continue;
-    std::string part = entry["limit"].get<std::string>();
+    std::string part = EscapeForTerminal(entry["limit"].get<std::string>());
     std::string inside;
     if (entry.contains("reasons") && entry["reasons"].is_object()) {
       for (const auto& item : entry["reasons"].items()) {
         if (!item.value().is_number_unsigned()) continue;
-        absl::StrAppend(&inside, inside.empty() ? "" : ", ", GroupThousands(item.value().get<uint64_t>()),
-                        " x ", item.key());
+        absl::StrAppend(&inside, inside.empty() ? "" : ", ", FormatCount(item.value().get<uint64_t>()), " x ",
+                        EscapeForTerminal(item.key()));
       }
     } else if (entry.contains("detail") && entry["detail"].is_string()) {
-      inside = entry["detail"].get<std::string>();
+      inside = EscapeForTerminal(entry["detail"].get<std::string>());
     }
     if (!inside.empty()) absl::StrAppend(&part, " (", inside, ")");
     absl::StrAppend(&out, out.empty() ? "" : ", ", part);

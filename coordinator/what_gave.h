@@ -29,8 +29,9 @@ nlohmann::ordered_json WhatGaveFromRun(const std::map<std::string, uint64_t>& fa
 // Preflight's refusal: {"limit": "memory"} per exceeded limit, in order.
 nlohmann::ordered_json WhatGaveFromPreflight(const std::vector<std::string>& exceeded_limits);
 
-// "ports (1,200 x EADDRNOTAVAIL), time (ramp_timeout (1m) passed ...)";
-// empty for anything but a non-empty array.
+// "ports (1,200 x EADDRNOTAVAIL), time (ramp_timeout (1m) passed ...)", for
+// a terminal: the reasons and details (agents' words) escaped
+// (terminal_text.h). Empty for anything but a non-empty array.
 std::string FormatWhatGave(const nlohmann::ordered_json& what_gave);
 
 }  // namespace fourtuple::coordinator

@@ -8,10 +8,10 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 TEST(WhatGaveTest, FailuresGroupByLimitMostFirstThenTimeAndAgents) {
-  Json gave = WhatGaveFromRun({{"EADDRNOTAVAIL", 1200}, {"EADDRINUSE", 3}, {"EMFILE", 5000},
-                               {"connect_timeout", 0}, {"E2BIG", 1}},
-                              {"ramp_timeout (1m) passed before every agent finished connecting"},
-                              {"agent 10.0.0.1:7000 lost: stream broke"});
+  Json gave = WhatGaveFromRun(
+      {{"EADDRNOTAVAIL", 1200}, {"EADDRINUSE", 3}, {"EMFILE", 5000}, {"connect_timeout", 0}, {"E2BIG", 1}},
+      {"ramp_timeout (1m) passed before every agent finished connecting"},
+      {"agent 10.0.0.1:7000 lost: stream broke"});
   ASSERT_EQ(gave.size(), 5u) << gave.dump();
   EXPECT_EQ(gave[0]["limit"], "fds");
   EXPECT_EQ(gave[0]["failures"], 5000);
@@ -39,6 +39,12 @@ TEST(WhatGaveTest, PreflightLimitsInOrder) {
   Json gave = WhatGaveFromPreflight({"memory", "conntrack"});
   EXPECT_EQ(gave.dump(), R"([{"limit":"memory"},{"limit":"conntrack"}])");
   EXPECT_EQ(FormatWhatGave(gave), "memory, conntrack");
+}
+
+TEST(WhatGaveTest, AgentsWordsAreEscapedForTheTerminal) {
+  Json gave = WhatGaveFromRun({{"E\x1b[31mVIL", 2}}, {}, {"agent a:1 lost: stream\nbroke"});
+  EXPECT_EQ(FormatWhatGave(gave),
+            "E\\x1b[31mVIL (2 x E\\x1b[31mVIL), agent (agent a:1 lost: stream\\nbroke)");
 }
 
 TEST(WhatGaveTest, MalformedInputFormatsToNothingRatherThanThrowing) {
