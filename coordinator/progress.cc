@@ -40,22 +40,23 @@ double ConnectRate::Sample(double elapsed_seconds, uint64_t established) {
 
 std::string FormatProgressLine(const ProgressSnapshot& s) {
   const ProgressCounts& t = s.totals;
-  return absl::StrFormat(
-      "%s %-8s open %d  established %d/%d  failed %d  rate %.0f/s  echo verified %d/%d", Stamp(s.elapsed_seconds),
-      s.phase, t.open, t.established, s.requested, t.failed, s.connect_rate, t.echo_verified, EchoExpected(s));
+  return absl::StrFormat("%s %-8s open %d  established %d/%d  failed %d  rate %.0f/s  echo verified %d/%d",
+                         Stamp(s.elapsed_seconds), s.phase, t.open, t.established, s.requested, t.failed,
+                         s.connect_rate, t.echo_verified, EchoExpected(s));
 }
 
 std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
   const ProgressCounts& t = s.totals;
   const size_t bar_width = static_cast<size_t>(std::max(width, 1));
   const double fraction =
-      s.requested == 0 ? 0.0 : std::min(1.0, static_cast<double>(t.established) / static_cast<double>(s.requested));
+      s.requested == 0 ? 0.0
+                       : std::min(1.0, static_cast<double>(t.established) / static_cast<double>(s.requested));
   const size_t filled = static_cast<size_t>(fraction * static_cast<double>(bar_width));
   const std::string bar = std::string(filled, '#') + std::string(bar_width - filled, '.');
 
-  std::string out = absl::StrFormat("%s %-8s [%s] %5.1f%%  %s/%s established\n", Stamp(s.elapsed_seconds),
-                                    s.phase, bar, fraction * 100.0, GroupThousands(t.established),
-                                    GroupThousands(s.requested));
+  std::string out =
+      absl::StrFormat("%s %-8s [%s] %5.1f%%  %s/%s established\n", Stamp(s.elapsed_seconds), s.phase, bar,
+                      fraction * 100.0, GroupThousands(t.established), GroupThousands(s.requested));
   absl::StrAppendFormat(&out, "  open %s  failed %s  rate %s/s  echo verified %s/%s (round %d of %d done)\n",
                         GroupThousands(t.open), GroupThousands(t.failed),
                         GroupThousands(static_cast<uint64_t>(s.connect_rate + 0.5)),
@@ -73,11 +74,12 @@ std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
     echo_w = std::max(echo_w, GroupThousands(a.echo_verified).size());
   }
   for (const AgentProgress& a : s.agents) {
-    absl::StrAppend(&out, "  ", PadRight(a.name, name_w), "  ", PadRight(a.state, state_w), "  open ",
-                    PadLeft(GroupThousands(a.open), open_w), "  established ",
-                    PadLeft(absl::StrCat(GroupThousands(a.established), "/", GroupThousands(a.requested)), est_w),
-                    "  failed ", PadLeft(GroupThousands(a.failed), failed_w), "  echo verified ",
-                    PadLeft(GroupThousands(a.echo_verified), echo_w), "\n");
+    absl::StrAppend(
+        &out, "  ", PadRight(a.name, name_w), "  ", PadRight(a.state, state_w), "  open ",
+        PadLeft(GroupThousands(a.open), open_w), "  established ",
+        PadLeft(absl::StrCat(GroupThousands(a.established), "/", GroupThousands(a.requested)), est_w),
+        "  failed ", PadLeft(GroupThousands(a.failed), failed_w), "  echo verified ",
+        PadLeft(GroupThousands(a.echo_verified), echo_w), "\n");
   }
   return out;
 }
@@ -95,7 +97,18 @@ std::string EraseLines(size_t lines) {
   return absl::StrCat("\x1b[", lines, "A\r\x1b[J");
 }
 
+ProgressDisplay::ProgressDisplay(std::function<void(absl::string_view)> write, bool terminal)
+    : write_(std::move(write)), terminal_(terminal) {
+  if (terminal_) SetLogSink(this);
+}
+
+ProgressDisplay::~ProgressDisplay() {
+  // Once SetLogSink returns no log line is on its way here.
+  if (terminal_ && GetLogSink() == this) SetLogSink(nullptr);
+}
+
 void ProgressDisplay::Update(const ProgressSnapshot& snapshot) {
+  absl::MutexLock lock(&mu_);
   if (!terminal_) {
     write_(FormatProgressLine(snapshot));
     return;
@@ -107,13 +120,23 @@ void ProgressDisplay::Update(const ProgressSnapshot& snapshot) {
 }
 
 void ProgressDisplay::Announce(absl::string_view line) {
+  absl::MutexLock lock(&mu_);
   if (!terminal_) {
     write_(line);
     return;
   }
-  // The line takes the block's place and the block is drawn again below it,
-  // so announcements scroll up and stay readable.
-  write_(absl::StrCat(EraseLines(frame_lines_), line, "\n", frame_));
+  WriteAbove(absl::StrCat(line, "\n"));
+}
+
+void ProgressDisplay::WriteLogLine(absl::string_view line) {
+  absl::MutexLock lock(&mu_);
+  WriteAbove(line);
+}
+
+void ProgressDisplay::WriteAbove(absl::string_view text) {
+  // The text takes the block's place and the block is drawn again below it,
+  // so lines scroll up and stay readable.
+  write_(absl::StrCat(EraseLines(frame_lines_), text, frame_));
 }
 
 }  // namespace fourtuple::coordinator
