@@ -1,7 +1,7 @@
 // Capacity preflight: how many connections one agent can open and hold with
 // the share of a plan it is given, which limit binds first, and the human
-// sentences that name each problem and its fix in numbers (issue 4,
-// DESIGN.md "Preflight / capacity"). Per agent:
+// sentences that name each problem and its fix in numbers (DESIGN.md
+// "Preflight / capacity"). Per agent:
 //
 //   capacity = min(worker processes x fd budget per process (or fs.file-max),
 //                  source addresses x target endpoints x ephemeral ports,
@@ -28,8 +28,8 @@ namespace fourtuple::coordinator {
 // Memory one connection costs on the agent's host: kernel slab plus user
 // state. bench/scale.sh measured 10,282 B of slab per loopback connection
 // PAIR on kernel 6.18 (two TCP sockets, two socket inodes, files, dentries,
-// epoll items and port tracking), the same for ../shared/floor and for
-// fourtuple, so one endpoint is ~5.1 KB; the agent adds ~140 B of user
+// epoll items and port tracking), the same for the kernel-floor programs
+// and for fourtuple, so one endpoint is ~5.1 KB; the agent adds ~140 B of user
 // memory per connection (its 32-byte record, its workers' share).
 // When the target runs on the same host (loopback) its accepted sockets cost
 // as much again: pass twice this in AgentDemand::memory_bytes_per_connection.
