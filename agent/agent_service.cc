@@ -67,8 +67,7 @@ absl::Status Busy(absl::string_view run_id) {
 
 template <typename Channel>
 void ReadCommands(grpc::ServerContext* context,
-                  grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>* stream,
-                  Channel* channel) {
+                  grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>* stream, Channel* channel) {
   v1::RunCommand command;
   while (stream->Read(&command)) {
     absl::MutexLock lock(&channel->mu);
@@ -83,6 +82,7 @@ void ReadCommands(grpc::ServerContext* context,
 
 void FillHostFacts(const HostFacts& facts, v1::HostFacts* out) {
   out->set_hostname(facts.hostname);
+  out->set_boot_id(facts.boot_id);
   out->set_cores(facts.cores);
   out->set_memory_total_bytes(facts.memory_total_bytes);
   out->set_memory_available_bytes(facts.memory_available_bytes);
@@ -115,8 +115,8 @@ bool AgentService::WaitUntilNoRun(absl::Duration timeout) {
   return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
-grpc::Status AgentService::Probe(grpc::ServerContext* context,
-                                 const v1::ProbeRequest* /*request*/, v1::HostFacts* response) {
+grpc::Status AgentService::Probe(grpc::ServerContext* context, const v1::ProbeRequest* /*request*/,
+                                 v1::HostFacts* response) {
   if (grpc::Status allowed = config_.options.auth.Check(*context); !allowed.ok()) return allowed;
   absl::StatusOr<HostFacts> facts = ReadHostFacts();
   if (!facts.ok()) {
@@ -172,8 +172,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   }
   const absl::Time started = absl::Now();
   if (!first.has_assignment()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("the first command of a run must carry the assignment"));
+    return ToGrpcStatus(absl::InvalidArgumentError("the first command of a run must carry the assignment"));
   }
   absl::StatusOr<RunSession::Config> run = PrepareRun(first.assignment(), started);
   if (!run.ok()) {
@@ -191,9 +190,8 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   const std::string& run_id = first.assignment().run_id();
   {
     const v1::Assignment& a = run->assignment.assignment;
-    LOG_INFO("run %s: %d connections to %s from %d source addresses over %d worker processes",
-             run_id, a.connections(), absl::StrJoin(a.targets(), ","), a.source_addresses_size(),
-             run->workers);
+    LOG_INFO("run %s: %d connections to %s from %d source addresses over %d worker processes", run_id,
+             a.connections(), absl::StrJoin(a.targets(), ","), a.source_addresses_size(), run->workers);
   }
   absl::StatusOr<std::unique_ptr<RunSession>> session = RunSession::Start(*std::move(run));
   if (!session.ok()) {
@@ -233,8 +231,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   {
     absl::MutexLock lock(&channel.mu);
     if (!end.cancel_stream) {
-      channel.mu.AwaitWithTimeout(absl::Condition(&channel.reader_done),
-                                  config_.timings.reader_grace);
+      channel.mu.AwaitWithTimeout(absl::Condition(&channel.reader_done), config_.timings.reader_grace);
     }
     if (!channel.reader_done) context->TryCancel();
   }
@@ -242,8 +239,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   return ToGrpcStatus(end.status);
 }
 
-AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& channel,
-                                            RunSession& session) {
+AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& channel, RunSession& session) {
   enum class Stage { kStarting, kRunning, kClosing };
   const RunTimings& timings = config_.timings;
   const v1::Assignment& assignment = session.assignment();
@@ -292,7 +288,6 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
     close_deadline = absl::Now() + timings.close_timeout;
   };
 
-
   while (true) {
     std::deque<v1::RunCommand> commands;
     bool reader_done = false;
@@ -300,8 +295,7 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
     absl::Time last_command;
     {
       absl::MutexLock lock(&channel.mu);
-      channel.mu.AwaitWithTimeout(absl::Condition(&channel, &CommandChannel::HasNews),
-                                  timings.poll);
+      channel.mu.AwaitWithTimeout(absl::Condition(&channel, &CommandChannel::HasNews), timings.poll);
       commands.swap(channel.queue);
       reader_done = channel.reader_done;
       cancelled = channel.cancelled;
@@ -335,9 +329,8 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
         case v1::RunCommand::kEcho: {
           const uint32_t round = command.echo().round();
           if (round <= last_echo_round) {
-            return fail(absl::InvalidArgumentError(
-                absl::StrCat("echo.round: ", round, " after round ", last_echo_round,
-                             "; rounds count up from 1")));
+            return fail(absl::InvalidArgumentError(absl::StrCat(
+                "echo.round: ", round, " after round ", last_echo_round, "; rounds count up from 1")));
           }
           if (stage == Stage::kClosing) break;
           last_echo_round = round;
@@ -396,9 +389,8 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
     if (stage == Stage::kStarting) {
       if (summary.phase == v1::RUN_PHASE_UNSPECIFIED) {
         if (now > start_deadline) {
-          return fail(absl::DeadlineExceededError(
-              absl::StrCat("worker processes were not ready within ",
-                           FormatDuration(timings.start_timeout))));
+          return fail(absl::DeadlineExceededError(absl::StrCat("worker processes were not ready within ",
+                                                               FormatDuration(timings.start_timeout))));
         }
         continue;  // no report before every worker is ready
       }
@@ -406,8 +398,7 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
       force_report = true;
     }
 
-    if (stage == Stage::kClosing &&
-        (summary.phase == v1::RUN_PHASE_CLOSED || now > close_deadline)) {
+    if (stage == Stage::kClosing && (summary.phase == v1::RUN_PHASE_CLOSED || now > close_deadline)) {
       if (summary.phase != v1::RUN_PHASE_CLOSED) {
         LOG_WARNING("run %s: workers did not report closed within %s; ending them", run_id,
                     FormatDuration(timings.close_timeout));
@@ -420,8 +411,7 @@ AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& chan
       report.set_open(0);
       report.set_in_flight(0);
       if (!stream->Write(report)) {
-        return RunEnd{absl::CancelledError("the coordinator's stream broke before the final report"),
-                      true};
+        return RunEnd{absl::CancelledError("the coordinator's stream broke before the final report"), true};
       }
       return RunEnd{absl::OkStatus(), false};
     }

@@ -30,8 +30,8 @@ absl::StatusOr<Int> ReadNumber(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
   Int value = 0;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &value)) {
-    return absl::DataLossError(absl::StrCat(path, ": expected a number, read \"",
-                                            absl::StripAsciiWhitespace(text), "\""));
+    return absl::DataLossError(
+        absl::StrCat(path, ": expected a number, read \"", absl::StripAsciiWhitespace(text), "\""));
   }
   return value;
 }
@@ -39,13 +39,11 @@ absl::StatusOr<Int> ReadNumber(const std::string& path) {
 absl::Status ReadPortRange(HostFacts* facts) {
   const std::string path = "/proc/sys/net/ipv4/ip_local_port_range";
   ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
-  std::vector<absl::string_view> parts =
-      absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+  std::vector<absl::string_view> parts = absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &facts->port_range_low) ||
       !absl::SimpleAtoi(parts[1], &facts->port_range_high)) {
     return absl::DataLossError(
-        absl::StrCat(path, ": expected two port numbers, read \"",
-                     absl::StripAsciiWhitespace(text), "\""));
+        absl::StrCat(path, ": expected two port numbers, read \"", absl::StripAsciiWhitespace(text), "\""));
   }
   return absl::OkStatus();
 }
@@ -57,8 +55,7 @@ absl::Status ReadMemory(HostFacts* facts) {
   bool have_available = false;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     // "MemTotal:       24683620 kB"
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<absl::string_view> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.size() != 3 || fields[2] != "kB") continue;
     uint64_t kib = 0;
     if (!absl::SimpleAtoi(fields[1], &kib)) continue;
@@ -148,6 +145,11 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
 absl::StatusOr<HostFacts> ReadHostFacts() {
   HostFacts facts;
   ASSIGN_OR_RETURN(facts.hostname, Hostname());
+  // Only tells agents on one kernel apart from the others (the hostname
+  // stands in without it), so a kernel without the file is no error.
+  if (absl::StatusOr<std::string> boot_id = ReadSmallFile("/proc/sys/kernel/random/boot_id"); boot_id.ok()) {
+    facts.boot_id = std::string(absl::StripAsciiWhitespace(*boot_id));
+  }
   ASSIGN_OR_RETURN(facts.cores, CountCores());
   RETURN_IF_ERROR(ReadMemory(&facts));
 
@@ -160,8 +162,7 @@ absl::StatusOr<HostFacts> ReadHostFacts() {
   ASSIGN_OR_RETURN(facts.file_max, ReadNumber<uint64_t>("/proc/sys/fs/file-max"));
   RETURN_IF_ERROR(ReadPortRange(&facts));
   ASSIGN_OR_RETURN(facts.somaxconn, ReadNumber<uint32_t>("/proc/sys/net/core/somaxconn"));
-  ASSIGN_OR_RETURN(facts.tcp_max_syn_backlog,
-                   ReadNumber<uint32_t>("/proc/sys/net/ipv4/tcp_max_syn_backlog"));
+  ASSIGN_OR_RETURN(facts.tcp_max_syn_backlog, ReadNumber<uint32_t>("/proc/sys/net/ipv4/tcp_max_syn_backlog"));
 
   // Conntrack exists only when the nf_conntrack module is loaded; without it
   // there is no table to fill, which is a fact, not an error.

@@ -14,18 +14,21 @@ namespace fourtuple {
 
 struct HostFacts {
   std::string hostname;
-  uint32_t cores = 0;                 // sched_getaffinity count
-  uint64_t memory_total_bytes = 0;    // MemTotal
+  // The running kernel's boot id: the same in every container and network
+  // namespace on it, new at each boot. Empty when unreadable.
+  std::string boot_id;
+  uint32_t cores = 0;                   // sched_getaffinity count
+  uint64_t memory_total_bytes = 0;      // MemTotal
   uint64_t memory_available_bytes = 0;  // MemAvailable
-  uint64_t nofile_soft = 0;           // RLIMIT_NOFILE
+  uint64_t nofile_soft = 0;             // RLIMIT_NOFILE
   uint64_t nofile_hard = 0;
-  uint64_t nr_open = 0;               // fs.nr_open
-  uint64_t file_max = 0;              // fs.file-max
-  uint32_t port_range_low = 0;        // net.ipv4.ip_local_port_range
+  uint64_t nr_open = 0;         // fs.nr_open
+  uint64_t file_max = 0;        // fs.file-max
+  uint32_t port_range_low = 0;  // net.ipv4.ip_local_port_range
   uint32_t port_range_high = 0;
-  uint32_t somaxconn = 0;             // net.core.somaxconn
-  uint32_t tcp_max_syn_backlog = 0;   // net.ipv4.tcp_max_syn_backlog
-  bool conntrack_present = false;     // /proc/sys/net/netfilter/nf_conntrack_max exists
+  uint32_t somaxconn = 0;            // net.core.somaxconn
+  uint32_t tcp_max_syn_backlog = 0;  // net.ipv4.tcp_max_syn_backlog
+  bool conntrack_present = false;    // /proc/sys/net/netfilter/nf_conntrack_max exists
   uint64_t conntrack_max = 0;
   uint64_t conntrack_count = 0;
   std::vector<std::string> local_addresses;  // getifaddrs, IPv4 and IPv6

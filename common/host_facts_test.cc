@@ -38,6 +38,7 @@ TEST(HostFactsTest, Sane) {
   absl::StatusOr<HostFacts> facts = ReadHostFacts();
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_FALSE(facts->hostname.empty());
+  EXPECT_EQ(facts->boot_id.size(), 36u) << facts->boot_id;  // a UUID, newline stripped
   EXPECT_GE(facts->cores, 1u);
   EXPECT_GT(facts->memory_total_bytes, 0u);
   EXPECT_GT(facts->memory_available_bytes, 0u);
@@ -89,8 +90,7 @@ TEST(HostFactsTest, LocalAddressesAreDistinctAndIncludeIPv6Loopback) {
   ASSERT_TRUE(facts.ok()) << facts.status();
   std::vector<std::string> sorted = facts->local_addresses;
   std::sort(sorted.begin(), sorted.end());
-  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end())
-      << "duplicate local address";
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "duplicate local address";
   // /proc/net/if_inet6 lists the IPv6 addresses when IPv6 is on; lo's is ::1.
   std::ifstream inet6("/proc/net/if_inet6");
   std::string line;

@@ -34,7 +34,8 @@ class MetricsHttpServer {
   // why ("cannot listen on 127.0.0.1:80: ..."); callers prefix the flag.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const Endpoint& listen, Render render);
 
-  // Stops accepting and waits for requests in progress.
+  // Stops accepting and waits for requests in progress: milliseconds, not
+  // civetweb's poll quantum (see the .cc).
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;

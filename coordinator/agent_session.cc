@@ -70,15 +70,16 @@ void AgentSession::Body(v1::Assignment assignment, absl::Duration probe_timeout)
     }
   }
 
-  grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>* stream;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>> stream = stub->Run(&context_);
   {
     absl::MutexLock lock(&write_mu_);
-    stream_ = stub->Run(&context_);
-    stream = stream_.get();
-    v1::RunCommand command;
-    *command.mutable_assignment() = std::move(assignment);
-    writable_ = stream->Write(command);
+    writable_ = true;
   }
+  v1::RunCommand first;
+  *first.mutable_assignment() = std::move(assignment);
+  writer_ = std::thread([this, writer = stream.get(), first = std::move(first)]() mutable {
+    WriteLoop(writer, std::move(first));
+  });
   {
     absl::MutexLock lock(&mu_);
     state_.stage = Stage::kStreaming;
@@ -96,38 +97,82 @@ void AgentSession::Body(v1::Assignment assignment, absl::Duration probe_timeout)
     }
     notifier_->Notify();
   }
-  // Reads are over; once no write is in flight or can start, Finish may run.
+  // Reads are over, so is the call: a write in flight fails with it. Once
+  // the writer thread is gone, Finish may run.
   {
     absl::MutexLock lock(&write_mu_);
     writable_ = false;
+    writer_stop_ = true;
+    queue_.clear();
+    write_wake_.Signal();
   }
+  writer_.join();
   End(FromGrpcStatus(stream->Finish()));
+}
+
+void AgentSession::WriteLoop(grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>* stream,
+                             v1::RunCommand command) {
+  while (stream->Write(command)) {
+    {
+      absl::MutexLock lock(&write_mu_);
+      while (queue_.empty() && !writes_done_ && !writer_stop_) write_wake_.Wait(&write_mu_);
+      if (writer_stop_) return;
+      if (!queue_.empty()) {
+        command = std::move(queue_.front());
+        queue_.pop_front();
+        continue;
+      }
+    }
+    // Asked to half-close and nothing is left to write.
+    stream->WritesDone();
+    return;
+  }
+  // The stream broke: its reads end too, and Snapshot shows how.
+  absl::MutexLock lock(&write_mu_);
+  writable_ = false;
+  queue_.clear();
 }
 
 void AgentSession::End(absl::Status status) {
   {
     absl::MutexLock lock(&mu_);
     state_.stage = Stage::kEnded;
-    state_.end_status = std::move(status);
+    // The call's own status says only "cancelled" when we ended it.
+    state_.end_status = abandoned_.ok() ? std::move(status) : abandoned_;
   }
   notifier_->Notify();
 }
 
 bool AgentSession::Send(const v1::RunCommand& command) {
-  absl::MutexLock lock(&write_mu_);
-  if (!writable_ || writes_done_) return false;
-  if (!stream_->Write(command)) {
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (!writable_ || writes_done_) return false;
+    // Whatever waits reaches the agent first and renews its lease as well.
+    if (command.has_heartbeat() && !queue_.empty()) return true;
+    if (queue_.size() < kMaxQueuedCommands) {
+      queue_.push_back(command);
+      write_wake_.Signal();
+      return true;
+    }
     writable_ = false;
-    return false;
+    queue_.clear();
   }
-  return true;
+  const std::string why = absl::StrCat("the agent took none of the last ", kMaxQueuedCommands,
+                                       " commands: stopped reading its stream");
+  LOG_ERROR("agent %s: %s; ending its call", endpoint_, why);
+  {
+    absl::MutexLock lock(&mu_);
+    if (abandoned_.ok()) abandoned_ = absl::DeadlineExceededError(why);
+  }
+  Cancel();
+  return false;
 }
 
 void AgentSession::WritesDone() {
   absl::MutexLock lock(&write_mu_);
   if (!writable_ || writes_done_) return;
   writes_done_ = true;
-  stream_->WritesDone();
+  write_wake_.Signal();
 }
 
 void AgentSession::Cancel() {

@@ -2,12 +2,23 @@
 // thread that reads the agent's reports, and the latest report.
 //
 // The session thread probes the agent (a fast, bounded check that it is
-// reachable, which also yields its host facts), opens the Run stream, sends
-// the assignment, then reads reports until the stream ends. The driver thread
-// sends phase commands with Send(). gRPC's synchronous stream allows one
-// reader and one writer at a time: reads happen only on the session thread,
-// writes are serialized by write_mu_, and Finish() runs only once reads have
-// ended and no write can start.
+// reachable, which also yields its host facts), opens the Run stream, starts
+// the writer thread, then reads reports until the stream ends. The writer
+// thread sends the assignment, then the commands the driver queues with
+// Send(), in order. Send never waits on the network: an agent that stops
+// reading its stream (stopped, swapping, on a congested link) holds up only
+// its own writer thread, never the driver nor the other agents.
+//
+// Queued commands are few by construction: a heartbeat is dropped when any
+// command is already waiting (every command renews the agent's lease, and
+// the waiting one arrives first), and phase commands come one per phase.
+// An agent that leaves kMaxQueuedCommands untaken has stopped taking
+// commands: the session ends its call rather than queue without bound.
+//
+// gRPC's synchronous stream allows one reader and one writer at a time:
+// reads happen only on the session thread, writes only on the writer thread,
+// and Finish() runs on the session thread once reads have ended and the
+// writer thread has been joined.
 //
 // Thread-safety: Send, Snapshot, WritesDone, Cancel may be called from any
 // thread; Start and Join from the owning (driver) thread only.
@@ -16,7 +27,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -80,11 +93,15 @@ class AgentSession {
   // Starts the session thread. `probe_timeout` bounds the reachability probe.
   void Start(const v1::Assignment& assignment, absl::Duration probe_timeout);
 
-  // Writes one command. False when the stream is not open or is broken
-  // (the report stream then ends too and Snapshot shows it).
+  // Commands an agent may leave untaken before its call is ended.
+  static constexpr size_t kMaxQueuedCommands = 32;
+
+  // Queues one command for the writer thread; never waits for the agent.
+  // False when the stream is not open, is broken, or was half-closed (the
+  // report stream then ends too and Snapshot shows it).
   bool Send(const v1::RunCommand& command);
 
-  // Tells the agent no more commands come (half-close).
+  // Tells the agent no more commands come (half-close), after those queued.
   void WritesDone();
 
   // Ends the call now (the agent sees the stream break and closes the run's
@@ -98,6 +115,9 @@ class AgentSession {
 
  private:
   void Body(v1::Assignment assignment, absl::Duration probe_timeout);
+  // The writer thread: the assignment, then queued commands, then the
+  // half-close when asked, until the stream breaks or reads end.
+  void WriteLoop(grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>* stream, v1::RunCommand assignment);
   void End(absl::Status status);
 
   // Constant after construction.
@@ -109,18 +129,21 @@ class AgentSession {
   // starts, makes it start cancelled.
   grpc::ClientContext context_;
 
-  // Serializes writes (the driver's and the session thread's assignment) and
-  // guards the stream's write side.
+  // The commands waiting for the writer thread and the write side's state.
   absl::Mutex write_mu_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>> stream_;
-  bool writable_ ABSL_GUARDED_BY(write_mu_) = false;
-  bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;
+  absl::CondVar write_wake_;  // a command, the half-close or the end
+  std::deque<v1::RunCommand> queue_ ABSL_GUARDED_BY(write_mu_);
+  bool writable_ ABSL_GUARDED_BY(write_mu_) = false;     // open, not broken, reads not over
+  bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;  // half-close asked for
+  bool writer_stop_ ABSL_GUARDED_BY(write_mu_) = false;  // reads over: write no more
 
   mutable absl::Mutex mu_;
   Snapshot state_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status abandoned_ ABSL_GUARDED_BY(mu_);  // why Send ended the call, if it did
 
   std::thread thread_;  // owned by the driver thread
+  std::thread writer_;  // owned by the session thread
 };
 
 }  // namespace fourtuple::coordinator

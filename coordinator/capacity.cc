@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -248,8 +249,13 @@ void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, Capacity
     const uint64_t total = demand.host_connections;
     // Reported once, by the host's first agent.
     if (total <= row.memory_capacity || demand.host_agents.front() != demand.name) return;
+    std::string host = HostOf(demand, facts);
+    if (demand.host_names.size() > 1) {
+      absl::StrAppend(&host, " (one kernel, also reported as ",
+                      absl::StrJoin(demand.host_names.begin() + 1, demand.host_names.end(), ", "), ")");
+    }
     row.errors.push_back(absl::StrCat(
-        "host ", HostOf(demand, facts), ": its ", demand.host_agents.size(), " agents (",
+        "host ", host, ": its ", demand.host_agents.size(), " agents (",
         absl::StrJoin(demand.host_agents, ", "), ") hold ", FormatCount(total),
         " connections between them, which need about ",
         FormatBytes(static_cast<double>(total) * per_connection), " of memory (", FormatBytes(per_connection),
@@ -402,6 +408,33 @@ absl::string_view LimitName(Limit limit) {
       return "non-local source";
   }
   return "-";
+}
+
+std::string HostKey(const v1::HostFacts& facts) {
+  return facts.boot_id().empty() ? absl::StrCat("hostname ", facts.hostname())
+                                 : absl::StrCat("boot ", facts.boot_id());
+}
+
+void GroupDemandsByHost(const std::vector<const v1::HostFacts*>& facts, std::vector<AgentDemand>& demands) {
+  std::map<std::string, std::vector<size_t>> by_host;
+  for (size_t i = 0; i < demands.size() && i < facts.size(); ++i) {
+    if (facts[i] != nullptr) by_host[HostKey(*facts[i])].push_back(i);
+  }
+  for (const auto& [key, members] : by_host) {
+    std::vector<std::string> agents, names;
+    uint64_t connections = 0;
+    for (size_t i : members) {
+      agents.push_back(demands[i].name);
+      connections += demands[i].connections;
+      const std::string& name = facts[i]->hostname();
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+    for (size_t i : members) {
+      demands[i].host_agents = agents;
+      demands[i].host_connections = connections;
+      demands[i].host_names = names;
+    }
+  }
 }
 
 CapacityRow ComputeCapacity(const AgentDemand& demand, const v1::HostFacts& facts) {

@@ -67,11 +67,24 @@ struct AgentDemand {
   // kAgentBytesPerConnection; pass 2x when the target shares the host.
   double memory_bytes_per_connection = kAgentBytesPerConnection;
   // Memory is the host's, not the agent's: every agent on this agent's host
-  // (the same HostFacts.hostname) with the connections they hold between
-  // them. Empty: this agent alone.
+  // (see HostKey) with the connections they hold between them, and the
+  // distinct hostnames they report (several when --host-label differs).
+  // Empty: this agent alone. GroupDemandsByHost fills them.
   std::vector<std::string> host_agents;
   uint64_t host_connections = 0;
+  std::vector<std::string> host_names;
 };
+
+// What says two agents share a host's memory: the kernel they run on, named
+// by its boot id (HostFacts.boot_id: one for every container and network
+// namespace on that kernel, whatever --host-label each agent reports), or by
+// the reported hostname when the agent sent no boot id.
+std::string HostKey(const v1::HostFacts& facts);
+
+// Fills every demand's host_agents, host_connections and host_names from the
+// demands whose facts have the same HostKey. `facts[i]` is demands[i]'s
+// agent's; null when the agent was not probed (it shares with nobody).
+void GroupDemandsByHost(const std::vector<const v1::HostFacts*>& facts, std::vector<AgentDemand>& demands);
 
 // Which limit caps an agent's connections.
 enum class Limit { kNone, kPorts, kFds, kMemory, kConntrack, kNonLocalSource };

@@ -355,6 +355,61 @@ TEST(CapacityMemoryTest, AgentsOnOneHostShareItsMemory) {
   EXPECT_THAT(ComputeCapacity(second, facts).errors, IsEmpty());
 }
 
+// Agents on one kernel share its memory whatever hostname each reports
+// (--host-label): the boot id says which host an agent is on. Agents on
+// another kernel, or not probed, share nothing with them.
+TEST(CapacityMemoryTest, AgentsWithDifferentLabelsOnOneKernelShareItsMemory) {
+  v1::HostFacts a = LabFacts(), b = LabFacts(), other = LabFacts();
+  for (v1::HostFacts* facts : {&a, &b, &other}) {
+    facts->set_memory_available_bytes(8200000000);
+    facts->set_file_max(10000000);
+  }
+  a.set_hostname("lab-a");
+  a.set_boot_id("8a3f0c1e-2d4b-4c6e-9f10-111111111111");
+  b.set_hostname("lab-b");
+  b.set_boot_id(a.boot_id());
+  other.set_hostname("lab-a");  // the same name on another machine
+  other.set_boot_id("0b1c2d3e-4f50-4617-8293-222222222222");
+  std::vector<AgentDemand> demands(4, Demand(1000000, 200));
+  for (size_t i = 0; i < demands.size(); ++i) demands[i].name = absl::StrCat("127.0.0.1:700", i + 1);
+  GroupDemandsByHost({&a, &other, &b, nullptr}, demands);
+
+  EXPECT_THAT(demands[0].host_agents, ElementsAre("127.0.0.1:7001", "127.0.0.1:7003"));
+  EXPECT_EQ(demands[0].host_connections, 2000000u);
+  EXPECT_THAT(demands[0].host_names, ElementsAre("lab-a", "lab-b"));
+  EXPECT_EQ(demands[2].host_agents, demands[0].host_agents);
+  EXPECT_THAT(demands[1].host_agents, ElementsAre("127.0.0.1:7002"));
+  EXPECT_EQ(demands[1].host_connections, 1000000u);
+  EXPECT_THAT(demands[3].host_agents, IsEmpty());
+
+  EXPECT_THAT(
+      ComputeCapacity(demands[0], a).errors,
+      ElementsAre("host lab-a (one kernel, also reported as lab-b): its 2 agents (127.0.0.1:7001, "
+                  "127.0.0.1:7003) hold 2,000,000 connections between them, which need about 10.6 GB "
+                  "of memory (5.3 KB each); 8.2 GB is available: give them at most 1,392,452 together "
+                  "(90% of what is available) and the rest to agents on other hosts, or free memory"));
+  EXPECT_THAT(ComputeCapacity(demands[2], b).errors, IsEmpty());      // said once, by the first
+  EXPECT_THAT(ComputeCapacity(demands[1], other).errors, IsEmpty());  // alone on its kernel
+}
+
+// An agent that sends no boot id (an older agent) is placed by its hostname.
+TEST(CapacityMemoryTest, WithoutABootIdTheHostnameSaysWhichHost) {
+  v1::HostFacts a = LabFacts(), b = LabFacts(), c = LabFacts();
+  c.set_hostname("lab3");
+  EXPECT_EQ(HostKey(a), HostKey(b));
+  EXPECT_NE(HostKey(a), HostKey(c));
+  b.set_boot_id("8a3f0c1e-2d4b-4c6e-9f10-111111111111");
+  EXPECT_NE(HostKey(a), HostKey(b));  // one says which kernel, the other does not
+  std::vector<AgentDemand> demands(3, Demand(10, 1));
+  demands[0].name = "x:1";
+  demands[1].name = "x:2";
+  demands[2].name = "x:3";
+  GroupDemandsByHost({&a, &c, &a}, demands);
+  EXPECT_THAT(demands[0].host_agents, ElementsAre("x:1", "x:3"));
+  EXPECT_THAT(demands[0].host_names, ElementsAre("lab2"));
+  EXPECT_THAT(demands[1].host_agents, ElementsAre("x:2"));
+}
+
 TEST(CapacityMemoryTest, ANonPositiveCostFallsBackToTheDefault) {
   AgentDemand demand = Demand(10, 1);
   demand.memory_bytes_per_connection = 0;

@@ -1,7 +1,6 @@
 #include "coordinator/preflight.h"
 
 #include <algorithm>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
@@ -41,11 +40,21 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
   const double bytes_per_connection =
       TargetSharesTheHost(plan) ? 2 * kAgentBytesPerConnection : kAgentBytesPerConnection;
 
-  // Memory is per host: agents that report the same hostname share it.
-  std::map<std::string, std::vector<size_t>> agents_by_host;
+  // Memory is per host: the agents on one kernel share it (HostKey).
+  std::vector<AgentDemand> demands(probes.size());
+  std::vector<const v1::HostFacts*> facts(probes.size(), nullptr);
   for (size_t i = 0; i < probes.size(); ++i) {
-    if (probes[i].facts.ok()) agents_by_host[probes[i].facts->hostname()].push_back(i);
+    if (!probes[i].facts.ok()) continue;
+    facts[i] = &*probes[i].facts;
+    AgentDemand& demand = demands[i];
+    demand.name = plan.agents[i].endpoint;
+    demand.connections = (*shares)[i].connections;
+    demand.target_endpoints = static_cast<uint32_t>(plan.target_endpoints.size());
+    demand.processes = 0;  // the assignment leaves the worker count to the agent
+    demand.connect_burst = (*shares)[i].max_in_flight;
+    demand.memory_bytes_per_connection = bytes_per_connection;
   }
+  GroupDemandsByHost(facts, demands);
 
   std::vector<CapacityRow> rows;
   for (size_t i = 0; i < probes.size(); ++i) {
@@ -59,18 +68,8 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
       result.errors.push_back(std::string(sources.message()));
       continue;
     }
-    AgentDemand demand;
-    demand.name = agent.endpoint;
-    demand.connections = (*shares)[i].connections;
+    AgentDemand& demand = demands[i];
     demand.source_addresses = agent.source_addresses;
-    demand.target_endpoints = static_cast<uint32_t>(plan.target_endpoints.size());
-    demand.processes = 0;  // the assignment leaves the worker count to the agent
-    demand.connect_burst = (*shares)[i].max_in_flight;
-    demand.memory_bytes_per_connection = bytes_per_connection;
-    for (size_t j : agents_by_host[probes[i].facts->hostname()]) {
-      demand.host_agents.push_back(plan.agents[j].endpoint);
-      demand.host_connections += (*shares)[j].connections;
-    }
     CapacityRow row = ComputeCapacity(demand, *probes[i].facts);
     result.errors.insert(result.errors.end(), row.errors.begin(), row.errors.end());
     for (Limit limit : row.exceeded) {

@@ -110,7 +110,18 @@ std::string EraseLines(size_t lines) {
   return absl::StrCat("\x1b[", lines, "A\r\x1b[J");
 }
 
+ProgressDisplay::ProgressDisplay(std::function<void(absl::string_view)> write, bool terminal)
+    : write_(std::move(write)), terminal_(terminal) {
+  if (terminal_) SetLogSink(this);
+}
+
+ProgressDisplay::~ProgressDisplay() {
+  // Once SetLogSink returns no log line is on its way here.
+  if (terminal_ && GetLogSink() == this) SetLogSink(nullptr);
+}
+
 void ProgressDisplay::Update(const ProgressSnapshot& snapshot) {
+  absl::MutexLock lock(&mu_);
   if (!terminal_) {
     write_(FormatProgressLine(snapshot));
     return;
@@ -122,13 +133,23 @@ void ProgressDisplay::Update(const ProgressSnapshot& snapshot) {
 }
 
 void ProgressDisplay::Announce(absl::string_view line) {
+  absl::MutexLock lock(&mu_);
   if (!terminal_) {
     write_(line);
     return;
   }
-  // The line takes the block's place and the block is drawn again below it,
-  // so announcements scroll up and stay readable.
-  write_(absl::StrCat(EraseLines(frame_lines_), line, "\n", frame_));
+  WriteAbove(absl::StrCat(line, "\n"));
+}
+
+void ProgressDisplay::WriteLogLine(absl::string_view line) {
+  absl::MutexLock lock(&mu_);
+  WriteAbove(line);
+}
+
+void ProgressDisplay::WriteAbove(absl::string_view text) {
+  // The text takes the block's place and the block is drawn again below it,
+  // so lines scroll up and stay readable.
+  write_(absl::StrCat(EraseLines(frame_lines_), text, frame_));
 }
 
 }  // namespace fourtuple::coordinator

@@ -15,7 +15,8 @@
 // The frames and lines are pure functions of a ProgressSnapshot, so they are
 // tested without a terminal or a run.
 //
-// Thread-compatible: each object here is used by the driver thread only.
+// Thread-compatible: each object here is used by the driver thread only,
+// except ProgressDisplay, which also takes log lines from any thread.
 #ifndef FOURTUPLE_COORDINATOR_PROGRESS_H_
 #define FOURTUPLE_COORDINATOR_PROGRESS_H_
 
@@ -25,7 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/logging.h"
 
 namespace fourtuple::coordinator {
 
@@ -105,12 +109,23 @@ class FailureTracker {
 };
 
 // Writes progress to one output: plain lines, or frames redrawn in place.
-class ProgressDisplay {
+//
+// A terminal-mode display is the process's log sink (common/logging.h) while
+// it exists: a log line erases the block, is printed, and the block is drawn
+// again below it, so log lines scroll above the block instead of being
+// overdrawn by its next frame.
+//
+// Thread-safety: Update and Announce from one thread (the driver's); log
+// lines may arrive from any thread meanwhile.
+class ProgressDisplay : private LogSink {
  public:
   // `write` receives text to print as is; in plain mode each call is one
   // line without its newline (write adds it), in terminal mode any text.
-  ProgressDisplay(std::function<void(absl::string_view)> write, bool terminal)
-      : write_(std::move(write)), terminal_(terminal) {}
+  // It is called under the display's lock and must not log.
+  ProgressDisplay(std::function<void(absl::string_view)> write, bool terminal);
+  ~ProgressDisplay() override;
+  ProgressDisplay(const ProgressDisplay&) = delete;
+  ProgressDisplay& operator=(const ProgressDisplay&) = delete;
 
   // Each report interval.
   void Update(const ProgressSnapshot& snapshot);
@@ -118,10 +133,16 @@ class ProgressDisplay {
   void Announce(absl::string_view line);
 
  private:
-  std::function<void(absl::string_view)> write_;
+  // A log line, with its newline (terminal mode).
+  void WriteLogLine(absl::string_view line) override;
+  // Writes `text` above the block: erases it, writes, draws it again.
+  void WriteAbove(absl::string_view text) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::function<void(absl::string_view)> write_;
   const bool terminal_;
-  std::string frame_;  // the block on screen now (terminal mode)
-  size_t frame_lines_ = 0;
+  absl::Mutex mu_;
+  std::string frame_ ABSL_GUARDED_BY(mu_);  // the block on screen now (terminal mode)
+  size_t frame_lines_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fourtuple::coordinator

@@ -1,9 +1,16 @@
 #include "coordinator/progress.h"
 
+#include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -11,7 +18,71 @@ namespace fourtuple::coordinator {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::IsEmpty;
+
+// What a terminal shows after the text written to it: printable characters
+// overwrite at the cursor; '\n' moves to the start of the next line, '\r' to
+// the start of this one; ESC[nA moves up n lines, ESC[J clears from the
+// cursor to the end of the screen. Anything else fails the test.
+class FakeTerminal {
+ public:
+  std::function<void(absl::string_view)> Writer() {
+    return [this](absl::string_view text) { Write(text); };
+  }
+
+  void Write(absl::string_view text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '\x1b') {
+        size_t end = text.find_first_of("AJ", i);
+        ASSERT_NE(end, absl::string_view::npos) << "unknown escape in " << text;
+        const absl::string_view sequence = text.substr(i, end + 1 - i);
+        if (sequence == "\x1b[J") {
+          Line().resize(column_);
+          lines_.resize(row_ + 1);
+        } else {
+          int up = 0;
+          ASSERT_TRUE(absl::SimpleAtoi(sequence.substr(2, sequence.size() - 3), &up)) << sequence;
+          row_ = row_ >= static_cast<size_t>(up) ? row_ - up : 0;
+        }
+        i = end;
+      } else if (c == '\n') {
+        ++row_;
+        column_ = 0;
+      } else if (c == '\r') {
+        column_ = 0;
+      } else {
+        std::string& line = Line();
+        if (line.size() <= column_) line.resize(column_ + 1, ' ');
+        line[column_++] = c;
+      }
+    }
+  }
+
+  // The screen's lines, the cursor's (empty) line excluded.
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> lines = lines_;
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    return lines;
+  }
+
+ private:
+  std::string& Line() {
+    if (lines_.size() <= row_) lines_.resize(row_ + 1);
+    return lines_[row_];
+  }
+
+  std::vector<std::string> lines_;
+  size_t row_ = 0;
+  size_t column_ = 0;
+};
+
+std::vector<std::string> FrameLines(const ProgressSnapshot& snapshot) {
+  std::vector<std::string> lines = absl::StrSplit(FormatProgressFrame(snapshot), '\n');
+  lines.pop_back();  // after the last '\n'
+  return lines;
+}
 
 ProgressSnapshot TwoAgents() {
   ProgressSnapshot s;
@@ -129,6 +200,54 @@ TEST(ProgressTest, TerminalDisplayRedrawsInPlace) {
   EXPECT_EQ(out[1], "\x1b[4A\r\x1b[J" + frame);           // up 4 lines, clear, redraw
   EXPECT_EQ(out[2], "\x1b[4A\r\x1b[Jfailure\n" + frame);  // the line above, the block below
   EXPECT_EQ(EraseLines(0), "");
+}
+
+// Log lines (common/logging.h) printed while the block is on screen scroll
+// above it instead of being overdrawn by its next frame.
+TEST(ProgressTest, LogLinesScrollAboveTheTerminalBlock) {
+  FakeTerminal terminal;
+  ProgressSnapshot later = TwoAgents();
+  later.elapsed_seconds = 13;
+  later.totals.open = 30000;
+  {
+    ProgressDisplay display(terminal.Writer(), /*terminal=*/true);
+    display.Update(TwoAgents());
+    LOG_ERROR("agent 10.0.0.2:7000 lost: no report for 3s");
+    display.Update(later);
+    display.Announce("[   13.0s] agent 127.0.0.1:7001: ECONNREFUSED");
+    LOG_WARNING("echo round 1 did not finish in time");
+  }
+  LOG_INFO("after the display: to stderr, not to the terminal");
+
+  std::vector<std::string> lines = terminal.Lines();
+  const std::vector<std::string> frame = FrameLines(later);
+  ASSERT_EQ(lines.size(), 3 + frame.size()) << absl::StrJoin(lines, "\n");
+  EXPECT_THAT(lines[0], EndsWith("] E agent 10.0.0.2:7000 lost: no report for 3s"));
+  EXPECT_EQ(lines[1], "[   13.0s] agent 127.0.0.1:7001: ECONNREFUSED");
+  EXPECT_THAT(lines[2], EndsWith("] W echo round 1 did not finish in time"));
+  EXPECT_EQ(std::vector<std::string>(lines.begin() + 3, lines.end()), frame);
+  EXPECT_EQ(GetLogSink(), nullptr);
+}
+
+// Log lines from other threads while the driver redraws: each whole, in
+// order, above the one block.
+TEST(ProgressTest, LogLinesFromOtherThreadsDoNotTearTheBlock) {
+  FakeTerminal terminal;
+  constexpr int kLines = 200;
+  {
+    ProgressDisplay display(terminal.Writer(), /*terminal=*/true);
+    std::thread logger([] {
+      for (int i = 0; i < kLines; ++i) LOG_INFO("line %d", i);
+    });
+    for (int i = 0; i < kLines; ++i) display.Update(TwoAgents());
+    logger.join();
+    display.Update(TwoAgents());
+  }
+  const std::vector<std::string> lines = terminal.Lines();
+  const std::vector<std::string> frame = FrameLines(TwoAgents());
+  ASSERT_EQ(lines.size(), kLines + frame.size());
+  for (int i = 0; i < kLines; ++i) EXPECT_THAT(lines[i], EndsWith(absl::StrCat("] I line ", i)));
+  EXPECT_EQ(std::vector<std::string>(lines.begin() + kLines, lines.end()), frame);
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ TEST(ReportTest, PassingRunTotals) {
   EXPECT_EQ(agent["by_source_address"]["127.0.9.1"], 1000);
   EXPECT_TRUE(agent["failures"].is_object());
 
-  // Keys in DESIGN.md's order.
+  // Keys in the order docs/plan-and-report.md lists them.
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
   EXPECT_THAT(keys, ::testing::ElementsAre("outcome", "plan", "totals", "failures", "latency_ms", "agents",

@@ -1,6 +1,8 @@
 // The coordinator binary on its own: exit codes and messages for bad command
 // lines, bad plans and agents that cannot be reached, and `probe` against a
 // real agent.
+#include "tests/support/coordinator_cli.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/support/coordinator_cli.h"
 #include "tests/support/expect_contains.h"
 #include "tests/support/subprocess.h"
 
@@ -24,10 +25,8 @@ using ::fourtuple::testing::ClosedLoopbackEndpoint;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Outcome;
 using ::fourtuple::testing::RunCoordinator;
-using ::fourtuple::testing::WritePlan;
 using ::fourtuple::testing::Subprocess;
-
-#ifdef COORDINATOR_BIN
+using ::fourtuple::testing::WritePlan;
 
 std::string PlanWithAgent(const std::string& agent) {
   return absl::StrCat(R"({
@@ -140,7 +139,6 @@ TEST(CoordinatorCliTest, UnreachableAgentExits3NamingIt) {
   EXPECT_CONTAINS(probe.out, "unreachable");
 }
 
-#ifdef AGENT_BIN
 // Against a real agent: probe prints its facts, preflight its capacity, and
 // a plan over its capacity is refused (exit 3) unless forced.
 TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
@@ -196,12 +194,6 @@ TEST(CoordinatorCliTest, ProbeAndPreflightAgainstARealAgent) {
   auto code = (*agent)->Wait(absl::Seconds(15));
   EXPECT_TRUE(code.ok() && *code == 0) << (*agent)->Describe();
 }
-#endif  // AGENT_BIN
-
-
-#else
-TEST(CoordinatorCliTest, Skipped) { GTEST_SKIP() << "coordinator not built"; }
-#endif  // COORDINATOR_BIN
 
 }  // namespace
 }  // namespace fourtuple

@@ -24,8 +24,6 @@ using ::fourtuple::testing::HoldingRun;
 using ::fourtuple::testing::HoldingRunOptions;
 using ::fourtuple::testing::ReadFileOrEmpty;
 
-#if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
-
 // What a lost TCP peer may leave behind after the lease: the agent's own
 // close bound and scheduling on a busy 2-core machine.
 constexpr absl::Duration kGrace = absl::Seconds(3);
@@ -261,10 +259,6 @@ TEST(FaultsTest, StoppedAgentDoesNotBlockTheOthers) {
   EXPECT_TRUE(closed.has_value()) << run.TargetOpen().value_or(0) << run.Diagnostics();
   ExpectANextRunPasses(run);
 }
-
-#else
-TEST(FaultsTest, Skipped) { GTEST_SKIP() << "coordinator, agent or target-server not built"; }
-#endif
 
 }  // namespace
 }  // namespace fourtuple

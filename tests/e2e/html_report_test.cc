@@ -43,8 +43,6 @@ std::string Grouped(uint64_t value) {
   return out;
 }
 
-#if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
-
 TEST(HtmlReportE2eTest, RunWritesAPageDrawingTheReport) {
   const std::string dir = MakeTempDir("ft-html-report");
   std::vector<std::unique_ptr<Subprocess>> servers;
@@ -132,10 +130,6 @@ TEST(HtmlReportE2eTest, RunWritesAPageDrawingTheReport) {
     EXPECT_TRUE(exit_code.ok() && *exit_code == 0) << server->Describe();
   }
 }
-
-#else
-TEST(HtmlReportE2eTest, Skipped) { GTEST_SKIP() << "coordinator, agent or target-server not built"; }
-#endif
 
 }  // namespace
 }  // namespace fourtuple

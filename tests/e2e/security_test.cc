@@ -26,8 +26,6 @@ using ::fourtuple::testing::Outcome;
 using ::fourtuple::testing::RunCoordinator;
 using ::fourtuple::testing::Subprocess;
 
-#if defined(COORDINATOR_BIN) && defined(AGENT_BIN) && defined(TARGET_SERVER_BIN)
-
 std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text,
                       mode_t mode = 0600) {
   const std::string path = dir + "/" + name;
@@ -95,9 +93,9 @@ TEST(SecurityTest, TokenRequiredByTheAgent) {
   ASSERT_FALSE(agent.ready.is_null());
   const std::string plan = WriteFile(dir, "plan.json", Plan(target.listen(), "", agent.listen(), 500));
 
-  Outcome ok = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/report.json",
-                               "--token-file=" + token},
-                              dir);
+  Outcome ok = RunCoordinator(
+      COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/report.json", "--token-file=" + token},
+      dir);
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err << agent.process->Describe();
   nlohmann::json report =
       nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/report.json"), nullptr, false);
@@ -118,22 +116,26 @@ TEST(SecurityTest, TokenRequiredByTheAgent) {
   EXPECT_CONTAINS(none.err, "no token");
   EXPECT_CONTAINS(none.err, "--token-file");
 
-  Outcome preflight = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan, "--token-file=" + wrong}, dir);
+  Outcome preflight =
+      RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan, "--token-file=" + wrong}, dir);
   EXPECT_EQ(preflight.code, 3) << preflight.err;
   EXPECT_CONTAINS(preflight.err, refused);
-  Outcome preflight_ok = RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan, "--token-file=" + token}, dir);
+  Outcome preflight_ok =
+      RunCoordinator(COORDINATOR_BIN, {"preflight", "--plan=" + plan, "--token-file=" + token}, dir);
   EXPECT_EQ(preflight_ok.code, 0) << preflight_ok.err;
 
   Outcome probe = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen()}, dir);
   EXPECT_EQ(probe.code, 3) << probe.err;
   EXPECT_CONTAINS(probe.err, refused);
-  Outcome probe_ok = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--token-file=" + token}, dir);
+  Outcome probe_ok =
+      RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--token-file=" + token}, dir);
   EXPECT_EQ(probe_ok.code, 0) << probe_ok.err;
   EXPECT_CONTAINS(probe_ok.out, "nofile soft/hard");
 
   // A token file others may read is refused, naming it (exit 2).
   const std::string open_token = WriteFile(dir, "open-token", absl::StrCat(kToken, "\n"), 0644);
-  Outcome open = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--token-file=" + open_token}, dir);
+  Outcome open = RunCoordinator(COORDINATOR_BIN,
+                                {"probe", "--agents=" + agent.listen(), "--token-file=" + open_token}, dir);
   EXPECT_EQ(open.code, 2) << open.err;
   EXPECT_CONTAINS(open.err, "--token-file: token file " + open_token);
   Stop(agent);
@@ -144,12 +146,13 @@ TEST(SecurityTest, TokenRequiredByTheAgent) {
 // flag and the target; the coordinator exits 3 and shows it.
 TEST(SecurityTest, TargetOutsideAllowTargetsIsRefused) {
   const std::string dir = MakeTempDir("ft-security-allow");
-  Server agent = StartServer(
-      AGENT_BIN, "agent", {"--listen=127.0.0.1:0", "--processes=1", "--allow-targets=127.0.0.2/32"}, dir);
+  Server agent = StartServer(AGENT_BIN, "agent",
+                             {"--listen=127.0.0.1:0", "--processes=1", "--allow-targets=127.0.0.2/32"}, dir);
   ASSERT_FALSE(agent.ready.is_null());
   // Nothing listens there, and nothing connects: the agent refuses first.
   const std::string plan = WriteFile(dir, "plan.json", Plan("127.0.0.1:9", "", agent.listen(), 100));
-  Outcome outcome = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/report.json"}, dir);
+  Outcome outcome =
+      RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/report.json"}, dir);
   EXPECT_EQ(outcome.code, 3) << outcome.err;
   EXPECT_CONTAINS(outcome.err, "PERMISSION_DENIED");
   EXPECT_CONTAINS(outcome.err, "127.0.0.1:9 is outside --allow-targets=127.0.0.2/32");
@@ -224,9 +227,11 @@ TEST(SecurityTest, MutualTls) {
       WriteFile(dir, "plan.json", Plan(target.listen(), target.control(), agent.listen(), 500));
 
   const std::string report_path = dir + "/report.json";
-  Outcome ok = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report_path, "--tls-ca=" + dir + "/ca.pem",
-                               "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
-                              dir);
+  Outcome ok =
+      RunCoordinator(COORDINATOR_BIN,
+                     {"run", "--plan=" + plan, "--report=" + report_path, "--tls-ca=" + dir + "/ca.pem",
+                      "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
+                     dir);
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err << agent.process->Describe();
   nlohmann::json report = nlohmann::json::parse(testing::ReadFileOrEmpty(report_path), nullptr, false);
   ASSERT_FALSE(report.is_discarded());
@@ -234,10 +239,12 @@ TEST(SecurityTest, MutualTls) {
   EXPECT_EQ(report["target"]["accepted"], 500) << report["target"].dump();
 
   const std::string refused = "agent " + agent.listen() + " is unreachable";
-  Outcome no_cert = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--tls-ca=" + dir + "/ca.pem"}, dir);
+  Outcome no_cert =
+      RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--tls-ca=" + dir + "/ca.pem"}, dir);
   EXPECT_EQ(no_cert.code, 3) << no_cert.err;
   EXPECT_CONTAINS(no_cert.err, refused);
-  Outcome other = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/ca.pem",
+  Outcome other = RunCoordinator(COORDINATOR_BIN,
+                                 {"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/ca.pem",
                                   "--tls-cert=" + dir + "/other.pem", "--tls-key=" + dir + "/other.key"},
                                  dir);
   EXPECT_EQ(other.code, 3) << other.err;
@@ -246,9 +253,11 @@ TEST(SecurityTest, MutualTls) {
   EXPECT_EQ(plaintext.code, 3) << plaintext.err;
   EXPECT_CONTAINS(plaintext.err, refused);
   // The coordinator checks the server too: a CA that did not sign it.
-  Outcome wrong_ca = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/other-ca.pem",
-                                     "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
-                                    dir);
+  Outcome wrong_ca =
+      RunCoordinator(COORDINATOR_BIN,
+                     {"probe", "--agents=" + agent.listen(), "--tls-ca=" + dir + "/other-ca.pem",
+                      "--tls-cert=" + dir + "/client.pem", "--tls-key=" + dir + "/client.key"},
+                     dir);
   EXPECT_EQ(wrong_ca.code, 3) << wrong_ca.err;
 
   // Half the TLS flags on a server: refused at start, exit 2.
@@ -269,24 +278,25 @@ TEST(SecurityTest, MutualTls) {
 TEST(SecurityTest, TargetControlToken) {
   const std::string dir = MakeTempDir("ft-security-control");
   const std::string token = WriteFile(dir, "token", absl::StrCat(kToken, "\n"));
-  Server target = StartServer(TARGET_SERVER_BIN, "target",
-                              {"--listen=127.0.0.1:0", "--processes=1", "--control=127.0.0.1:0",
-                               "--token-file=" + token},
-                              dir);
+  Server target = StartServer(
+      TARGET_SERVER_BIN, "target",
+      {"--listen=127.0.0.1:0", "--processes=1", "--control=127.0.0.1:0", "--token-file=" + token}, dir);
   Server agent = StartServer(AGENT_BIN, "agent", {"--listen=127.0.0.1:0", "--processes=1"}, dir);
   ASSERT_FALSE(target.ready.is_null());
   ASSERT_FALSE(agent.ready.is_null());
   const std::string plan =
       WriteFile(dir, "plan.json", Plan(target.listen(), target.control(), agent.listen(), 500));
 
-  Outcome with = RunCoordinator(COORDINATOR_BIN,
-      {"run", "--plan=" + plan, "--report=" + dir + "/with.json", "--token-file=" + token}, dir);
+  Outcome with = RunCoordinator(
+      COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/with.json", "--token-file=" + token},
+      dir);
   EXPECT_EQ(with.code, 0) << with.out << with.err;
   nlohmann::json report = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/with.json"), nullptr, false);
   ASSERT_FALSE(report.is_discarded());
   EXPECT_EQ(report["target"]["accepted"], 500) << report["target"].dump();
 
-  Outcome without = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/without.json"}, dir);
+  Outcome without =
+      RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + dir + "/without.json"}, dir);
   report = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/without.json"), nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << without.err;
   EXPECT_FALSE(report["target"].contains("accepted")) << report["target"].dump();
@@ -301,14 +311,11 @@ TEST(SecurityTest, TargetControlToken) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 2);
   EXPECT_CONTAINS((*exposed)->ReadStderr(), "--control=0.0.0.0:0 is not a loopback address");
-  EXPECT_CONTAINS((*exposed)->ReadStderr(), "use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure");
+  EXPECT_CONTAINS((*exposed)->ReadStderr(),
+                  "use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure");
   Stop(agent);
   Stop(target);
 }
-
-#else
-TEST(SecurityTest, Skipped) { GTEST_SKIP() << "coordinator, agent or target-server not built"; }
-#endif
 
 }  // namespace
 }  // namespace fourtuple

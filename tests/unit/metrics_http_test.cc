@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/support/http_get.h"
 
@@ -85,6 +88,45 @@ TEST(MetricsHttpTest, StopsCleanlyAndFreesThePort) {
   absl::StatusOr<HttpResponse> response = HttpGet(bound.ToString(), "/metrics");
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->body, "y 3\n");
+}
+
+// A process with --metrics stops within moments of SIGTERM: civetweb's
+// listener thread notices mg_stop only when its poll() returns, which on its
+// own takes up to a 2 s quantum compiled into the library.
+TEST(MetricsHttpTest, StopsWithinMoments) {
+  for (absl::Duration idle : {absl::Milliseconds(20), absl::Milliseconds(400), absl::Milliseconds(900)}) {
+    auto server = MetricsHttpServer::Start(Loopback(0), [] { return std::string("z 1\n"); });
+    ASSERT_TRUE(server.ok()) << server.status();
+    absl::SleepFor(idle);
+    const absl::Time start = absl::Now();
+    server->reset();
+    EXPECT_LT(absl::Now() - start, absl::Milliseconds(300)) << "after " << idle << " idle";
+  }
+}
+
+// ... also while a scraper keeps its connection open between scrapes.
+TEST(MetricsHttpTest, StopsWithinMomentsWithAKeptAliveConnection) {
+  auto server = MetricsHttpServer::Start(Loopback(0), [] { return std::string("z 2\n"); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_storage address;
+  const socklen_t length = (*server)->bound().ToSockaddr(&address);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), length), 0) << strerror(errno);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n";
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buffer[512];
+  while (answer.find("z 2\n") == std::string::npos) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    ASSERT_GT(n, 0) << "the server closed the connection: " << answer;
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Time start = absl::Now();
+  server->reset();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(300));
+  close(fd);
 }
 
 }  // namespace
