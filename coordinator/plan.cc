@@ -16,6 +16,7 @@
 #include "common/duration.h"
 #include "common/posix_error.h"
 #include "common/status_macros.h"
+#include "common/wire_limits.h"
 #include "coordinator/split.h"
 #include "coordinator/strict_json.h"
 
