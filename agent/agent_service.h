@@ -3,9 +3,10 @@
 // a bidirectional stream that doubles as the lease.
 //
 // Thread-safety: thread-safe; gRPC calls the handlers from its thread pool.
-// Each Run handler uses two threads: the handler thread owns the run
-// (workers, reports, lease) and is the only writer; a reader thread blocks
-// in Read() and queues commands.
+// Each Run handler uses two threads: the handler thread owns the run and
+// turns its RunLoop (run_loop.h: workers, reports, lease) every poll period,
+// and is the only writer; a reader thread blocks in Read() and queues
+// commands.
 #ifndef FOURTUPLE_AGENT_AGENT_SERVICE_H_
 #define FOURTUPLE_AGENT_AGENT_SERVICE_H_
 

@@ -17,8 +17,8 @@
 // same methods directly and spin RunOnce().
 //
 // Time comes from an EngineClock handed to Create (the monotonic clock
-// unless a test hands in its own), read once per loop turn and once per
-// connect attempt, so tests of timeouts and pacing move time themselves.
+// unless a test hands in its own), so tests of timeouts and pacing move time
+// themselves instead of waiting for it.
 //
 // Thread-safety: a ConnectionEngine is used by one thread (its loop). The
 // shared block it writes may be read by other processes at any time.
