@@ -1,6 +1,7 @@
 #include "agent/agent_service.h"
 
 #include <deque>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -9,7 +10,6 @@
 #include "absl/strings/str_join.h"
 #include "agent/assignment_validation.h"
 #include "agent/worker_plan.h"
-#include "common/duration.h"
 #include "common/grpc_status.h"
 #include "common/host_facts.h"
 #include "common/logging.h"
@@ -21,14 +21,6 @@
 
 namespace fourtuple::agent {
 
-// How a run ended: the status the handler returns, and whether the stream
-// must be cancelled at once (the client is gone or silent) rather than given
-// reader_grace to half-close after its final report.
-struct AgentService::RunEnd {
-  absl::Status status;
-  bool cancel_stream = false;
-};
-
 // Commands from the reader thread to the handler thread.
 struct AgentService::CommandChannel {
   absl::Mutex mu;
@@ -38,6 +30,19 @@ struct AgentService::CommandChannel {
   absl::Time last_command ABSL_GUARDED_BY(mu);
 
   bool HasNews() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return !queue.empty() || reader_done; }
+
+  // Waits up to `timeout` for a command or the end of the stream, then takes
+  // what arrived.
+  StreamInput Take(absl::Duration timeout) {
+    StreamInput input;
+    absl::MutexLock lock(&mu);
+    mu.AwaitWithTimeout(absl::Condition(this, &CommandChannel::HasNews), timeout);
+    input.commands.swap(queue);
+    input.last_command = last_command;
+    input.ended = reader_done;
+    input.broke = cancelled;
+    return input;
+  }
 };
 
 // Holds the one-run-at-a-time slot; releases it when destroyed or Release()d.
@@ -207,7 +212,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
     channel.last_command = started;
   }
   std::thread reader(ReadCommands<CommandChannel>, context, stream, &channel);
-  RunEnd end = DriveRun(stream, channel, **session);
+  RunEnd end = DriveRun(stream, channel, **session, started);
   (*session)->Terminate(config_.timings.terminate_grace);
   {
     // The workers are gone and so are their connections; the blocks still
@@ -239,193 +244,23 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   return ToGrpcStatus(end.status);
 }
 
-AgentService::RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& channel, RunSession& session) {
-  enum class Stage { kStarting, kRunning, kClosing };
-  const RunTimings& timings = config_.timings;
-  const v1::Assignment& assignment = session.assignment();
-  const absl::Duration interval = absl::Milliseconds(assignment.report_interval_ms());
-  const absl::Duration lease = absl::Milliseconds(assignment.lease_ms());
-  const std::string& run_id = session.run_id();
+RunEnd AgentService::DriveRun(Stream* stream, CommandChannel& channel, RunSession& session,
+                              absl::Time started) {
+  // Reports go to the stream; only this thread writes to it.
+  class StreamReports final : public ReportSink {
+   public:
+    explicit StreamReports(Stream* stream) : stream_(stream) {}
+    bool Write(const v1::RunReport& report) override { return stream_->Write(report); }
 
-  Stage stage = Stage::kStarting;
-  const absl::Time start_deadline = absl::Now() + timings.start_timeout;
-  absl::Time close_deadline = absl::InfiniteFuture();
-  absl::Time next_report = absl::InfinitePast();
-  PhaseSummary last_sent;
-  bool connect_sent = false;
-  uint32_t last_echo_round = 0;
-  bool half_closed = false;
-
-  // Ends the run on a failure the coordinator should hear about: workers
-  // are terminated, then one FAILED report carries the reason.
-  auto fail = [&](const absl::Status& status) -> RunEnd {
-    session.Terminate(timings.terminate_grace);
-    v1::RunReport report = session.BuildReport();
-    report.set_phase(v1::RUN_PHASE_FAILED);
-    report.set_open(0);
-    report.set_in_flight(0);
-    report.set_error(std::string(status.message()));
-    stream->Write(report);
-    return RunEnd{status, false};
-  };
-  // The stream is unusable or the client silent: no report can be delivered.
-  auto abandon = [&](const absl::Status& status) -> RunEnd {
-    session.Terminate(timings.terminate_grace);
-    LOG_WARNING("run %s: %s: every connection of the run was closed", run_id, status.message());
-    return RunEnd{status, true};
-  };
-  auto forward = [&](const v1::WorkerCommand& command) {
-    if (absl::Status sent = session.Forward(command); !sent.ok()) {
-      // A worker that cannot take a command has died; Reap() reports it.
-      LOG_WARNING("run %s: forwarding a command: %s", run_id, sent.ToString());
-    }
-  };
-  auto begin_close = [&] {
-    v1::WorkerCommand command;
-    command.mutable_close();
-    forward(command);
-    stage = Stage::kClosing;
-    close_deadline = absl::Now() + timings.close_timeout;
-  };
-
+   private:
+    Stream* stream_;
+  } reports(stream);
+  RunLoop loop(RunLoop::ConfigFor(session.assignment(), config_.timings, started, &metrics_), session,
+               reports, absl::Now());
   while (true) {
-    std::deque<v1::RunCommand> commands;
-    bool reader_done = false;
-    bool cancelled = false;
-    absl::Time last_command;
-    {
-      absl::MutexLock lock(&channel.mu);
-      channel.mu.AwaitWithTimeout(absl::Condition(&channel, &CommandChannel::HasNews), timings.poll);
-      commands.swap(channel.queue);
-      reader_done = channel.reader_done;
-      cancelled = channel.cancelled;
-      last_command = channel.last_command;
-    }
-    const absl::Time now = absl::Now();
-
-    if (shutting_down_.load()) {
-      RunEnd end = fail(absl::UnavailableError("agent is shutting down: closed every connection of the run"));
-      end.cancel_stream = true;  // shutdown does not wait for the client
-      return end;
-    }
-
-    for (const v1::RunCommand& command : commands) {
-      switch (command.command_case()) {
-        case v1::RunCommand::kAssignment:
-          return fail(absl::InvalidArgumentError(
-              "assignment: only the first command of a run may carry an assignment"));
-        case v1::RunCommand::kConnect: {
-          if (connect_sent || stage == Stage::kClosing) {
-            LOG_WARNING("run %s: connect ignored (%s)", run_id,
-                        connect_sent ? "already connecting" : "closing");
-            break;
-          }
-          connect_sent = true;
-          v1::WorkerCommand forwarded;
-          *forwarded.mutable_connect() = command.connect();
-          forward(forwarded);
-          break;
-        }
-        case v1::RunCommand::kEcho: {
-          const uint32_t round = command.echo().round();
-          if (round <= last_echo_round) {
-            return fail(absl::InvalidArgumentError(absl::StrCat(
-                "echo.round: ", round, " after round ", last_echo_round, "; rounds count up from 1")));
-          }
-          if (stage == Stage::kClosing) break;
-          last_echo_round = round;
-          v1::WorkerCommand forwarded;
-          *forwarded.mutable_echo() = command.echo();
-          forward(forwarded);
-          break;
-        }
-        case v1::RunCommand::kClose:
-          if (stage != Stage::kClosing) begin_close();
-          break;
-        case v1::RunCommand::kHeartbeat:
-          break;  // it only refreshed the lease (last_command)
-        case v1::RunCommand::COMMAND_NOT_SET:
-          // Perhaps a newer coordinator's command; it still proves liveness.
-          LOG_WARNING("run %s: ignored a command of unknown kind", run_id);
-          break;
-      }
-    }
-
-    if (reader_done && !half_closed) {
-      if (cancelled) return abandon(absl::CancelledError("the coordinator's stream broke"));
-      // Half-close: no command can follow, so the lease could never be kept.
-      // The coordinator is still listening: close gracefully and report.
-      half_closed = true;
-      if (stage != Stage::kClosing) {
-        LOG_INFO("run %s: the coordinator ended its commands without close: closing", run_id);
-        begin_close();
-      }
-    }
-    // The lease holds while the coordinator can still send; once closing,
-    // the run ends within close_timeout anyway.
-    // A silent coordinator may still be reading: tell it why in a FAILED
-    // report before the stream is cancelled.
-    if (stage != Stage::kClosing && now - last_command > lease) {
-      absl::Status expired = absl::DeadlineExceededError(
-          absl::StrCat("no command for ", FormatDuration(now - last_command), " (lease ",
-                       FormatDuration(lease), "): closed every connection of the run"));
-      LOG_WARNING("run %s: %s", run_id, expired.message());
-      return fail(expired);
-    }
-
-    std::vector<WorkerPool::Exit> exits = session.Reap();
-    if (!exits.empty()) {
-      std::vector<std::string> lines;
-      for (const WorkerPool::Exit& exit : exits) lines.push_back(exit.Describe());
-      return fail(absl::AbortedError(absl::StrJoin(lines, "; ")));
-    }
-
-    const PhaseSummary summary = session.Phase();
-    if (summary.phase == v1::RUN_PHASE_FAILED) {
-      v1::RunReport report = session.BuildReport();
-      return fail(absl::AbortedError(report.error().empty() ? "a worker failed" : report.error()));
-    }
-    bool force_report = false;
-    if (stage == Stage::kStarting) {
-      if (summary.phase == v1::RUN_PHASE_UNSPECIFIED) {
-        if (now > start_deadline) {
-          return fail(absl::DeadlineExceededError(absl::StrCat("worker processes were not ready within ",
-                                                               FormatDuration(timings.start_timeout))));
-        }
-        continue;  // no report before every worker is ready
-      }
-      stage = Stage::kRunning;
-      force_report = true;
-    }
-
-    if (stage == Stage::kClosing && (summary.phase == v1::RUN_PHASE_CLOSED || now > close_deadline)) {
-      if (summary.phase != v1::RUN_PHASE_CLOSED) {
-        LOG_WARNING("run %s: workers did not report closed within %s; ending them", run_id,
-                    FormatDuration(timings.close_timeout));
-      }
-      // Ending the workers closes whatever they still held, so CLOSED is true
-      // of the final report either way.
-      session.Terminate(timings.terminate_grace);
-      v1::RunReport report = session.BuildReport();
-      report.set_phase(v1::RUN_PHASE_CLOSED);
-      report.set_open(0);
-      report.set_in_flight(0);
-      if (!stream->Write(report)) {
-        return RunEnd{absl::CancelledError("the coordinator's stream broke before the final report"), true};
-      }
-      return RunEnd{absl::OkStatus(), false};
-    }
-
-    // Reports every interval, and at once when the phase or echo progress
-    // moves so the coordinator's barrier does not wait for the interval.
-    if (force_report || !(summary == last_sent) || now >= next_report) {
-      v1::RunReport report = session.BuildReport();
-      metrics_.Update(report);
-      if (!stream->Write(report)) {
-        return abandon(absl::CancelledError("the coordinator's stream broke"));
-      }
-      last_sent = PhaseSummary{report.phase(), report.echo_rounds_done()};
-      next_report = now + interval;
+    StreamInput input = channel.Take(config_.timings.poll);
+    if (std::optional<RunEnd> end = loop.Step(absl::Now(), std::move(input), shutting_down_.load())) {
+      return *std::move(end);
     }
   }
 }

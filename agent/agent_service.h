@@ -3,9 +3,10 @@
 // a bidirectional stream that doubles as the lease.
 //
 // Thread-safety: thread-safe; gRPC calls the handlers from its thread pool.
-// Each Run handler uses two threads: the handler thread owns the run
-// (workers, reports, lease) and is the only writer; a reader thread blocks
-// in Read() and queues commands.
+// Each Run handler uses two threads: the handler thread owns the run and
+// turns its RunLoop (run_loop.h: workers, reports, lease) every poll period,
+// and is the only writer; a reader thread blocks in Read() and queues
+// commands.
 #ifndef FOURTUPLE_AGENT_AGENT_SERVICE_H_
 #define FOURTUPLE_AGENT_AGENT_SERVICE_H_
 
@@ -22,30 +23,11 @@
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
 #include "agent/agent_options.h"
+#include "agent/run_loop.h"
 #include "agent/run_session.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::agent {
-
-// Timing of a run that is not in the assignment: the agent's own bounds,
-// named in one place. Every caller (agent/agent_server.cc) keeps these
-// defaults.
-struct RunTimings {
-  // How often the handler checks workers, commands and the lease; also the
-  // delay of a phase-change report.
-  absl::Duration poll = absl::Milliseconds(20);
-  // Workers must be ready (tables built) within this.
-  absl::Duration start_timeout = absl::Seconds(30);
-  // After close, workers must report closed within this; then they are
-  // killed anyway (which closes their sockets) and the final report is sent.
-  absl::Duration close_timeout = absl::Seconds(60);
-  // SIGTERM to SIGKILL when ending workers.
-  absl::Duration terminate_grace = absl::Seconds(5);
-  // After the final report, how long the client has to half-close before
-  // the stream is cancelled (a Read still pending must end before the
-  // handler may return).
-  absl::Duration reader_grace = absl::Seconds(3);
-};
 
 class AgentService final : public v1::Agent::Service {
  public:
@@ -76,14 +58,14 @@ class AgentService final : public v1::Agent::Service {
 
  private:
   using Stream = grpc::ServerReaderWriter<v1::RunReport, v1::RunCommand>;
-  struct RunEnd;
   struct CommandChannel;
   class ActiveRunSlot;
 
   // Validates the assignment and works out the worker count.
   absl::StatusOr<RunSession::Config> PrepareRun(const v1::Assignment& assignment, absl::Time started);
-  // Runs the session until it ends; never returns with workers alive.
-  RunEnd DriveRun(Stream* stream, CommandChannel& channel, RunSession& session);
+  // Runs the session's RunLoop until it ends; never returns with workers
+  // alive.
+  RunEnd DriveRun(Stream* stream, CommandChannel& channel, RunSession& session, absl::Time started);
   std::string HostName() const;
 
   // Constant after construction.

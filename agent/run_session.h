@@ -1,6 +1,7 @@
 // One run's worker processes: starts them with their slices, forwards
 // commands, notices deaths, and turns their shared blocks into reports.
-// It knows nothing of gRPC; agent_service.cc drives it from the Run stream.
+// It knows nothing of gRPC; a RunLoop (run_loop.h) drives it, fed from the
+// Run stream by agent_service.cc.
 //
 // Thread-safety: thread-compatible; one thread (the Run handler) uses it.
 // Destroying it terminates every worker, which closes their connections.
@@ -15,46 +16,47 @@
 #include "absl/time/time.h"
 #include "agent/assignment_validation.h"
 #include "agent/report_aggregator.h"
+#include "agent/run_loop.h"
 #include "agent/worker/worker_protocol.h"
 #include "common/worker_pool.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
 
-class RunSession {
+class RunSession final : public RunWorkers {
  public:
   struct Config {
     ValidatedAssignment assignment;
-    int workers = 1;                      // from DecideWorkerCount
+    int workers = 1;                       // from DecideWorkerCount
     std::vector<std::string> worker_argv;  // agent-worker and its arguments
-    std::string host;                     // reported as RunReport.host
-    absl::Time started;                   // when the assignment arrived
+    std::string host;                      // reported as RunReport.host
+    absl::Time started;                    // when the assignment arrived
   };
 
   // Execs the workers and sends each its WorkerStart. Workers are then
   // starting; Phase() reports READY once every one has built its table.
   static absl::StatusOr<std::unique_ptr<RunSession>> Start(Config config);
 
-  ~RunSession();
+  ~RunSession() override;
   RunSession(const RunSession&) = delete;
   RunSession& operator=(const RunSession&) = delete;
 
   // Sends connect, echo or close to every worker.
-  absl::Status Forward(const v1::WorkerCommand& command);
+  absl::Status Forward(const v1::WorkerCommand& command) override;
 
   // Workers that exited since the last call. Any exit before Terminate() is
   // a failure: workers only leave when told to.
-  std::vector<WorkerPool::Exit> Reap();
+  std::vector<WorkerPool::Exit> Reap() override;
 
-  PhaseSummary Phase() const;
+  PhaseSummary Phase() const override;
 
   // A full report (next seq, phase and counters from the workers).
-  v1::RunReport BuildReport();
+  v1::RunReport BuildReport() override;
 
   // Ends every worker (SIGTERM, then SIGKILL after `grace`): their sockets
   // close with them. Idempotent. The shared blocks stay readable, so a final
   // report can still be built.
-  void Terminate(absl::Duration grace);
+  void Terminate(absl::Duration grace) override;
   bool terminated() const { return terminated_; }
 
   const std::string& run_id() const { return config_.assignment.assignment.run_id(); }

@@ -80,17 +80,20 @@ absl::Status CheckTimeout(absl::string_view field, uint64_t ms) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ConnectionEngine>> ConnectionEngine::Create(AgentWorkerShared* shared,
-                                                                           SourcePorts source_ports) {
+                                                                           SourcePorts source_ports,
+                                                                           const EngineClock* clock) {
   if (shared == nullptr) return absl::InvalidArgumentError("connection engine: no shared block");
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return PosixError("connection engine: epoll_create1", errno);
-  return std::unique_ptr<ConnectionEngine>(new ConnectionEngine(shared, epoll_fd, source_ports));
+  return std::unique_ptr<ConnectionEngine>(new ConnectionEngine(shared, epoll_fd, source_ports, clock));
 }
 
-ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports)
+ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports,
+                                   const EngineClock* clock)
     : shared_(shared),
       epoll_fd_(epoll_fd),
-      epoch_ns_(MonotonicNanos()),
+      clock_(clock),
+      epoch_ns_(NowNanos()),
       source_ports_(source_ports),
       scratch_(new char[kScratchBytes]),
       payload_(new char[kMaxPayloadBytes]),
@@ -101,7 +104,14 @@ ConnectionEngine::~ConnectionEngine() {
   close(epoll_fd_);
 }
 
-uint64_t ConnectionEngine::NowMicros() const { return (MonotonicNanos() - epoch_ns_) / 1000; }
+// The monotonic clock is called directly, not through an EngineClock: a
+// worker reads it per loop turn and per connect attempt, and a direct call is
+// what it always was. The branch is taken the same way every time.
+uint64_t ConnectionEngine::NowNanos() const {
+  return clock_ == nullptr ? MonotonicNanos() : clock_->NowNanos();
+}
+
+uint64_t ConnectionEngine::NowMicros() const { return (NowNanos() - epoch_ns_) / 1000; }
 
 absl::Status ConnectionEngine::WatchExternal(int fd, int tag) {
   if (tag < 0 || tag > 31) return absl::InvalidArgumentError("external tag must be 0..31");

@@ -16,6 +16,10 @@
 // into Start / BeginConnect / BeginEcho / CloseAll calls, and tests call the
 // same methods directly and spin RunOnce().
 //
+// Time comes from an EngineClock handed to Create (the monotonic clock
+// unless a test hands in its own), so tests of timeouts and pacing move time
+// themselves instead of waiting for it.
+//
 // Thread-safety: a ConnectionEngine is used by one thread (its loop). The
 // shared block it writes may be read by other processes at any time.
 #ifndef FOURTUPLE_AGENT_WORKER_CONNECTION_ENGINE_H_
@@ -56,13 +60,24 @@ static_assert(kMaxTimeoutMs * 1000 + 2 * kEngineTickUs < (uint64_t{1} << 32));
 // A worker's slice is bounded by its fd budget in practice; this bounds the table.
 inline constexpr uint64_t kMaxWorkerConnections = uint64_t{1} << 24;
 
+// Where the engine reads the time: nanoseconds since any fixed epoch, never
+// going back. One per engine; tests implement it to move time by hand.
+class EngineClock {
+ public:
+  virtual ~EngineClock() = default;
+  virtual uint64_t NowNanos() const = 0;
+};
+
 class ConnectionEngine {
  public:
   // `shared` must stay mapped while the engine lives; it is expected zeroed
   // (Start() zeroes it again for a second run in the same process).
   // `source_ports`: who picks each connection's source port (source_ports.h).
+  // `clock`: null for CLOCK_MONOTONIC, read directly; else it must outlive
+  // the engine.
   static absl::StatusOr<std::unique_ptr<ConnectionEngine>> Create(
-      AgentWorkerShared* shared, SourcePorts source_ports = SourcePorts::kKernel);
+      AgentWorkerShared* shared, SourcePorts source_ports = SourcePorts::kKernel,
+      const EngineClock* clock = nullptr);
   ~ConnectionEngine();  // Closes every connection (RST) and the epoll fd.
 
   ConnectionEngine(const ConnectionEngine&) = delete;
@@ -112,7 +127,9 @@ class ConnectionEngine {
     socklen_t length = 0;
   };
 
-  ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports);
+  ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports,
+                   const EngineClock* clock);
+  uint64_t NowNanos() const;
 
   void ResetShared();
   void UpdatePhase();
@@ -160,6 +177,7 @@ class ConnectionEngine {
   // Constant after construction.
   AgentWorkerShared* const shared_;
   const int epoll_fd_;
+  const EngineClock* const clock_;  // null: CLOCK_MONOTONIC
   const uint64_t epoch_ns_;
   const SourcePorts source_ports_;
 

@@ -24,9 +24,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/assignment_validation.h"
-#include "tests/support/test_echo_server.h"
 #include "common/failure_reason.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_echo_server.h"
 
 namespace fourtuple::agent {
 namespace {
@@ -101,13 +101,42 @@ class FullBacklogPort : public RefusingPort {
   FullBacklogPort() { listen(fd_, 0); }
 };
 
+// Time that moves only when the test says: timeouts and pacing are checked
+// to the tick, not against the wall clock.
+class FakeClock final : public EngineClock {
+ public:
+  uint64_t NowNanos() const override { return now_ns_; }
+  void Advance(absl::Duration by) { now_ns_ += static_cast<uint64_t>(absl::ToInt64Nanoseconds(by)); }
+
+ private:
+  uint64_t now_ns_ = 1'000'000'000'000;  // any epoch
+};
+
 class ConnectionEngineTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { CreateEngine(nullptr); }
+
+  // The engine reads clock_ from now on (its time starts at 0 there).
+  void UseFakeClock() { CreateEngine(&clock_); }
+  void CreateEngine(const EngineClock* clock) {
+    engine_.reset();
     shared_ = std::make_unique<AgentWorkerShared>();
-    absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine = ConnectionEngine::Create(shared_.get());
+    absl::StatusOr<std::unique_ptr<ConnectionEngine>> engine =
+        ConnectionEngine::Create(shared_.get(), SourcePorts::kKernel, clock);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
+  }
+  // Moves the fake clock on and runs one turn of the loop without waiting.
+  void AdvanceAndRun(absl::Duration by) {
+    clock_.Advance(by);
+    absl::StatusOr<uint32_t> ready = engine_->RunOnce(0);
+    EXPECT_TRUE(ready.ok()) << ready.status();
+    max_in_flight_seen_ = std::max(max_in_flight_seen_, engine_->in_flight());
+  }
+  // Lets the sockets' events (which come on the wall clock) arrive while the
+  // fake clock stands still.
+  void Settle() {
+    RunUntil([] { return false; }, absl::Milliseconds(50));
   }
 
   // Spins the loop until `done` or the timeout; tracks the largest number of
@@ -156,6 +185,7 @@ class ConnectionEngineTest : public ::testing::Test {
     ASSERT_TRUE(RunUntilRoundDone(1));
   }
 
+  FakeClock clock_;
   std::unique_ptr<AgentWorkerShared> shared_;
   std::unique_ptr<ConnectionEngine> engine_;
   uint64_t max_in_flight_seen_ = 0;
@@ -246,40 +276,56 @@ TEST_F(ConnectionEngineTest, RefusedConnectsAreCountedByErrno) {
 }
 
 TEST_F(ConnectionEngineTest, ConnectTimeoutWhenTheAcceptQueueIsFull) {
+  UseFakeClock();
   FullBacklogPort port;
   StartOptions o;
   o.targets = {port.endpoint()};
   o.connections = 24;
   o.max_in_flight = 8;
   o.connect_timeout_ms = 300;
-  absl::Time start = absl::Now();
-  Connect(o);
-  absl::Duration elapsed = absl::Now() - start;
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  // Three waves of 8 (the cap): each connect pending at the wave's start
+  // times out exactly 300 ms later, not a tick sooner, and the next wave
+  // starts then.
+  for (int wave = 1; wave <= 3; ++wave) {
+    Settle();
+    ASSERT_EQ(engine_->phase(), WorkerPhase::kConnecting) << "wave " << wave;
+    const uint64_t pending = engine_->in_flight();
+    const uint64_t timed_out = Failures(kReasonConnectTimeout);
+    EXPECT_GT(pending, 0u) << "wave " << wave;
+    AdvanceAndRun(absl::Milliseconds(299));
+    EXPECT_EQ(Failures(kReasonConnectTimeout), timed_out) << "wave " << wave;
+    AdvanceAndRun(absl::Milliseconds(1));
+    EXPECT_EQ(Failures(kReasonConnectTimeout), timed_out + pending) << "wave " << wave;
+  }
+  EXPECT_EQ(engine_->phase(), WorkerPhase::kConnected);
   // The queue holds one connection; every other SYN is dropped.
   uint64_t established = Load(shared_->established);
   EXPECT_LE(established, 2u);
   EXPECT_EQ(Failures(kReasonConnectTimeout) + established, 24u);
   EXPECT_EQ(Load(shared_->failed), 24u - established);
   EXPECT_EQ(max_in_flight_seen_, 8u);  // the in-flight cap held the rest back
-  // Three waves of 8 (the cap), each waiting out the 300 ms timeout.
-  EXPECT_GE(elapsed, absl::Milliseconds(600));
-  EXPECT_LT(elapsed, absl::Seconds(5));
 }
 
 TEST_F(ConnectionEngineTest, RateLimitSpacesConnects) {
+  UseFakeClock();
   TestEchoServer server;
   StartOptions o;
   o.targets = {server.endpoint()};
   o.connections = 150;
   o.connect_rate = 500;
   o.max_in_flight = 1000;
-  absl::Time start = absl::Now();
-  Connect(o);
-  absl::Duration elapsed = absl::Now() - start;
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  // One connect at once, then one every 2 ms: 149 intervals.
+  EXPECT_EQ(Load(shared_->attempted), 1u);
+  for (uint64_t ms = 1; ms <= 298; ++ms) {
+    AdvanceAndRun(absl::Milliseconds(1));
+    ASSERT_EQ(Load(shared_->attempted), 1 + ms / 2) << "at " << ms << " ms";
+  }
+  ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
   EXPECT_EQ(Load(shared_->established), 150u);
-  // 149 intervals of 2 ms, less the 20 ms burst allowance.
-  EXPECT_GE(elapsed, absl::Milliseconds(270));
-  EXPECT_LT(elapsed, absl::Seconds(3));
 }
 
 TEST_F(ConnectionEngineTest, PeerCloseWhileIdleIsCounted) {
@@ -349,12 +395,16 @@ TEST_F(ConnectionEngineTest, EchoTimeoutKeepsTheConnectionAndSkipsTheLateReply) 
   o.connections = 200;
   o.echo_timeout_ms = 1000;
   o.payload_bytes = 40;
+  UseFakeClock();
   Connect(o);
   server.SetMode(TestEchoServer::Mode::kHold);
-  absl::Time start = absl::Now();
   ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  Settle();
+  AdvanceAndRun(absl::Milliseconds(999));
+  EXPECT_EQ(Load(shared_->echo_timed_out), 0u);
+  EXPECT_EQ(engine_->echo_outstanding(), 200u);
+  AdvanceAndRun(absl::Milliseconds(1));  // the timeout, to the tick
   ASSERT_TRUE(RunUntilRoundDone(1));
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1000));
   EXPECT_EQ(Load(shared_->echo_timed_out), 200u);
   EXPECT_EQ(Failures(kReasonEchoTimeout), 200u);
   EXPECT_EQ(Load(shared_->open), 200u);
@@ -456,8 +506,13 @@ TEST_F(ConnectionEngineTest, SendExpectTimeoutSkipsTheLateReply) {
   server.SetReply("PING\r\n", "+PONG\r\n", /*hold_from=*/0);  // no reply until Release
   StartOptions o = PingPong(server, 200);
   o.echo_timeout_ms = 500;
+  UseFakeClock();
   Connect(o);
   ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  Settle();
+  AdvanceAndRun(absl::Milliseconds(499));
+  EXPECT_EQ(Load(shared_->echo_timed_out), 0u);
+  AdvanceAndRun(absl::Milliseconds(1));
   ASSERT_TRUE(RunUntilRoundDone(1));
   EXPECT_EQ(Load(shared_->echo_timed_out), 200u);
   EXPECT_EQ(Failures(kReasonEchoTimeout), 200u);
