@@ -13,11 +13,10 @@
 #include "agent/worker/source_ports.h"
 #include "common/address.h"
 #include "common/flag_names.h"
-#include "common/wire_limits.h"
 #include "common/grpc_credentials.h"
+#include "common/wire_limits.h"
 
 namespace fourtuple::agent {
-
 
 // The flags exactly as given on the command line.
 struct AgentFlags {

@@ -1,13 +1,13 @@
 #include "agent/agent_server.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <csignal>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -76,7 +76,7 @@ absl::StatusOr<std::string> ResolveWorkerBinary(const std::string& flag_value) {
     path += "-worker";
   }
   struct stat file = {};
-  const char* problem = stat(path.c_str(), &file) != 0   ? std::strerror(errno)
+  const char* problem = stat(path.c_str(), &file) != 0    ? std::strerror(errno)
                         : !S_ISREG(file.st_mode)          ? "not a regular file"
                         : access(path.c_str(), X_OK) != 0 ? std::strerror(errno)
                                                           : nullptr;

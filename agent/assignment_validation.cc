@@ -23,9 +23,7 @@ absl::Status CheckRange(absl::string_view field, uint64_t value, uint64_t low, u
   return absl::OkStatus();
 }
 
-bool IsV4Loopback(const IpAddress& address) {
-  return address.family == AF_INET && address.IsLoopback();
-}
+bool IsV4Loopback(const IpAddress& address) { return address.family == AF_INET && address.IsLoopback(); }
 
 absl::Status ValidateRunId(absl::string_view run_id) {
   if (run_id.empty()) return FieldError("run_id", "missing");
@@ -66,8 +64,8 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
 
   // Targets: endpoints, within bounds, allowed.
   if (assignment.targets_size() < 1 || assignment.targets_size() > kMaxTargets) {
-    return FieldError("targets", absl::StrCat(assignment.targets_size(), " targets; expected 1..",
-                                              kMaxTargets));
+    return FieldError("targets",
+                      absl::StrCat(assignment.targets_size(), " targets; expected 1..", kMaxTargets));
   }
   for (int i = 0; i < assignment.targets_size(); ++i) {
     std::string field = absl::StrCat("targets[", i, "]");
@@ -76,19 +74,17 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     bool allowed = false;
     for (const Cidr& cidr : policy.allow_targets) allowed = allowed || cidr.Contains(target->address);
     if (!allowed) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "assignment.", field, ": ", target->ToString(), " is outside --allow-targets=",
-          policy.allow_targets_text, " (start the agent with --allow-targets including it)"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("assignment.", field, ": ", target->ToString(), " is outside --allow-targets=",
+                       policy.allow_targets_text, " (start the agent with --allow-targets including it)"));
     }
     out.targets.push_back(*target);
   }
 
   // Sources: single local addresses, within bounds.
-  if (assignment.source_addresses_size() < 1 ||
-      assignment.source_addresses_size() > kMaxSourceAddresses) {
-    return FieldError("source_addresses",
-                      absl::StrCat(assignment.source_addresses_size(),
-                                   " addresses; expected 1..", kMaxSourceAddresses));
+  if (assignment.source_addresses_size() < 1 || assignment.source_addresses_size() > kMaxSourceAddresses) {
+    return FieldError("source_addresses", absl::StrCat(assignment.source_addresses_size(),
+                                                       " addresses; expected 1..", kMaxSourceAddresses));
   }
   for (int i = 0; i < assignment.source_addresses_size(); ++i) {
     std::string field = absl::StrCat("source_addresses[", i, "]");
@@ -105,9 +101,9 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     // Every source pairs with every target (round-robin), so one family mismatch
     // would fail a fixed share of the connections.
     if (source->family != out.targets.front().address.family) {
-      return FieldError(field, absl::StrCat(source->ToString(), " cannot reach target ",
-                                            out.targets.front().ToString(),
-                                            ": sources and targets must be the same IP family"));
+      return FieldError(
+          field, absl::StrCat(source->ToString(), " cannot reach target ", out.targets.front().ToString(),
+                              ": sources and targets must be the same IP family"));
     }
     out.sources.push_back(*source);
     out.source_names.push_back(source->ToString());
@@ -133,20 +129,19 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
   if (assignment.max_in_flight() < 1) {
     return FieldError("max_in_flight", "0; at least 1 connect must be allowed in flight");
   }
-  if (absl::Status s = CheckRange("connect_timeout_ms", assignment.connect_timeout_ms(), 1,
-                                  kMaxTimeoutMs, " ms");
+  if (absl::Status s =
+          CheckRange("connect_timeout_ms", assignment.connect_timeout_ms(), 1, kMaxTimeoutMs, " ms");
       !s.ok()) {
     return s;
   }
   // payload_bytes, or echo_send and echo_expect with their bounds.
   if (absl::Status s = EchoExchangeOf(assignment).status(); !s.ok()) return s;
-  if (absl::Status s = CheckRange("echo_timeout_ms", assignment.echo_timeout_ms(), 1,
-                                  kMaxTimeoutMs, " ms");
+  if (absl::Status s = CheckRange("echo_timeout_ms", assignment.echo_timeout_ms(), 1, kMaxTimeoutMs, " ms");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckRange("report_interval_ms", assignment.report_interval_ms(),
-                                  kMinReportIntervalMs, kMaxReportIntervalMs, " ms");
+  if (absl::Status s = CheckRange("report_interval_ms", assignment.report_interval_ms(), kMinReportIntervalMs,
+                                  kMaxReportIntervalMs, " ms");
       !s.ok()) {
     return s;
   }
@@ -155,8 +150,8 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     return s;
   }
   if (assignment.processes() > static_cast<uint32_t>(kMaxProcesses)) {
-    return FieldError("processes", absl::StrCat(assignment.processes(), " is outside 0..",
-                                                kMaxProcesses, " (0 = the agent decides)"));
+    return FieldError("processes", absl::StrCat(assignment.processes(), " is outside 0..", kMaxProcesses,
+                                                " (0 = the agent decides)"));
   }
 
   out.assignment = assignment;

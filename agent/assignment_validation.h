@@ -19,8 +19,8 @@ namespace fourtuple::agent {
 
 // What the agent allows, from its flags and the host.
 struct ValidationPolicy {
-  std::vector<Cidr> allow_targets;     // --allow-targets
-  std::string allow_targets_text;      // for messages
+  std::vector<Cidr> allow_targets;         // --allow-targets
+  std::string allow_targets_text;          // for messages
   std::vector<IpAddress> local_addresses;  // addresses on this host's interfaces
 };
 

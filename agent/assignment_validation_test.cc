@@ -74,17 +74,15 @@ TEST(AssignmentValidationTest, Ipv6Loopback) {
 }
 
 TEST(AssignmentValidationTest, RunId) {
-  ExpectRefused([](auto& a) { a.clear_run_id(); }, absl::StatusCode::kInvalidArgument,
+  ExpectRefused([](auto& a) { a.clear_run_id(); }, absl::StatusCode::kInvalidArgument, "assignment.run_id");
+  ExpectRefused([](auto& a) { a.set_run_id(std::string(129, 'x')); }, absl::StatusCode::kInvalidArgument,
                 "assignment.run_id");
-  ExpectRefused([](auto& a) { a.set_run_id(std::string(129, 'x')); },
-                absl::StatusCode::kInvalidArgument, "assignment.run_id");
   ExpectRefused([](auto& a) { a.set_run_id("a\nb"); }, absl::StatusCode::kInvalidArgument,
                 "assignment.run_id");
 }
 
 TEST(AssignmentValidationTest, Targets) {
-  ExpectRefused([](auto& a) { a.clear_targets(); }, absl::StatusCode::kInvalidArgument,
-                "assignment.targets");
+  ExpectRefused([](auto& a) { a.clear_targets(); }, absl::StatusCode::kInvalidArgument, "assignment.targets");
   ExpectRefused(
       [](auto& a) {
         for (int i = 0; i < kMaxTargets; ++i) a.add_targets(absl::StrCat("127.0.0.1:", 10000 + i));
@@ -92,17 +90,17 @@ TEST(AssignmentValidationTest, Targets) {
       absl::StatusCode::kInvalidArgument, "assignment.targets");
   ExpectRefused([](auto& a) { a.set_targets(1, "127.0.0.1"); }, absl::StatusCode::kInvalidArgument,
                 "assignment.targets[1]");
-  ExpectRefused([](auto& a) { a.set_targets(1, "127.0.0.1:0"); },
-                absl::StatusCode::kInvalidArgument, "assignment.targets[1]");
-  ExpectRefused([](auto& a) { a.set_targets(0, "example.com:80"); },
-                absl::StatusCode::kInvalidArgument, "assignment.targets[0]");
+  ExpectRefused([](auto& a) { a.set_targets(1, "127.0.0.1:0"); }, absl::StatusCode::kInvalidArgument,
+                "assignment.targets[1]");
+  ExpectRefused([](auto& a) { a.set_targets(0, "example.com:80"); }, absl::StatusCode::kInvalidArgument,
+                "assignment.targets[0]");
 }
 
 TEST(AssignmentValidationTest, TargetOutsideAllowListIsPermissionDenied) {
-  ExpectRefused([](auto& a) { a.set_targets(1, "192.0.2.1:80"); },
-                absl::StatusCode::kPermissionDenied, "--allow-targets=127.0.0.0/8,::1/128");
-  ExpectRefused([](auto& a) { a.set_targets(1, "192.0.2.1:80"); },
-                absl::StatusCode::kPermissionDenied, "assignment.targets[1]");
+  ExpectRefused([](auto& a) { a.set_targets(1, "192.0.2.1:80"); }, absl::StatusCode::kPermissionDenied,
+                "--allow-targets=127.0.0.0/8,::1/128");
+  ExpectRefused([](auto& a) { a.set_targets(1, "192.0.2.1:80"); }, absl::StatusCode::kPermissionDenied,
+                "assignment.targets[1]");
   // Allowed once the policy includes it.
   v1::Assignment a = Valid();
   a.clear_targets();
@@ -128,11 +126,11 @@ TEST(AssignmentValidationTest, Sources) {
   ExpectRefused([](auto& a) { a.set_source_addresses(0, "127.0.2.0/29"); },
                 absl::StatusCode::kInvalidArgument, "assignment.source_addresses[0]");
   // Not an address of this host: named.
-  ExpectRefused([](auto& a) { a.set_source_addresses(1, "192.0.2.99"); },
-                absl::StatusCode::kInvalidArgument, "source_addresses[1]: 192.0.2.99");
+  ExpectRefused([](auto& a) { a.set_source_addresses(1, "192.0.2.99"); }, absl::StatusCode::kInvalidArgument,
+                "source_addresses[1]: 192.0.2.99");
   // IPv6 source for IPv4 targets.
-  ExpectRefused([](auto& a) { a.set_source_addresses(1, "::1"); },
-                absl::StatusCode::kInvalidArgument, "assignment.source_addresses[1]");
+  ExpectRefused([](auto& a) { a.set_source_addresses(1, "::1"); }, absl::StatusCode::kInvalidArgument,
+                "assignment.source_addresses[1]");
 }
 
 TEST(AssignmentValidationTest, LoopbackRangeIsLocalWhenHostHasLoopback) {
@@ -163,8 +161,8 @@ TEST(AssignmentValidationTest, Sizes) {
                 "assignment.processes");
   ExpectRefused([](auto& a) { a.set_connect_rate(-1); }, absl::StatusCode::kInvalidArgument,
                 "assignment.connect_rate");
-  ExpectRefused([](auto& a) { a.set_connect_rate(std::nan("")); },
-                absl::StatusCode::kInvalidArgument, "assignment.connect_rate");
+  ExpectRefused([](auto& a) { a.set_connect_rate(std::nan("")); }, absl::StatusCode::kInvalidArgument,
+                "assignment.connect_rate");
   ExpectRefused([](auto& a) { a.set_connect_rate(std::numeric_limits<double>::infinity()); },
                 absl::StatusCode::kInvalidArgument, "assignment.connect_rate");
 
@@ -195,16 +193,37 @@ TEST(AssignmentValidationTest, SendExpect) {
     x.set_echo_send("PING\r\n");
     x.set_echo_expect("+PONG\r\n");
   };
-  ExpectRefused([&](auto& x) { fixed(x); x.clear_echo_expect(); }, absl::StatusCode::kInvalidArgument,
-                "assignment.echo_expect: missing");
-  ExpectRefused([&](auto& x) { fixed(x); x.clear_echo_send(); }, absl::StatusCode::kInvalidArgument,
-                "assignment.echo_send: missing");
-  ExpectRefused([&](auto& x) { fixed(x); x.set_payload_bytes(16); }, absl::StatusCode::kInvalidArgument,
-                "assignment.payload_bytes: 16 with echo_send/echo_expect; expected 0");
-  ExpectRefused([&](auto& x) { fixed(x); x.set_echo_send(std::string(kMaxSendExpectBytes + 1, 'a')); },
-                absl::StatusCode::kInvalidArgument, "assignment.echo_send: 4097 bytes is outside 1..4096");
-  ExpectRefused([&](auto& x) { fixed(x); x.set_echo_expect(std::string(1 << 20, 'a')); },
-                absl::StatusCode::kInvalidArgument, "assignment.echo_expect: 1048576 bytes is outside");
+  ExpectRefused(
+      [&](auto& x) {
+        fixed(x);
+        x.clear_echo_expect();
+      },
+      absl::StatusCode::kInvalidArgument, "assignment.echo_expect: missing");
+  ExpectRefused(
+      [&](auto& x) {
+        fixed(x);
+        x.clear_echo_send();
+      },
+      absl::StatusCode::kInvalidArgument, "assignment.echo_send: missing");
+  ExpectRefused(
+      [&](auto& x) {
+        fixed(x);
+        x.set_payload_bytes(16);
+      },
+      absl::StatusCode::kInvalidArgument,
+      "assignment.payload_bytes: 16 with echo_send/echo_expect; expected 0");
+  ExpectRefused(
+      [&](auto& x) {
+        fixed(x);
+        x.set_echo_send(std::string(kMaxSendExpectBytes + 1, 'a'));
+      },
+      absl::StatusCode::kInvalidArgument, "assignment.echo_send: 4097 bytes is outside 1..4096");
+  ExpectRefused(
+      [&](auto& x) {
+        fixed(x);
+        x.set_echo_expect(std::string(1 << 20, 'a'));
+      },
+      absl::StatusCode::kInvalidArgument, "assignment.echo_expect: 1048576 bytes is outside");
   // Without them payload_bytes 0 is no payload at all.
   ExpectRefused([](auto& x) { x.set_payload_bytes(0); }, absl::StatusCode::kInvalidArgument,
                 "assignment.payload_bytes: 0 is outside 16..4096");
@@ -223,8 +242,8 @@ TEST(AssignmentValidationTest, Durations) {
                 absl::StatusCode::kInvalidArgument, "assignment.report_interval_ms");
   ExpectRefused([](auto& a) { a.set_lease_ms(0); }, absl::StatusCode::kInvalidArgument,
                 "assignment.lease_ms");
-  ExpectRefused([](auto& a) { a.set_lease_ms(kMaxLeaseMs + 1); },
-                absl::StatusCode::kInvalidArgument, "assignment.lease_ms");
+  ExpectRefused([](auto& a) { a.set_lease_ms(kMaxLeaseMs + 1); }, absl::StatusCode::kInvalidArgument,
+                "assignment.lease_ms");
 }
 
 }  // namespace

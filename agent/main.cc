@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
-      "[--source-ports=kernel|agent] [--worker-binary=PATH] [--ready-file=PATH] [--host-label=NAME] [--metrics=ADDR:PORT]\n"
+      "[--source-ports=kernel|agent] [--worker-binary=PATH] [--ready-file=PATH] [--host-label=NAME] "
+      "[--metrics=ADDR:PORT]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   // absl exits 1 on an unknown flag; a bad command line exits 2 here.
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "agent: %s\n", std::string(options.status().message()).c_str());
     return kExitBadFlags;
   }
-  absl::StatusOr<std::string> worker_binary = fourtuple::agent::ResolveWorkerBinary(absl::GetFlag(FLAGS_worker_binary));
+  absl::StatusOr<std::string> worker_binary =
+      fourtuple::agent::ResolveWorkerBinary(absl::GetFlag(FLAGS_worker_binary));
   if (!worker_binary.ok()) {
     std::fprintf(stderr, "agent: %s\n", std::string(worker_binary.status().message()).c_str());
     return kExitBadFlags;

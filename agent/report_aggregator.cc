@@ -61,8 +61,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
   report->set_echo_rounds_done(summary.echo_rounds_done);
 
   uint64_t attempted = 0, established = 0, open = 0, in_flight = 0, failed = 0, closed_by_peer = 0;
-  uint64_t echo_sent = 0, echo_verified = 0, echo_mismatched = 0, echo_timed_out = 0,
-           echo_closed = 0;
+  uint64_t echo_sent = 0, echo_verified = 0, echo_mismatched = 0, echo_timed_out = 0, echo_closed = 0;
   uint32_t echo_round = 0;
   uint64_t failures[kReasonSlots] = {};
   std::vector<uint64_t> by_source(std::min<size_t>(source_names.size(), kMaxSourceAddresses), 0);

@@ -79,16 +79,15 @@ TEST(ReportAggregatorTest, SumsCountersFailuresSourcesAndHistograms) {
   EXPECT_EQ(report.failed(), 10u);
   EXPECT_EQ(report.in_flight(), 3u);
   EXPECT_EQ(report.closed_by_peer(), 1u);
-  EXPECT_THAT(report.failures(),
-              UnorderedElementsAre(Pair("ECONNREFUSED", 7u), Pair("connect_timeout", 3u)));
+  EXPECT_THAT(report.failures(), UnorderedElementsAre(Pair("ECONNREFUSED", 7u), Pair("connect_timeout", 3u)));
   EXPECT_EQ(report.echo_sent(), 300u);
   EXPECT_EQ(report.echo_verified(), 297u);
   EXPECT_EQ(report.echo_mismatched(), 1u);
   EXPECT_EQ(report.echo_timed_out(), 1u);
   EXPECT_EQ(report.echo_closed(), 1u);
-  EXPECT_THAT(report.established_by_source(),
-              UnorderedElementsAre(Pair("127.0.1.1", 1000u), Pair("127.0.1.2", 995u),
-                                   Pair("127.0.1.3", 995u)));
+  EXPECT_THAT(
+      report.established_by_source(),
+      UnorderedElementsAre(Pair("127.0.1.1", 1000u), Pair("127.0.1.2", 995u), Pair("127.0.1.3", 995u)));
   EXPECT_EQ(report.connect_latency().count(), 3u);
   EXPECT_EQ(report.connect_latency().max_us(), 5000u);
   EXPECT_EQ(report.connect_latency().sum_us(), 5300u);

@@ -16,8 +16,7 @@ namespace fourtuple::agent {
 absl::StatusOr<std::unique_ptr<RunSession>> RunSession::Start(Config config) {
   std::unique_ptr<RunSession> session(new RunSession(std::move(config)));
   const Config& c = session->config_;
-  ASSIGN_OR_RETURN(session->pool_,
-                   WorkerPool::Exec(c.workers, sizeof(AgentWorkerShared), c.worker_argv));
+  ASSIGN_OR_RETURN(session->pool_, WorkerPool::Exec(c.workers, sizeof(AgentWorkerShared), c.worker_argv));
   for (int i = 0; i < session->pool_->count(); ++i) {
     session->shared_.push_back(static_cast<const AgentWorkerShared*>(session->pool_->shared(i)));
   }
@@ -27,9 +26,8 @@ absl::StatusOr<std::unique_ptr<RunSession>> RunSession::Start(Config config) {
     *command.mutable_start() = std::move(slices[i]);
     absl::Status sent = session->pool_->Send(i, command.SerializeAsString());
     if (!sent.ok()) {
-      return absl::Status(sent.code(),
-                          absl::StrCat("starting worker ", i, " (pid ", session->pool_->pid(i),
-                                       "): ", sent.message()));
+      return absl::Status(sent.code(), absl::StrCat("starting worker ", i, " (pid ", session->pool_->pid(i),
+                                                    "): ", sent.message()));
     }
   }
   return session;

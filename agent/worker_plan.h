@@ -13,10 +13,10 @@
 namespace fourtuple::agent {
 
 struct WorkerCountRequest {
-  uint64_t connections = 0;        // the assignment's
+  uint64_t connections = 0;           // the assignment's
   uint32_t assignment_processes = 0;  // Assignment.processes; 0 = not set
-  int flag_processes = 0;          // --processes; 0 = auto
-  uint64_t nofile_soft = 0;        // RLIMIT_NOFILE soft, as the workers inherit it
+  int flag_processes = 0;             // --processes; 0 = auto
+  uint64_t nofile_soft = 0;           // RLIMIT_NOFILE soft, as the workers inherit it
   uint32_t cores = 1;
 };
 

@@ -71,23 +71,21 @@ absl::StatusOr<Cidr> ParsePrefix(absl::string_view text) {
   absl::string_view length_text = text.substr(slash + 1);
   absl::StatusOr<IpAddress> address = ParseIpAddress(address_text);
   if (!address.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\": ", address.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": ", address.status().message()));
   }
   const int bits = AddressBits(address->family);
   int prefix_length = -1;
   bool digits_only = !length_text.empty() && length_text.size() <= 3 &&
                      length_text.find_first_not_of("0123456789") == absl::string_view::npos;
   if (!digits_only || !absl::SimpleAtoi(length_text, &prefix_length) || prefix_length > bits) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\": prefix length must be 0..", bits));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": prefix length must be 0..", bits));
   }
   absl::uint128 value = ToInteger(*address);
   absl::uint128 network = value & PrefixMask(bits, prefix_length);
   if (network != value) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text, "\": address has bits set past the prefix (did you mean ",
-        FromInteger(address->family, network).ToString(), "/", prefix_length, "?)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": address has bits set past the prefix (did you mean ",
+                     FromInteger(address->family, network).ToString(), "/", prefix_length, "?)"));
   }
   Cidr cidr;
   cidr.network = *address;
@@ -103,8 +101,8 @@ absl::StatusOr<uint16_t> ParsePort(absl::string_view endpoint_text, absl::string
                      port_text.find_first_not_of("0123456789") == absl::string_view::npos;
   if (!digits_only || !absl::SimpleAtoi(port_text, &port) || port < static_cast<uint32_t>(low) ||
       port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", endpoint_text, "\": port \"", port_text,
-                                                   "\" must be a number ", low, "..65535"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", endpoint_text, "\": port \"", port_text, "\" must be a number ", low, "..65535"));
   }
   return static_cast<uint16_t>(port);
 }
@@ -184,12 +182,10 @@ absl::StatusOr<IpAddress> ParseIpAddress(absl::string_view text) {
       return address;
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("\"", text, "\" is not an IPv4 or IPv6 address"));
+  return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not an IPv4 or IPv6 address"));
 }
 
-absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
-                                                        size_t max_addresses) {
+absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text, size_t max_addresses) {
   if (text.find('/') != absl::string_view::npos) {
     absl::StatusOr<Cidr> cidr = ParsePrefix(text);
     if (!cidr.ok()) return cidr.status();
@@ -198,12 +194,10 @@ absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
     absl::uint128 count = host_bits == 128 ? absl::Uint128Max() : absl::uint128(1) << host_bits;
     if (count > max_addresses) {
       if (host_bits >= 64) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("\"", text, "\" has 2^", host_bits, " addresses; at most ",
-                         max_addresses, " are allowed"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "\"", text, "\" has 2^", host_bits, " addresses; at most ", max_addresses, " are allowed"));
       }
-      return absl::InvalidArgumentError(TooMany(absl::StrCat("\"", text, "\""), count,
-                                                max_addresses));
+      return absl::InvalidArgumentError(TooMany(absl::StrCat("\"", text, "\""), count, max_addresses));
     }
     std::vector<IpAddress> addresses;
     addresses.reserve(static_cast<size_t>(count));
@@ -222,8 +216,8 @@ absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
     absl::StatusOr<IpAddress> last = ParseIpAddress(last_text);
     for (const auto* part : {&first, &last}) {
       if (!part->ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "range \"", text, "\": ", part->status().message(), "; expected FIRST-LAST"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("range \"", text, "\": ", part->status().message(), "; expected FIRST-LAST"));
       }
     }
     if (first->family != last->family) {
@@ -233,15 +227,13 @@ absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
     absl::uint128 low = ToInteger(*first);
     absl::uint128 high = ToInteger(*last);
     if (low > high) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("range \"", text, "\": first address is after last"));
+      return absl::InvalidArgumentError(absl::StrCat("range \"", text, "\": first address is after last"));
     }
     absl::uint128 span = high - low;  // count - 1: the whole IPv6 space does not fit +1
     if (span >= max_addresses) {
       if (span == absl::Uint128Max()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("range \"", text, "\" has 2^128 addresses; at most ", max_addresses,
-                         " are allowed"));
+        return absl::InvalidArgumentError(absl::StrCat("range \"", text, "\" has 2^128 addresses; at most ",
+                                                       max_addresses, " are allowed"));
       }
       return absl::InvalidArgumentError(
           TooMany(absl::StrCat("range \"", text, "\""), span + 1, max_addresses));
@@ -257,13 +249,11 @@ absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
 
   absl::StatusOr<IpAddress> single = ParseIpAddress(text);
   if (!single.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(single.status().message(),
-                     "; expected an address, a range FIRST-LAST or a prefix ADDR/LEN"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        single.status().message(), "; expected an address, a range FIRST-LAST or a prefix ADDR/LEN"));
   }
   if (max_addresses < 1) {
-    return absl::InvalidArgumentError(
-        TooMany(absl::StrCat("\"", text, "\""), 1, max_addresses));
+    return absl::InvalidArgumentError(TooMany(absl::StrCat("\"", text, "\""), 1, max_addresses));
   }
   return std::vector<IpAddress>{*single};
 }
@@ -286,14 +276,13 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text, bool allow_port_z
       return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is missing \":PORT\""));
     }
     if (rest.front() != ':') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\": expected \":PORT\" after \"]\""));
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": expected \":PORT\" after \"]\""));
     }
     port_text = rest.substr(1);
     absl::StatusOr<IpAddress> address = ParseIpAddress(address_text);
     if (!address.ok() || address->family != AF_INET6) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", text, "\": \"", address_text, "\" in brackets is not an IPv6 address"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\": \"", address_text, "\" in brackets is not an IPv6 address"));
     }
   } else {
     size_t colon = text.rfind(':');
@@ -314,8 +303,7 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text, bool allow_port_z
   }
   absl::StatusOr<IpAddress> address = ParseIpAddress(address_text);
   if (!address.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\": ", address.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": ", address.status().message()));
   }
   absl::StatusOr<uint16_t> port = ParsePort(text, port_text, allow_port_zero);
   if (!port.ok()) return port.status();
@@ -325,14 +313,13 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text, bool allow_port_z
   return endpoint;
 }
 
-absl::StatusOr<std::vector<Endpoint>> ParseEndpointList(absl::string_view text,
-                                                        bool allow_port_zero) {
+absl::StatusOr<std::vector<Endpoint>> ParseEndpointList(absl::string_view text, bool allow_port_zero) {
   std::vector<Endpoint> endpoints;
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     part = absl::StripAsciiWhitespace(part);
     if (part.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", text, "\" has an empty entry; expected ADDR:PORT[,ADDR:PORT...]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\" has an empty entry; expected ADDR:PORT[,ADDR:PORT...]"));
     }
     absl::StatusOr<Endpoint> endpoint = ParseEndpoint(part, allow_port_zero);
     if (!endpoint.ok()) return endpoint.status();
@@ -347,9 +334,7 @@ bool Cidr::Contains(const IpAddress& address) const {
   return (ToInteger(address) & mask) == (ToInteger(network) & mask);
 }
 
-std::string Cidr::ToString() const {
-  return absl::StrCat(network.ToString(), "/", prefix_length);
-}
+std::string Cidr::ToString() const { return absl::StrCat(network.ToString(), "/", prefix_length); }
 
 absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
   if (text.find('/') == absl::string_view::npos) {

@@ -53,8 +53,7 @@ absl::StatusOr<std::vector<IpAddress>> ParseAddressSpec(absl::string_view text,
 absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text, bool allow_port_zero = false);
 
 // "ADDR:PORT,ADDR:PORT".
-absl::StatusOr<std::vector<Endpoint>> ParseEndpointList(absl::string_view text,
-                                                        bool allow_port_zero = false);
+absl::StatusOr<std::vector<Endpoint>> ParseEndpointList(absl::string_view text, bool allow_port_zero = false);
 
 // An IPv4/IPv6 prefix ("127.0.0.0/8"); used by --allow-targets. ParseCidr
 // reads a lone address as its /32 or /128.

@@ -52,9 +52,8 @@ TEST(ParseIpAddressTest, IPv4AndIPv6) {
 TEST(ParseIpAddressTest, RefusesWithTheText) {
   EXPECT_EQ(ErrorOf(ParseIpAddress("127.0.1.300").status()),
             "\"127.0.1.300\" is not an IPv4 or IPv6 address");
-  for (const char* bad : {"", "127.0.1", "127.1", "1.2.3.4.5", "localhost", " 127.0.0.1",
-                          "::1::2", "[::1]", "127.0.0.1/8",
-                          "0000:0000:0000:0000:0000:0000:0000:0000:0000"}) {
+  for (const char* bad : {"", "127.0.1", "127.1", "1.2.3.4.5", "localhost", " 127.0.0.1", "::1::2", "[::1]",
+                          "127.0.0.1/8", "0000:0000:0000:0000:0000:0000:0000:0000:0000"}) {
     absl::StatusOr<IpAddress> parsed = ParseIpAddress(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
     EXPECT_THAT(parsed.status().message(), HasSubstr(absl::StrCat("\"", bad, "\""))) << bad;
@@ -78,18 +77,17 @@ TEST(ParseAddressSpecTest, Single) {
 TEST(ParseAddressSpecTest, RangeIsInclusive) {
   absl::StatusOr<std::vector<IpAddress>> range = ParseAddressSpec("127.0.1.1-127.0.1.8");
   ASSERT_TRUE(range.ok()) << range.status();
-  EXPECT_THAT(Strings(*range), ElementsAre("127.0.1.1", "127.0.1.2", "127.0.1.3", "127.0.1.4",
-                                           "127.0.1.5", "127.0.1.6", "127.0.1.7", "127.0.1.8"));
+  EXPECT_THAT(Strings(*range), ElementsAre("127.0.1.1", "127.0.1.2", "127.0.1.3", "127.0.1.4", "127.0.1.5",
+                                           "127.0.1.6", "127.0.1.7", "127.0.1.8"));
   EXPECT_THAT(Strings(*ParseAddressSpec("127.0.0.5-127.0.0.5")), ElementsAre("127.0.0.5"));
 }
 
 TEST(ParseAddressSpecTest, RangeAcrossOctets) {
   absl::StatusOr<std::vector<IpAddress>> range = ParseAddressSpec("127.0.1.250-127.0.2.5");
   ASSERT_TRUE(range.ok()) << range.status();
-  EXPECT_THAT(Strings(*range),
-              ElementsAre("127.0.1.250", "127.0.1.251", "127.0.1.252", "127.0.1.253",
-                          "127.0.1.254", "127.0.1.255", "127.0.2.0", "127.0.2.1", "127.0.2.2",
-                          "127.0.2.3", "127.0.2.4", "127.0.2.5"));
+  EXPECT_THAT(Strings(*range), ElementsAre("127.0.1.250", "127.0.1.251", "127.0.1.252", "127.0.1.253",
+                                           "127.0.1.254", "127.0.1.255", "127.0.2.0", "127.0.2.1",
+                                           "127.0.2.2", "127.0.2.3", "127.0.2.4", "127.0.2.5"));
   EXPECT_THAT(Strings(*ParseAddressSpec("126.255.255.255-127.0.0.1")),
               ElementsAre("126.255.255.255", "127.0.0.0", "127.0.0.1"));
   EXPECT_THAT(Strings(*ParseAddressSpec("255.255.255.254-255.255.255.255")),
@@ -107,12 +105,10 @@ TEST(ParseAddressSpecTest, IPv6RangeCarriesAcrossGroupsAndHalves) {
 TEST(ParseAddressSpecTest, RangeErrors) {
   EXPECT_EQ(ErrorOf(ParseAddressSpec("127.0.1.9-127.0.1.1").status()),
             "range \"127.0.1.9-127.0.1.1\": first address is after last");
-  EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.1.1-::1").status()),
-              HasSubstr("different families"));
+  EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.1.1-::1").status()), HasSubstr("different families"));
   EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.1.1-127.0.1.300").status()),
               HasSubstr("\"127.0.1.300\" is not an IPv4 or IPv6 address"));
-  EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.1.1-").status()),
-              HasSubstr("range \"127.0.1.1-\""));
+  EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.1.1-").status()), HasSubstr("range \"127.0.1.1-\""));
   EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.1.1-127.0.1.5-127.0.1.8").status()),
               HasSubstr("range \"127.0.1.1-127.0.1.5-127.0.1.8\""));
 }
@@ -120,8 +116,8 @@ TEST(ParseAddressSpecTest, RangeErrors) {
 TEST(ParseAddressSpecTest, CidrIncludesEveryAddress) {
   absl::StatusOr<std::vector<IpAddress>> block = ParseAddressSpec("127.0.2.0/29");
   ASSERT_TRUE(block.ok()) << block.status();
-  EXPECT_THAT(Strings(*block), ElementsAre("127.0.2.0", "127.0.2.1", "127.0.2.2", "127.0.2.3",
-                                           "127.0.2.4", "127.0.2.5", "127.0.2.6", "127.0.2.7"));
+  EXPECT_THAT(Strings(*block), ElementsAre("127.0.2.0", "127.0.2.1", "127.0.2.2", "127.0.2.3", "127.0.2.4",
+                                           "127.0.2.5", "127.0.2.6", "127.0.2.7"));
   EXPECT_THAT(Strings(*ParseAddressSpec("127.0.3.4/32")), ElementsAre("127.0.3.4"));
   EXPECT_THAT(Strings(*ParseAddressSpec("fd00::/126")),
               ElementsAre("fd00::", "fd00::1", "fd00::2", "fd00::3"));
@@ -132,12 +128,9 @@ TEST(ParseAddressSpecTest, CidrIncludesEveryAddress) {
 TEST(ParseAddressSpecTest, CidrErrors) {
   EXPECT_EQ(ErrorOf(ParseAddressSpec("127.0.0.0/33").status()),
             "\"127.0.0.0/33\": prefix length must be 0..32");
-  EXPECT_EQ(ErrorOf(ParseAddressSpec("fd00::/129").status()),
-            "\"fd00::/129\": prefix length must be 0..128");
-  for (const char* bad : {"127.0.0.0/", "127.0.0.0/-1", "127.0.0.0/x", "127.0.0.0/1000",
-                          "127.0.0.0/24/1"}) {
-    EXPECT_THAT(ErrorOf(ParseAddressSpec(bad).status()), HasSubstr("prefix length must be 0..32"))
-        << bad;
+  EXPECT_EQ(ErrorOf(ParseAddressSpec("fd00::/129").status()), "\"fd00::/129\": prefix length must be 0..128");
+  for (const char* bad : {"127.0.0.0/", "127.0.0.0/-1", "127.0.0.0/x", "127.0.0.0/1000", "127.0.0.0/24/1"}) {
+    EXPECT_THAT(ErrorOf(ParseAddressSpec(bad).status()), HasSubstr("prefix length must be 0..32")) << bad;
   }
   EXPECT_THAT(ErrorOf(ParseAddressSpec("127.0.0.300/24").status()),
               HasSubstr("\"127.0.0.300\" is not an IPv4 or IPv6 address"));
@@ -204,15 +197,13 @@ TEST(ParseEndpointTest, Errors) {
   EXPECT_THAT(ErrorOf(ParseEndpoint("").status()), HasSubstr("expected ADDR:PORT"));
   EXPECT_THAT(ErrorOf(ParseEndpoint("::1:80").status()), HasSubstr("[ADDR]:PORT"));
   EXPECT_THAT(ErrorOf(ParseEndpoint("[::1:80").status()), HasSubstr("closing"));
-  EXPECT_THAT(ErrorOf(ParseEndpoint("[127.0.0.1]:80").status()),
-              HasSubstr("is not an IPv6 address"));
+  EXPECT_THAT(ErrorOf(ParseEndpoint("[127.0.0.1]:80").status()), HasSubstr("is not an IPv6 address"));
   EXPECT_THAT(ErrorOf(ParseEndpoint("[::1]80").status()), HasSubstr("expected \":PORT\""));
   EXPECT_EQ(ErrorOf(ParseEndpoint("127.0.0.300:80").status()),
             "\"127.0.0.300:80\": \"127.0.0.300\" is not an IPv4 or IPv6 address");
-  for (const char* bad : {"127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:8o",
-                          "127.0.0.1:080000", "127.0.0.1:99999999999999999999"}) {
-    EXPECT_THAT(ErrorOf(ParseEndpoint(bad).status()), HasSubstr("must be a number 1..65535"))
-        << bad;
+  for (const char* bad : {"127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:8o", "127.0.0.1:080000",
+                          "127.0.0.1:99999999999999999999"}) {
+    EXPECT_THAT(ErrorOf(ParseEndpoint(bad).status()), HasSubstr("must be a number 1..65535")) << bad;
   }
   EXPECT_THAT(ErrorOf(ParseEndpoint("localhost").status()), HasSubstr("\"localhost\""));
 }
@@ -329,8 +320,7 @@ TEST(CidrTest, LoneAddressIsAHostPrefix) {
 }
 
 TEST(CidrTest, Errors) {
-  EXPECT_EQ(ErrorOf(ParseCidr("127.0.0.0/33").status()),
-            "\"127.0.0.0/33\": prefix length must be 0..32");
+  EXPECT_EQ(ErrorOf(ParseCidr("127.0.0.0/33").status()), "\"127.0.0.0/33\": prefix length must be 0..32");
   EXPECT_THAT(ErrorOf(ParseCidr("127.0.0.1/8").status()), HasSubstr("did you mean 127.0.0.0/8"));
   EXPECT_THAT(ErrorOf(ParseCidr("loopback").status()),
               HasSubstr("\"loopback\" is not an IPv4 or IPv6 address; expected ADDR/LEN"));

@@ -31,9 +31,9 @@ absl::StatusOr<std::string> ReadTokenFile(absl::string_view path) {
   }
   if ((info.st_mode & (S_IROTH | S_IWOTH)) != 0) {
     close(fd);
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "token file %s is open to every user (mode %04o): run chmod o-rwx %s (or chmod 600)", name,
-        info.st_mode & 07777, name));
+    return absl::PermissionDeniedError(
+        absl::StrFormat("token file %s is open to every user (mode %04o): run chmod o-rwx %s (or chmod 600)",
+                        name, info.st_mode & 07777, name));
   }
   std::string text;
   char buffer[1024];
@@ -63,16 +63,16 @@ absl::StatusOr<std::string> ReadTokenFile(absl::string_view path) {
   }
   for (char c : token) {
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "token file ", name,
-          ": the token must be printable ASCII without spaces or line breaks (one line, e.g. "
-          "openssl rand -hex 32)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("token file ", name,
+                       ": the token must be printable ASCII without spaces or line breaks (one line, e.g. "
+                       "openssl rand -hex 32)"));
     }
   }
   if (token.size() < kMinTokenLength) {
-    return absl::InvalidArgumentError(absl::StrCat("token file ", name, ": the token has ",
-                                                   token.size(), " characters; use at least ",
-                                                   kMinTokenLength, " (e.g. openssl rand -hex 32)"));
+    return absl::InvalidArgumentError(absl::StrCat("token file ", name, ": the token has ", token.size(),
+                                                   " characters; use at least ", kMinTokenLength,
+                                                   " (e.g. openssl rand -hex 32)"));
   }
   return std::string(token);
 }

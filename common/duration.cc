@@ -35,9 +35,9 @@ const Unit* FindUnit(absl::string_view name) {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 absl::Status NotADuration(absl::string_view text) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "\"", text, "\" is not a duration; expected a number and a unit (", kUnitList,
-      "), e.g. \"500ms\" or \"1.5s\""));
+  return absl::InvalidArgumentError(absl::StrCat("\"", text,
+                                                 "\" is not a duration; expected a number and a unit (",
+                                                 kUnitList, "), e.g. \"500ms\" or \"1.5s\""));
 }
 
 // `value` of `unit` written with at most 9 decimals, when that is exact.
@@ -68,8 +68,7 @@ bool FormatIn(int64_t nanoseconds, const Unit& unit, std::string* out) {
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
   if (text.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("duration is empty; expected a number and a unit (", kUnitList,
-                     "), e.g. \"10s\""));
+        absl::StrCat("duration is empty; expected a number and a unit (", kUnitList, "), e.g. \"10s\""));
   }
   if (text.front() == '-') {
     return absl::InvalidArgumentError(
@@ -91,8 +90,8 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
 
   absl::string_view unit_text = text.substr(i);
   if (unit_text.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" needs a unit: ", kUnitList,
-                                                   " (e.g. \"", text, "s\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" needs a unit: ", kUnitList, " (e.g. \"", text, "s\")"));
   }
   const Unit* unit = FindUnit(unit_text);
   if (unit == nullptr) {
@@ -101,14 +100,14 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
       letters_only = letters_only && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
     }
     if (!letters_only) return NotADuration(text);
-    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" has unknown unit \"",
-                                                   unit_text, "\"; expected one of ", kUnitList));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" has unknown unit \"", unit_text, "\"; expected one of ", kUnitList));
   }
 
   // Integer arithmetic in nanoseconds: "0.1s" must be exactly 100ms.
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  absl::Status too_large = absl::InvalidArgumentError(
-      absl::StrCat("\"", text, "\" is too large; at most about 292 years"));
+  absl::Status too_large =
+      absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is too large; at most about 292 years"));
   int64_t whole = 0;
   for (char c : integer_digits) {
     if (whole > (kMax - 9) / 10) return too_large;
@@ -119,14 +118,13 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
 
   // The fraction, digit by digit: each adds unit * digit / 10^k, and must end
   // on a whole nanosecond.
-  int64_t numerator = 0;     // fraction digits as an integer
-  int64_t denominator = 1;   // 10^digits
+  int64_t numerator = 0;    // fraction digits as an integer
+  int64_t denominator = 1;  // 10^digits
   for (char c : fraction_digits) {
     if (denominator > kMax / 10 / 10) {
       // More digits than any unit can use; only zeros may follow.
       if (c != '0') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("\"", text, "\" is finer than a nanosecond"));
+        return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is finer than a nanosecond"));
       }
       continue;
     }
@@ -138,8 +136,7 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
     __extension__ using Wide = __int128;
     Wide product = static_cast<Wide>(numerator) * unit->nanoseconds;
     if (product % denominator != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\" is finer than a nanosecond"));
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is finer than a nanosecond"));
     }
     auto fraction_ns = static_cast<int64_t>(product / denominator);
     if (nanoseconds > kMax - fraction_ns) return too_large;
@@ -157,8 +154,7 @@ std::string DurationToString(absl::Duration d) {
   std::string best;
   for (const Unit& unit : kUnits) {
     std::string candidate;
-    if (FormatIn(nanoseconds, unit, &candidate) &&
-        (best.empty() || candidate.size() < best.size())) {
+    if (FormatIn(nanoseconds, unit, &candidate) && (best.empty() || candidate.size() < best.size())) {
       best = std::move(candidate);
     }
   }

@@ -56,18 +56,18 @@ TEST(ParseDurationTest, RefusesBareNumbers) {
 
 TEST(ParseDurationTest, RefusesNegativeEmptyAndUnknownUnits) {
   EXPECT_EQ(ErrorOf("-5s"), "\"-5s\" is negative; a duration must be 0 or more");
-  EXPECT_EQ(ErrorOf(""), "duration is empty; expected a number and a unit (ns, us, ms, s, m, h), "
-                         "e.g. \"10s\"");
-  EXPECT_EQ(ErrorOf("10x"),
-            "\"10x\" has unknown unit \"x\"; expected one of ns, us, ms, s, m, h");
+  EXPECT_EQ(ErrorOf(""),
+            "duration is empty; expected a number and a unit (ns, us, ms, s, m, h), "
+            "e.g. \"10s\"");
+  EXPECT_EQ(ErrorOf("10x"), "\"10x\" has unknown unit \"x\"; expected one of ns, us, ms, s, m, h");
   EXPECT_THAT(ErrorOf("10sec"), HasSubstr("unknown unit \"sec\""));
   EXPECT_THAT(ErrorOf("10S"), HasSubstr("unknown unit \"S\""));
   EXPECT_THAT(ErrorOf("1d"), HasSubstr("unknown unit \"d\""));
 }
 
 TEST(ParseDurationTest, RefusesMalformed) {
-  for (const char* bad : {"s", "ms", ".s", "1.2.3s", "1m30s", " 10s", "10 s", "10s ", "+5s",
-                          "1e3ms", "0x10s", "1,5s", "inf"}) {
+  for (const char* bad :
+       {"s", "ms", ".s", "1.2.3s", "1m30s", " 10s", "10 s", "10s ", "+5s", "1e3ms", "0x10s", "1,5s", "inf"}) {
     std::string error = ErrorOf(bad);
     EXPECT_THAT(error, HasSubstr(absl::StrCat("\"", bad, "\""))) << bad;
   }
@@ -105,13 +105,23 @@ TEST(DurationToStringTest, PicksTheShortestWholeForm) {
 }
 
 TEST(DurationToStringTest, ReadsBackExactly) {
-  const absl::Duration samples[] = {
-      absl::Nanoseconds(1),         absl::Nanoseconds(999),     absl::Microseconds(1),
-      absl::Nanoseconds(123456789), absl::Milliseconds(1),      absl::Milliseconds(999),
-      absl::Milliseconds(1001),     absl::Seconds(1),           absl::Seconds(59),
-      absl::Seconds(61),            absl::Seconds(3599),        absl::Seconds(3601),
-      absl::Minutes(59),            absl::Minutes(61),          absl::Hours(25),
-      absl::Hours(2000000),         absl::Nanoseconds(7200000000001)};
+  const absl::Duration samples[] = {absl::Nanoseconds(1),
+                                    absl::Nanoseconds(999),
+                                    absl::Microseconds(1),
+                                    absl::Nanoseconds(123456789),
+                                    absl::Milliseconds(1),
+                                    absl::Milliseconds(999),
+                                    absl::Milliseconds(1001),
+                                    absl::Seconds(1),
+                                    absl::Seconds(59),
+                                    absl::Seconds(61),
+                                    absl::Seconds(3599),
+                                    absl::Seconds(3601),
+                                    absl::Minutes(59),
+                                    absl::Minutes(61),
+                                    absl::Hours(25),
+                                    absl::Hours(2000000),
+                                    absl::Nanoseconds(7200000000001)};
   for (absl::Duration d : samples) {
     std::string text = DurationToString(d);
     absl::StatusOr<absl::Duration> back = ParseDuration(text);

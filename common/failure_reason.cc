@@ -54,8 +54,7 @@ constexpr Hint kHints[] = {
     {"EMFILE", "fds",
      "per-process file descriptor limit reached: raise ulimit -n (LimitNOFILE= for systemd, "
      "up to fs.nr_open) or use more processes"},
-    {"ENFILE", "fds",
-     "system-wide file limit reached: raise fs.file-max (sysctl -w fs.file-max=N)"},
+    {"ENFILE", "fds", "system-wide file limit reached: raise fs.file-max (sysctl -w fs.file-max=N)"},
     {"ECONNREFUSED", "target",
      "nothing listening on the target port, or its accept backlog overflowed: check the "
      "target is up, raise its listen backlog and net.core.somaxconn"},

@@ -21,9 +21,7 @@ inline constexpr int kReasonOther = 164;           // errno out of range: "other
 inline constexpr int kReasonSlots = 165;           // size of a per-reason counter array
 
 // Folds an errno (or one of our codes) into [0, kReasonSlots).
-inline int ReasonCode(int code) {
-  return (code > 0 && code < kReasonSlots) ? code : kReasonOther;
-}
+inline int ReasonCode(int code) { return (code > 0 && code < kReasonSlots) ? code : kReasonOther; }
 
 // "EADDRNOTAVAIL", "connect_timeout", ...; "E<number>" for an errno without a name.
 absl::string_view ReasonName(int code);

@@ -129,8 +129,7 @@ TEST(ReasonHintTest, CommonReasonsHaveCauseAndFix) {
   EXPECT_THAT(ReasonHint("ENOMEM"), HasSubstr("memory"));
   EXPECT_THAT(ReasonHint("ENETUNREACH"), HasSubstr("route"));
   EXPECT_THAT(ReasonHint("EHOSTUNREACH"), HasSubstr("route"));
-  for (const char* name : {"ECONNRESET", "EADDRINUSE", "peer_closed", "echo_mismatch",
-                           "echo_timeout"}) {
+  for (const char* name : {"ECONNRESET", "EADDRINUSE", "peer_closed", "echo_mismatch", "echo_timeout"}) {
     EXPECT_FALSE(ReasonHint(name).empty()) << name;
     // Cause, then fix after the colon.
     EXPECT_THAT(ReasonHint(name), HasSubstr(": ")) << name;

@@ -1,13 +1,12 @@
 #include "common/grpc_credentials.h"
 
 #include <fcntl.h>
+#include <grpcpp/support/client_interceptor.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <map>
 #include <utility>
-
-#include <grpcpp/support/client_interceptor.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -44,12 +43,14 @@ absl::StatusOr<std::string> ReadPemFile(absl::string_view flag, const std::strin
     text.append(buffer, static_cast<size_t>(n));
     if (text.size() > (1 << 20)) {
       close(fd);
-      return FlagError(flag, absl::InvalidArgumentError(absl::StrCat(path, " is over 1 MiB; expected a PEM file")));
+      return FlagError(flag,
+                       absl::InvalidArgumentError(absl::StrCat(path, " is over 1 MiB; expected a PEM file")));
     }
   }
   close(fd);
   if (!absl::StrContains(text, "-----BEGIN ")) {
-    return FlagError(flag, absl::InvalidArgumentError(absl::StrCat(path, " is not a PEM file (no -----BEGIN line)")));
+    return FlagError(
+        flag, absl::InvalidArgumentError(absl::StrCat(path, " is not a PEM file (no -----BEGIN line)")));
   }
   return text;
 }
@@ -89,8 +90,7 @@ class TokenInterceptorFactory final : public grpc::experimental::ClientIntercept
 class TokenChannelCredentials final : public grpc::ChannelCredentials {
  public:
   TokenChannelCredentials(std::shared_ptr<grpc::ChannelCredentials> inner, const std::string& token)
-      : inner_(std::move(inner)),
-        value_(std::make_shared<const std::string>(absl::StrCat(kBearer, token))) {}
+      : inner_(std::move(inner)), value_(std::make_shared<const std::string>(absl::StrCat(kBearer, token))) {}
 
  protected:
   grpc::SecureChannelCredentials* AsSecureCredentials() override { return nullptr; }
@@ -163,8 +163,7 @@ absl::StatusOr<ServerAuth> LoadServerAuth(const AuthFlags& flags) {
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> ca = ReadPemFile("tls-ca", flags.tls_ca);
   if (!ca.ok()) return ca.status();
-  grpc::SslServerCredentialsOptions options(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   options.pem_root_certs = *std::move(ca);
   options.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
   auth.credentials = grpc::SslServerCredentials(options);
@@ -172,8 +171,7 @@ absl::StatusOr<ServerAuth> LoadServerAuth(const AuthFlags& flags) {
   return auth;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(
-    const AuthFlags& flags) {
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(const AuthFlags& flags) {
   std::shared_ptr<grpc::ChannelCredentials> channel;
   if (flags.tls_ca.empty()) {
     if (!flags.tls_cert.empty() || !flags.tls_key.empty()) {
@@ -207,15 +205,15 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(
       std::make_shared<TokenChannelCredentials>(std::move(channel), *token));
 }
 
-absl::Status CheckExposure(absl::string_view flag, const Endpoint& endpoint,
-                           const ServerAuth& auth, bool insecure) {
+absl::Status CheckExposure(absl::string_view flag, const Endpoint& endpoint, const ServerAuth& auth,
+                           bool insecure) {
   if (endpoint.address.IsLoopback() || auth.authenticated()) return absl::OkStatus();
   if (!insecure) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, "=", endpoint.ToString(),
-        " is not a loopback address and no authentication is set: anyone who reaches it could "
-        "command this server: use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure "
-        "to serve there without authentication"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, "=", endpoint.ToString(),
+                     " is not a loopback address and no authentication is set: anyone who reaches it could "
+                     "command this server: use --token-file or --tls-cert/--tls-key/--tls-ca, or --insecure "
+                     "to serve there without authentication"));
   }
   LOG_WARNING(
       "*** --insecure: serving on %s WITHOUT authentication: anyone who can reach this port "

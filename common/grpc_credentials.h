@@ -59,13 +59,12 @@ absl::StatusOr<ServerAuth> LoadServerAuth(const AuthFlags& flags);
 // The coordinator's side: TLS when --tls-ca is given (with --tls-cert and
 // --tls-key as the client certificate, both or neither), plaintext
 // otherwise; either way the token, if any, is attached to every call.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(
-    const AuthFlags& flags);
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(const AuthFlags& flags);
 
 // Refuses serving on a non-loopback `endpoint` (given with --`flag`) without
 // a token or TLS unless `insecure`; with `insecure`, logs a loud warning.
-absl::Status CheckExposure(absl::string_view flag, const Endpoint& endpoint,
-                           const ServerAuth& auth, bool insecure);
+absl::Status CheckExposure(absl::string_view flag, const Endpoint& endpoint, const ServerAuth& auth,
+                           bool insecure);
 
 // For a failed call to one of our servers: a sentence saying which flag to
 // check, or empty when the status does not look like an auth problem.

@@ -45,7 +45,8 @@ void Histogram::Record(uint64_t value_us) {
 }
 
 void Histogram::Add(const SharedHistogram& shared) {
-  for (int i = 0; i < kHistogramBuckets; ++i) buckets_[i] += shared.buckets[i].load(std::memory_order_relaxed);
+  for (int i = 0; i < kHistogramBuckets; ++i)
+    buckets_[i] += shared.buckets[i].load(std::memory_order_relaxed);
   count_ += shared.count.load(std::memory_order_relaxed);
   sum_us_ += shared.sum_us.load(std::memory_order_relaxed);
   max_us_ = std::max(max_us_, shared.max_us.load(std::memory_order_relaxed));

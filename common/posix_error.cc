@@ -9,8 +9,8 @@
 namespace fourtuple {
 
 absl::Status PosixError(absl::string_view context, int error_number) {
-  std::string message = absl::StrCat(context, ": ", ErrnoName(error_number), " (",
-                                     std::strerror(error_number), ")");
+  std::string message =
+      absl::StrCat(context, ": ", ErrnoName(error_number), " (", std::strerror(error_number), ")");
   switch (error_number) {
     case EMFILE:
     case ENFILE:

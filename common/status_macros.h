@@ -9,15 +9,14 @@
 #define FT_CONCAT_(a, b) FT_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::absl::Status ft_status_ = (expr);            \
-    if (!ft_status_.ok()) return ft_status_;       \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status ft_status_ = (expr);      \
+    if (!ft_status_.ok()) return ft_status_; \
   } while (0)
 
 // ASSIGN_OR_RETURN(auto x, Foo()) or ASSIGN_OR_RETURN(x, Foo()).
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL_(FT_CONCAT_(ft_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL_(FT_CONCAT_(ft_statusor_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                           \
   if (!tmp.ok()) return tmp.status();          \

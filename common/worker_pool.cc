@@ -127,8 +127,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Allocate(int count, size
   return pool;
 }
 
-absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Fork(
-    int count, size_t shared_bytes, const std::function<int(WorkerContext&)>& body) {
+absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Fork(int count, size_t shared_bytes,
+                                                             const std::function<int(WorkerContext&)>& body) {
   std::vector<int> child_fds;
   ASSIGN_OR_RETURN(std::unique_ptr<WorkerPool> pool, Allocate(count, shared_bytes, &child_fds));
   pid_t parent = getpid();

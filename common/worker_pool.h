@@ -40,7 +40,7 @@ struct WorkerContext {
   int count = 0;           // workers in the pool
   void* shared = nullptr;  // this worker's block, shared_bytes long, zero at start
   size_t shared_bytes = 0;
-  int control_fd = -1;     // SOCK_SEQPACKET to the parent, CLOEXEC
+  int control_fd = -1;  // SOCK_SEQPACKET to the parent, CLOEXEC
 
   // In an exec'd worker: reads FOURTUPLE_WORKER_* variables, maps the block.
   static absl::StatusOr<WorkerContext> FromEnvironment();
@@ -54,13 +54,13 @@ class WorkerPool {
   struct Exit {
     int index;
     pid_t pid;
-    int wait_status;          // as from waitpid
+    int wait_status;               // as from waitpid
     std::string Describe() const;  // "worker 2 (pid 123) exited with 1" / "killed by SIGKILL"
   };
 
   // `body` runs in each child; its return value is the child's exit code.
-  static absl::StatusOr<std::unique_ptr<WorkerPool>> Fork(
-      int count, size_t shared_bytes, const std::function<int(WorkerContext&)>& body);
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Fork(int count, size_t shared_bytes,
+                                                          const std::function<int(WorkerContext&)>& body);
 
   // Starts `count` children running argv (argv[0] is the path).
   static absl::StatusOr<std::unique_ptr<WorkerPool>> Exec(int count, size_t shared_bytes,
@@ -103,8 +103,8 @@ class WorkerPool {
 
   std::vector<Worker> workers_;
   void* mapping_ = nullptr;
-  size_t shared_bytes_ = 0;   // per worker
-  size_t stride_ = 0;         // shared_bytes_ rounded up to a page
+  size_t shared_bytes_ = 0;  // per worker
+  size_t stride_ = 0;        // shared_bytes_ rounded up to a page
   int memfd_ = -1;
 };
 

@@ -141,8 +141,7 @@ TEST(WorkerPoolTest, ExecWorkersFindTheirBlockAndSocket) {
   ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
   ASSERT_GT(len, 0);
   self[len] = '\0';
-  auto pool = WorkerPool::Exec(2, sizeof(TestBlock),
-                               {self, "--gtest_filter=WorkerPoolExecChild.*"});
+  auto pool = WorkerPool::Exec(2, sizeof(TestBlock), {self, "--gtest_filter=WorkerPoolExecChild.*"});
   ASSERT_TRUE(pool.ok()) << pool.status();
   for (int i = 0; i < 2; ++i) {
     auto* block = static_cast<TestBlock*>((*pool)->shared(i));

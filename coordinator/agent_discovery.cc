@@ -79,18 +79,20 @@ absl::StatusOr<Plan> ExpandDnsAgents(Plan plan, const Resolver& resolve) {
     uint32_t port = 0;
     if (colon == absl::string_view::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
         port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": expected dns:///NAME:PORT, got ", agent.endpoint));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": expected dns:///NAME:PORT, got ", agent.endpoint));
     }
     const absl::string_view name = host_port.substr(0, colon);
     absl::StatusOr<std::vector<IpAddress>> addresses = resolve(name);
     if (!addresses.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat(path, ": ", agent.endpoint, ": cannot resolve ", name, " (", addresses.status().message(), ")"));
+      return absl::UnavailableError(absl::StrCat(path, ": ", agent.endpoint, ": cannot resolve ", name, " (",
+                                                 addresses.status().message(), ")"));
     }
     std::sort(addresses->begin(), addresses->end(), AddressLess);
     addresses->erase(std::unique(addresses->begin(), addresses->end()), addresses->end());
     if (addresses->empty()) {
-      return absl::UnavailableError(absl::StrCat(path, ": ", agent.endpoint, ": ", name, " resolves to no address"));
+      return absl::UnavailableError(
+          absl::StrCat(path, ": ", agent.endpoint, ": ", name, " resolves to no address"));
     }
     for (const IpAddress& address : *addresses) {
       AgentPlan one = agent;
@@ -113,7 +115,8 @@ absl::StatusOr<Plan> ExpandDnsAgents(Plan plan, const Resolver& resolve) {
   absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
   if (!shares.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("plan.agents: with dns:/// names expanded to ",
-                                                   plan.agents.size(), " agents, ", shares.status().message()));
+                                                   plan.agents.size(), " agents, ",
+                                                   shares.status().message()));
   }
   return plan;
 }
@@ -140,8 +143,8 @@ absl::Status ResolveLocalSources(const v1::HostFacts& facts, AgentPlan* agent) {
       const std::string path = LocalSpecPath(*agent, k, &spec);
       return absl::FailedPreconditionError(
           absl::StrCat(path, ": agent ", agent->endpoint, " (host ", facts.hostname(), ") has no address in ",
-                       prefix.ToString(), " for \"", spec, "\" (its addresses: ",
-                       absl::StrJoin(facts.local_addresses(), ", "),
+                       prefix.ToString(), " for \"", spec,
+                       "\" (its addresses: ", absl::StrJoin(facts.local_addresses(), ", "),
                        "); add aliases with deploy/host/sources.sh or widen the prefix"));
     }
   }

@@ -90,7 +90,8 @@ TEST(AgentDiscoveryTest, ExpandedAgentCollidingWithAnotherEntryIsRefused) {
   absl::StatusOr<Plan> expanded = ExpandDnsAgents(plan, Table({{"agents.lab", {"127.0.0.1"}}}));
   ASSERT_FALSE(expanded.ok());
   EXPECT_EQ(expanded.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(expanded.status().message(), HasSubstr("plan.agents[1].endpoint: agent 127.0.0.1:7000 is also plan.agents[0]"));
+  EXPECT_THAT(expanded.status().message(),
+              HasSubstr("plan.agents[1].endpoint: agent 127.0.0.1:7000 is also plan.agents[0]"));
 }
 
 TEST(AgentDiscoveryTest, PerAgentCountsThatNoLongerFitTheTotalAreRefused) {
@@ -128,8 +129,8 @@ TEST(AgentDiscoveryTest, LocalSourcesPickTheHostsOwnAddressesInThePrefix) {
   Plan plan = ParseOrDie(R"([{"endpoint": "10.0.0.5:7000",
                               "source_addresses": ["10.1.0.1", "local:10.1.0.0/16", "local:10.2.0.0/24"]}])");
   AgentPlan agent = plan.agents[0];
-  absl::Status status =
-      ResolveLocalSources(Facts({"127.0.0.1", "10.0.0.5", "10.1.0.1", "10.1.0.2", "fe80::1%eth0", "10.2.0.7"}), &agent);
+  absl::Status status = ResolveLocalSources(
+      Facts({"127.0.0.1", "10.0.0.5", "10.1.0.1", "10.1.0.2", "fe80::1%eth0", "10.2.0.7"}), &agent);
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_THAT(agent.source_addresses, ElementsAre("10.1.0.1", "10.1.0.2", "10.2.0.7"));
 }

@@ -40,7 +40,6 @@ inline constexpr double kAgentBytesPerConnection = 5300;
 // agent's and other processes' growth during the run.
 inline constexpr uint64_t kUsableMemoryPercent = 90;
 
-
 // Above this fill of a (source address, target endpoint) pair's port range
 // the kernel's port search for connect() slows down: warn.
 inline constexpr double kPortFillWarning = 0.5;

@@ -21,7 +21,10 @@ constexpr const char* kAuth[] = {"token-file", "tls-cert", "tls-key", "tls-ca"};
 
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec>* commands = new std::vector<CommandSpec>{
-      {"run", {"plan", "report", "html", "run-id", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {"force"}, {"plan"}},
+      {"run",
+       {"plan", "report", "html", "run-id", kAuth[0], kAuth[1], kAuth[2], kAuth[3]},
+       {"force"},
+       {"plan"}},
       {"preflight", {"plan", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {}, {"plan"}},
       {"probe", {"agents", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {}, {"agents"}},
   };

@@ -95,17 +95,16 @@ class PlanParser {
                        ReadCount(root["max_in_flight"], "plan.max_in_flight", 1, UINT32_MAX));
       plan_.max_in_flight = static_cast<uint32_t>(in_flight);
     }
-    RETURN_IF_ERROR(
-        OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1), &plan_.connect_timeout,
-                         Millis(kMaxTimeoutMs)));
+    RETURN_IF_ERROR(OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1),
+                                     &plan_.connect_timeout, Millis(kMaxTimeoutMs)));
     RETURN_IF_ERROR(
         OptionalDuration(root, "ramp_timeout", "plan", absl::Milliseconds(1), &plan_.ramp_timeout));
     RETURN_IF_ERROR(OptionalDuration(root, "hold", "plan", absl::ZeroDuration(), &plan_.hold));
     if (root.contains("echo")) RETURN_IF_ERROR(ParseEcho(root["echo"]));
+    RETURN_IF_ERROR(OptionalDuration(root, "report_interval", "plan", Millis(kMinReportIntervalMs),
+                                     &plan_.report_interval, Millis(kMaxReportIntervalMs)));
     RETURN_IF_ERROR(
-        OptionalDuration(root, "report_interval", "plan", Millis(kMinReportIntervalMs),
-                         &plan_.report_interval, Millis(kMaxReportIntervalMs)));
-    RETURN_IF_ERROR(OptionalDuration(root, "lease", "plan", Millis(kMinLeaseMs), &plan_.lease, Millis(kMaxLeaseMs)));
+        OptionalDuration(root, "lease", "plan", Millis(kMinLeaseMs), &plan_.lease, Millis(kMaxLeaseMs)));
     if (plan_.lease <= plan_.report_interval) {
       // Heartbeats go out once per report_interval: a shorter lease would
       // expire between two of them.
@@ -253,8 +252,7 @@ class PlanParser {
         agent->source_addresses.push_back(std::move(text));
       }
       if (agent->source_addresses.size() > static_cast<size_t>(kMaxSourceAddresses)) {
-        return FieldError(
-            path, absl::StrCat("at most ", kMaxSourceAddresses, " source addresses per agent"));
+        return FieldError(path, absl::StrCat("at most ", kMaxSourceAddresses, " source addresses per agent"));
       }
       agent->source_specs.push_back(spec);
     }
@@ -300,9 +298,8 @@ class PlanParser {
     RETURN_IF_ERROR(ParseSendExpect(echo));
     RETURN_IF_ERROR(
         OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(), &plan_.echo.interval));
-    RETURN_IF_ERROR(
-        OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout,
-                         Millis(kMaxTimeoutMs)));
+    RETURN_IF_ERROR(OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout,
+                                     Millis(kMaxTimeoutMs)));
     return absl::OkStatus();
   }
 
@@ -330,8 +327,8 @@ class PlanParser {
   }
 
   static absl::StatusOr<std::string> GetSendExpectBytes(const json& value, absl::string_view path) {
-    const std::string expected = absl::StrCat("a string of 1 to ", kMaxSendExpectBytes,
-                                              " bytes (JSON escapes such as \\r\\n work)");
+    const std::string expected =
+        absl::StrCat("a string of 1 to ", kMaxSendExpectBytes, " bytes (JSON escapes such as \\r\\n work)");
     if (!value.is_string()) return WrongType(path, expected, value);
     std::string bytes = value.get<std::string>();
     if (bytes.empty() || bytes.size() > kMaxSendExpectBytes) {

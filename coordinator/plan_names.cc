@@ -23,8 +23,8 @@ absl::Status CheckResolves(const std::string& host_port, const std::string& path
   const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
   if (result != nullptr) freeaddrinfo(result);
   if (rc == EAI_NONAME || rc == EAI_NODATA) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": host \"", host, "\" does not resolve (",
-                                                   gai_strerror(rc), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": host \"", host, "\" does not resolve (", gai_strerror(rc), ")"));
   }
   return absl::OkStatus();
 }
@@ -33,7 +33,8 @@ absl::Status CheckResolves(const std::string& host_port, const std::string& path
 
 absl::Status CheckPlanNamesResolve(const Plan& plan) {
   for (size_t i = 0; i < plan.agents.size(); ++i) {
-    absl::Status status = CheckResolves(plan.agents[i].endpoint, absl::StrCat("plan.agents[", i, "].endpoint"));
+    absl::Status status =
+        CheckResolves(plan.agents[i].endpoint, absl::StrCat("plan.agents[", i, "].endpoint"));
     if (!status.ok()) return status;
   }
   if (!plan.target_control.empty()) return CheckResolves(plan.target_control, "plan.target.control");

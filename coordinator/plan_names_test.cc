@@ -27,11 +27,13 @@ TEST(PlanNamesTest, AddressesAndLocalhostPass) {
 TEST(PlanNamesTest, NameThatDoesNotExistNamesTheField) {
   absl::Status status = CheckPlanNamesResolve(WithAgents({"127.0.0.1:7001", "no-such-agent.invalid:7000"}));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("plan.agents[1].endpoint: host \"no-such-agent.invalid\" does not resolve"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("plan.agents[1].endpoint: host \"no-such-agent.invalid\" does not resolve"));
 
   Plan plan = WithAgents({"127.0.0.1:7001"});
   plan.target_control = "no-such-target.invalid:9001";
-  EXPECT_THAT(CheckPlanNamesResolve(plan).message(), HasSubstr("plan.target.control: host \"no-such-target.invalid\""));
+  EXPECT_THAT(CheckPlanNamesResolve(plan).message(),
+              HasSubstr("plan.target.control: host \"no-such-target.invalid\""));
 }
 
 }  // namespace

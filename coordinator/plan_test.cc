@@ -240,8 +240,7 @@ TEST(PlanTest, SendExpectErrorsNameTheField) {
                         "work), got 0 bytes"));
   EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "a", "expect": 7})")),
               HasSubstr("plan.echo.expect: expected a string of 1 to 4096 bytes"));
-  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": ["a"], "expect": "b"})")),
-              HasSubstr("got an array"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": ["a"], "expect": "b"})")), HasSubstr("got an array"));
   const std::string longest(4096, 'x');
   EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"send": ")" + longest + R"(", "expect": "b"})")).ok());
   EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "a", "expect": ")" + longest + R"(x"})")),
@@ -448,14 +447,16 @@ TEST(PlanTest, BadDnsEndpointsAndLocalSourcesNameTheField) {
     std::string text = absl::StrReplaceAll(agent, {{"ENDPOINT", endpoint}, {"SOURCE", source}});
     return R"({"target": {"endpoints": ["127.0.0.1:9000"]}, "connections": 1)" + text + "}";
   };
-  EXPECT_THAT(ErrorOf(plan_with("dns:///agents", "127.0.1.1")), HasSubstr("plan.agents[0].endpoint: expected HOST:PORT"));
+  EXPECT_THAT(ErrorOf(plan_with("dns:///agents", "127.0.1.1")),
+              HasSubstr("plan.agents[0].endpoint: expected HOST:PORT"));
   EXPECT_THAT(ErrorOf(plan_with("dns:///127.0.0.1:7000", "127.0.1.1")),
               HasSubstr("plan.agents[0].endpoint: dns:/// needs a DNS name"));
   EXPECT_THAT(ErrorOf(plan_with("dns:///a b:7000", "127.0.1.1")), HasSubstr("plan.agents[0].endpoint"));
   EXPECT_THAT(ErrorOf(plan_with("127.0.0.1:7000", "local:10.0.0.0/33")),
               HasSubstr("plan.agents[0].source_addresses[0]: expected \"local:CIDR\""));
-  EXPECT_THAT(ErrorOf(plan_with("127.0.0.1:7000", "local:fd00::/8")),
-              HasSubstr("plan.agents[0].source_addresses[0]: \"local:fd00::/8\" is IPv6 but no target endpoint is"));
+  EXPECT_THAT(
+      ErrorOf(plan_with("127.0.0.1:7000", "local:fd00::/8")),
+      HasSubstr("plan.agents[0].source_addresses[0]: \"local:fd00::/8\" is IPv6 but no target endpoint is"));
 }
 
 TEST(PlanTest, LoadPlanPrefixesThePath) {

@@ -38,7 +38,8 @@ ABSL_FLAG(std::string, token_file, "",
           "--token-file); one line, not readable by other users");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for --control (mutual TLS; with --tls-key, --tls-ca)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
-ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle; TargetControl clients must present a certificate it signed");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle; TargetControl clients must present a certificate it signed");
 ABSL_FLAG(bool, insecure, false,
           "allow --control on a non-loopback address without --token-file or --tls-* (loudly)");
 

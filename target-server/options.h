@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/flag_names.h"
 #include "common/address.h"
+#include "common/flag_names.h"
 #include "common/grpc_credentials.h"
 
 namespace fourtuple::target_server {

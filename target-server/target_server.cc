@@ -283,8 +283,8 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
   }
 
   if (!options.ready_file.empty()) {
-    absl::Status status = WriteFileAtomically(options.ready_file,
-                                              ReadyFileContents(listen_names, control_name, metrics_name));
+    absl::Status status =
+        WriteFileAtomically(options.ready_file, ReadyFileContents(listen_names, control_name, metrics_name));
     if (!status.ok()) {
       if (server) server->Shutdown();
       cleanup();

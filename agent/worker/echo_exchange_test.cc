@@ -72,7 +72,8 @@ TEST(EchoExchangeTest, OfAssignmentPicksTheMode) {
   EXPECT_EQ(exchange->expect_bytes(), 2u);
 
   a.set_echo_expect(std::string(kMaxSendExpectBytes + 1, 'x'));
-  EXPECT_EQ(EchoExchangeOf(a).status().message(), "assignment.echo_expect: 4097 bytes is outside 1..4096 bytes");
+  EXPECT_EQ(EchoExchangeOf(a).status().message(),
+            "assignment.echo_expect: 4097 bytes is outside 1..4096 bytes");
 }
 
 }  // namespace

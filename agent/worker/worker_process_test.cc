@@ -14,11 +14,11 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "tests/support/test_echo_server.h"
 #include "agent/worker/worker_protocol.h"
 #include "common/worker_pool.h"
 #include "gtest/gtest.h"
 #include "proto/fourtuple.pb.h"
+#include "tests/support/test_echo_server.h"
 
 namespace fourtuple::agent {
 namespace {

@@ -61,12 +61,12 @@ struct AgentWorkerShared {
   std::atomic<uint32_t> echo_round;        // latest echo round started
   std::atomic<uint32_t> echo_rounds_done;  // latest echo round finished
 
-  std::atomic<uint64_t> attempted;         // connect() calls made
-  std::atomic<uint64_t> established;       // ever established
-  std::atomic<uint64_t> open;              // established and still open
-  std::atomic<uint64_t> in_flight;         // connects pending
-  std::atomic<uint64_t> failed;            // connections that failed, any reason
-  std::atomic<uint64_t> closed_by_peer;    // established, then closed/reset by the far side
+  std::atomic<uint64_t> attempted;               // connect() calls made
+  std::atomic<uint64_t> established;             // ever established
+  std::atomic<uint64_t> open;                    // established and still open
+  std::atomic<uint64_t> in_flight;               // connects pending
+  std::atomic<uint64_t> failed;                  // connections that failed, any reason
+  std::atomic<uint64_t> closed_by_peer;          // established, then closed/reset by the far side
   std::atomic<uint64_t> failures[kReasonSlots];  // by ReasonCode
 
   std::atomic<uint64_t> echo_sent;
@@ -76,11 +76,11 @@ struct AgentWorkerShared {
   std::atomic<uint64_t> echo_closed;
 
   std::atomic<uint64_t> established_by_source[kMaxSourceAddresses];
-  SharedHistogram connect_latency;         // connect() to established, us
-  SharedHistogram echo_rtt;                // payload sent to last byte back, us
+  SharedHistogram connect_latency;  // connect() to established, us
+  SharedHistogram echo_rtt;         // payload sent to last byte back, us
 
-  std::atomic<uint32_t> error_set;         // 1 once error holds a message
-  char error[256];                         // NUL-terminated, written before error_set
+  std::atomic<uint32_t> error_set;  // 1 once error holds a message
+  char error[256];                  // NUL-terminated, written before error_set
 };
 
 }  // namespace fourtuple::agent

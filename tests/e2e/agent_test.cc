@@ -2,9 +2,8 @@
 // coordinator): Probe, a whole run against a real target-server, the refusals
 // (busy, invalid, not allowed, too few processes), the lease (a broken or
 // silent stream closes every connection), a dead worker, SIGTERM, bad flags.
-#include <signal.h>
-
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -113,8 +112,8 @@ class AgentTest : public ::testing::Test {
     auto j = target_->WaitForReadyFile(ready, kStartTimeout);
     ASSERT_TRUE(j.ok()) << j.status();
     target_listen_ = (*j)["listen"][0].get<std::string>();
-    target_control_ = grpc::CreateChannel((*j)["control"].get<std::string>(),
-                                          grpc::InsecureChannelCredentials());
+    target_control_ =
+        grpc::CreateChannel((*j)["control"].get<std::string>(), grpc::InsecureChannelCredentials());
     target_stub_ = v1::TargetControl::NewStub(target_control_);
   }
 
@@ -210,13 +209,12 @@ class AgentTest : public ::testing::Test {
     }
     ASSERT_TRUE(run->SendConnect());
     auto connected = run->ReadUntil(
-        [](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
-        absl::Seconds(30));
+        [](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; }, absl::Seconds(30));
     ASSERT_TRUE(connected.has_value()) << Diagnostics();
     EXPECT_EQ(connected->established(), connections);
     ASSERT_TRUE(run->SendClose());
-    auto closed = run->ReadUntil(
-        [](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CLOSED; }, absl::Seconds(30));
+    auto closed = run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CLOSED; },
+                                 absl::Seconds(30));
     ASSERT_TRUE(closed.has_value()) << Diagnostics();
     grpc::Status status = run->Finish();
     EXPECT_TRUE(status.ok()) << status.error_message() << Diagnostics();
@@ -286,8 +284,7 @@ TEST_F(AgentTest, WholeRunAgainstTargetServer) {
   v1::Assignment assignment = MakeAssignment("whole-run", 3000, sources);
   auto run = StartRun(assignment);
 
-  auto ready = run->ReadUntil([](const v1::RunReport& r) { return r.phase() != 0; },
-                              absl::Seconds(30));
+  auto ready = run->ReadUntil([](const v1::RunReport& r) { return r.phase() != 0; }, absl::Seconds(30));
   ASSERT_TRUE(ready.has_value()) << Diagnostics();
   EXPECT_EQ(ready->phase(), v1::RUN_PHASE_READY);
   EXPECT_EQ(ready->requested(), 3000u);
@@ -303,9 +300,8 @@ TEST_F(AgentTest, WholeRunAgainstTargetServer) {
   EXPECT_GT(ready->elapsed_seconds(), 0);
 
   ASSERT_TRUE(run->SendConnect());
-  auto connected = run->ReadUntil(
-      [](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
-      absl::Seconds(60));
+  auto connected = run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
+                                  absl::Seconds(60));
   ASSERT_TRUE(connected.has_value()) << Diagnostics();
   EXPECT_EQ(connected->attempted(), 3000u);
   EXPECT_EQ(connected->established(), 3000u);
@@ -325,8 +321,8 @@ TEST_F(AgentTest, WholeRunAgainstTargetServer) {
   }
 
   ASSERT_TRUE(run->SendEcho(1));
-  auto echoed = run->ReadUntil([](const v1::RunReport& r) { return r.echo_rounds_done() >= 1; },
-                               absl::Seconds(60));
+  auto echoed =
+      run->ReadUntil([](const v1::RunReport& r) { return r.echo_rounds_done() >= 1; }, absl::Seconds(60));
   ASSERT_TRUE(echoed.has_value()) << Diagnostics();
   EXPECT_EQ(echoed->echo_round(), 1u);
   EXPECT_EQ(echoed->echo_sent(), 3000u);
@@ -336,8 +332,8 @@ TEST_F(AgentTest, WholeRunAgainstTargetServer) {
   EXPECT_EQ(echoed->open(), 3000u);
 
   ASSERT_TRUE(run->SendClose());
-  auto closed = run->ReadUntil(
-      [](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CLOSED; }, absl::Seconds(60));
+  auto closed = run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CLOSED; },
+                               absl::Seconds(60));
   ASSERT_TRUE(closed.has_value()) << Diagnostics();
   EXPECT_EQ(closed->open(), 0u);
   EXPECT_EQ(closed->established(), 3000u);
@@ -357,9 +353,8 @@ TEST_F(AgentTest, SecondConcurrentRunIsRefused) {
   StartTarget();
   StartAgent();
   auto first = StartRun(MakeAssignment("first-run", 100, Sources(1, 8)));
-  ASSERT_TRUE(first->ReadUntil([](const v1::RunReport& r) { return r.phase() != 0; },
-                               absl::Seconds(30))
-                  .has_value())
+  ASSERT_TRUE(
+      first->ReadUntil([](const v1::RunReport& r) { return r.phase() != 0; }, absl::Seconds(30)).has_value())
       << Diagnostics();
 
   v1::RunCommand second;
@@ -369,9 +364,9 @@ TEST_F(AgentTest, SecondConcurrentRunIsRefused) {
   EXPECT_THAT(status.error_message(), HasSubstr("agent is busy with run first-run"));
 
   ASSERT_TRUE(first->SendClose());
-  ASSERT_TRUE(first->ReadUntil([](const v1::RunReport& r) {
-                      return r.phase() == v1::RUN_PHASE_CLOSED;
-                    }, absl::Seconds(30))
+  ASSERT_TRUE(first
+                  ->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CLOSED; },
+                              absl::Seconds(30))
                   .has_value());
   EXPECT_TRUE(first->Finish().ok());
   RunSmall("after-busy", 100);
@@ -438,9 +433,8 @@ TEST_F(AgentTest, BrokenStreamClosesEveryConnection) {
   assignment.set_lease_ms(2000);
   auto run = StartRun(assignment);
   ASSERT_TRUE(run->SendConnect());
-  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) {
-                    return r.phase() == v1::RUN_PHASE_CONNECTED;
-                  }, absl::Seconds(60))
+  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
+                             absl::Seconds(60))
                   .has_value())
       << Diagnostics();
   ASSERT_EQ(TargetOpen(), 2000u);
@@ -488,9 +482,8 @@ TEST_F(AgentTest, HalfCloseWithoutCloseEndsTheRunGracefully) {
   StartAgent();
   auto run = StartRun(MakeAssignment("half-close", 500, Sources(2, 8)));
   ASSERT_TRUE(run->SendConnect());
-  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) {
-                    return r.phase() == v1::RUN_PHASE_CONNECTED;
-                  }, absl::Seconds(60))
+  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
+                             absl::Seconds(60))
                   .has_value())
       << Diagnostics();
   grpc::Status status = run->Finish();
@@ -506,17 +499,16 @@ TEST_F(AgentTest, DeadWorkerFailsTheRun) {
   StartAgent({"--processes=2"});
   auto run = StartRun(MakeAssignment("worker-dies", 1000, Sources(2, 8)));
   ASSERT_TRUE(run->SendConnect());
-  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) {
-                    return r.phase() == v1::RUN_PHASE_CONNECTED;
-                  }, absl::Seconds(60))
+  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
+                             absl::Seconds(60))
                   .has_value())
       << Diagnostics();
   std::vector<pid_t> workers = ChildrenOf(agent_->pid());
   ASSERT_EQ(workers.size(), 2u);
   ASSERT_EQ(kill(workers[1], SIGKILL), 0);
 
-  auto failed = run->ReadUntil(
-      [](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_FAILED; }, absl::Seconds(30));
+  auto failed = run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_FAILED; },
+                               absl::Seconds(30));
   ASSERT_TRUE(failed.has_value()) << Diagnostics();
   EXPECT_THAT(failed->error(), HasSubstr(absl::StrCat("(pid ", workers[1], ") killed by SIGKILL")));
   EXPECT_EQ(failed->open(), 0u);
@@ -533,9 +525,8 @@ TEST_F(AgentTest, SigtermDuringARunClosesEverythingAndExitsZero) {
   StartAgent();
   auto run = StartRun(MakeAssignment("sigterm", 1000, Sources(2, 8)));
   ASSERT_TRUE(run->SendConnect());
-  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) {
-                    return r.phase() == v1::RUN_PHASE_CONNECTED;
-                  }, absl::Seconds(60))
+  ASSERT_TRUE(run->ReadUntil([](const v1::RunReport& r) { return r.phase() == v1::RUN_PHASE_CONNECTED; },
+                             absl::Seconds(60))
                   .has_value())
       << Diagnostics();
   ASSERT_EQ(TargetOpen(), 1000u);
@@ -583,7 +574,8 @@ TEST_F(AgentTest, AgentWithoutItsWorkerProgramExitsTwoSayingWhatIsMissing) {
   auto code = (*p)->Wait(absl::Seconds(10));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 2) << (*p)->Describe();
-  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("--worker-binary: " + copy + "-worker is not an executable file"));
+  EXPECT_THAT((*p)->ReadStderr(),
+              HasSubstr("--worker-binary: " + copy + "-worker is not an executable file"));
   EXPECT_THAT((*p)->ReadStderr(), HasSubstr("install agent-worker next to the agent"));
 }
 

@@ -33,7 +33,8 @@ std::vector<std::string> Lines(const std::string& text) {
 class SourcesScriptTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::CanCreateNetns()) GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
+    if (!testing::CanCreateNetns())
+      GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
     auto ns = ScopedNetns::Create("ft-sources");
     ASSERT_TRUE(ns.ok()) << ns.status();
     ns_ = std::move(*ns);
@@ -54,7 +55,8 @@ class SourcesScriptTest : public ::testing::Test {
 
   // lab0's IPv4 addresses as "ADDR/LEN", in the kernel's order.
   std::vector<std::string> KernelAddresses() {
-    EXPECT_EQ(ns_->Exec(absl::StrCat("ip -4 -o addr show dev lab0 | awk \"{print \\$4}\" >", dir_, "/addrs")), 0);
+    EXPECT_EQ(ns_->Exec(absl::StrCat("ip -4 -o addr show dev lab0 | awk \"{print \\$4}\" >", dir_, "/addrs")),
+              0);
     return Lines(ReadFileOrEmpty(dir_ + "/addrs"));
   }
 
@@ -147,9 +149,9 @@ TEST(HostTuningTest, SysctlFileNamesRealKeysEachWithAReason) {
     EXPECT_TRUE(conntrack_absent || stat(proc.c_str(), &st) == 0) << key << ": no " << proc;
     settings[key] = value;
   }
-  for (const char* required : {"fs.file-max", "fs.nr_open", "net.ipv4.ip_local_port_range", "net.core.somaxconn",
-                               "net.ipv4.tcp_max_syn_backlog", "net.netfilter.nf_conntrack_max",
-                               "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}) {
+  for (const char* required : {"fs.file-max", "fs.nr_open", "net.ipv4.ip_local_port_range",
+                               "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog",
+                               "net.netfilter.nf_conntrack_max", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}) {
     EXPECT_TRUE(settings.count(required)) << "missing " << required;
   }
 

@@ -35,10 +35,10 @@ class Lab {
   // Starts target-server; returns its listen endpoints and control endpoint.
   void StartTarget(int processes, const std::vector<std::string>& listen) {
     std::string ready = dir_ + "/target.ready";
-    auto p = Subprocess::Start({TARGET_SERVER_BIN, "--listen=" + absl::StrJoin(listen, ","),
-                                absl::StrCat("--processes=", processes), "--control=127.0.0.1:0",
-                                "--ready-file=" + ready},
-                               "target-server", dir_, netns_);
+    auto p = Subprocess::Start(
+        {TARGET_SERVER_BIN, "--listen=" + absl::StrJoin(listen, ","), absl::StrCat("--processes=", processes),
+         "--control=127.0.0.1:0", "--ready-file=" + ready},
+        "target-server", dir_, netns_);
     ASSERT_TRUE(p.ok()) << p.status();
     target_ = std::move(*p);
     auto j = target_->WaitForReadyFile(ready, kStartTimeout);
@@ -200,7 +200,8 @@ TEST(DistributedRunTest, TwoAgentsThirtyThousandConnectionsAgreeEverywhere) {
   EXPECT_EQ(report["target"]["open_at_peak"], 30000);
   EXPECT_GE(report["target"]["accepted"].get<uint64_t>(), 30000u);
   EXPECT_GE(report["timeline"].size(), 2u);
-  EXPECT_GE(report["latency_ms"]["connect"]["max"].get<double>(), report["latency_ms"]["connect"]["p50"].get<double>());
+  EXPECT_GE(report["latency_ms"]["connect"]["max"].get<double>(),
+            report["latency_ms"]["connect"]["p50"].get<double>());
   lab.StopAll();
 }
 
@@ -211,7 +212,8 @@ TEST(DistributedRunTest, TwoAgentsThirtyThousandConnectionsAgreeEverywhere) {
 // ports keep each pair's range about a third full: the kernel's port search
 // slows sharply as a range fills, and the test is about four-tuples, not that.
 TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
-  if (!testing::CanCreateNetns()) GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
+  if (!testing::CanCreateNetns())
+    GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
   auto ns = ScopedNetns::Create("ft-onesrc");
   ASSERT_TRUE(ns.ok()) << ns.status();
   ASSERT_EQ((*ns)->Exec("set -- $(cat /proc/sys/net/ipv4/ip_local_port_range); test $1-$2 = 32768-60999"), 0)
@@ -243,7 +245,8 @@ TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
 // same port) without touching the machine's /etc/hosts; "local:127.0.0.0/8"
 // gives each agent its host's own loopback address.
 TEST(DistributedRunTest, DnsNameExpandsToEveryAgentItResolvesTo) {
-  if (!testing::CanCreateNetns()) GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
+  if (!testing::CanCreateNetns())
+    GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
   auto ns = ScopedNetns::Create("ft-dns");
   ASSERT_TRUE(ns.ok()) << ns.status();
   const std::string etc_dir = "/etc/netns/" + (*ns)->name();
@@ -267,8 +270,8 @@ TEST(DistributedRunTest, DnsNameExpandsToEveryAgentItResolvesTo) {
   ASSERT_EQ(second, "127.0.0.2:" + port) << lab.Diagnostics();
 
   json plan = BasePlan(lab, 2000);
-  plan["agents"] = json::array(
-      {{{"endpoint", "dns:///agents.lab:" + port}, {"source_addresses", {"local:127.0.0.0/8"}}}});
+  plan["agents"] =
+      json::array({{{"endpoint", "dns:///agents.lab:" + port}, {"source_addresses", {"local:127.0.0.0/8"}}}});
   int code = lab.RunCoordinator(plan, absl::Seconds(120));
   json report = lab.Report();
   ASSERT_FALSE(report.is_discarded()) << lab.Diagnostics();
@@ -292,11 +295,12 @@ TEST(DistributedRunTest, DnsNameThatDoesNotResolveExitsThree) {
   Lab lab(dir, std::nullopt);
   ASSERT_NO_FATAL_FAILURE(lab.StartTarget(1, {"127.0.0.1:0"}));
   json plan = BasePlan(lab, 10);
-  plan["agents"] = json::array(
-      {{{"endpoint", "dns:///no-such-agent.invalid:7000"}, {"source_addresses", {"127.0.1.1"}}}});
+  plan["agents"] =
+      json::array({{{"endpoint", "dns:///no-such-agent.invalid:7000"}, {"source_addresses", {"127.0.1.1"}}}});
   EXPECT_EQ(lab.RunCoordinator(plan, absl::Seconds(60)), 3) << lab.Diagnostics();
-  EXPECT_NE(lab.Diagnostics().find("plan.agents[0].endpoint: dns:///no-such-agent.invalid:7000: cannot resolve"),
-            std::string::npos)
+  EXPECT_NE(
+      lab.Diagnostics().find("plan.agents[0].endpoint: dns:///no-such-agent.invalid:7000: cannot resolve"),
+      std::string::npos)
       << lab.Diagnostics();
   lab.StopAll();
 }

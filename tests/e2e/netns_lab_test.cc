@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -47,7 +47,8 @@ std::string LeftoverNamespaces(pid_t lab_pid) {
 }
 
 std::unique_ptr<Subprocess> StartLab(const std::vector<std::string>& args, const std::string& dir) {
-  std::vector<std::string> argv = {"/usr/bin/env", absl::StrCat("FOURTUPLE_BIN=", BIN_DIR), "bash", kLabScript};
+  std::vector<std::string> argv = {"/usr/bin/env", absl::StrCat("FOURTUPLE_BIN=", BIN_DIR), "bash",
+                                   kLabScript};
   argv.insert(argv.end(), args.begin(), args.end());
   auto lab = Subprocess::Start(argv, "lab", dir);
   EXPECT_TRUE(lab.ok()) << lab.status();
@@ -67,7 +68,8 @@ TEST(NetnsLabTest, ThreeAgentHostsSixtyThousandConnections) {
   std::string output = lab->ReadStdout();
   EXPECT_EQ(*code, 0) << output << "\n" << lab->Describe();
   EXPECT_EQ(LeftoverNamespaces(lab->pid()), "") << "namespaces left behind";
-  EXPECT_NE(output.find("lab.sh: report " + report_path + " (coordinator exit 0)"), std::string::npos) << output;
+  EXPECT_NE(output.find("lab.sh: report " + report_path + " (coordinator exit 0)"), std::string::npos)
+      << output;
 
   json report = json::parse(ReadFileOrEmpty(report_path), nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << "no report at " << report_path << "\n" << output << lab->Describe();
@@ -94,7 +96,8 @@ TEST(NetnsLabTest, ThreeAgentHostsSixtyThousandConnections) {
     std::set<std::string> aliases;
     for (int last = 2; last <= 9; ++last) aliases.insert(absl::StrCat("198.18.", host_octet, ".", last));
     std::set<std::string> local;
-    for (const json& address : agent["host_facts"]["local_addresses"]) local.insert(address.get<std::string>());
+    for (const json& address : agent["host_facts"]["local_addresses"])
+      local.insert(address.get<std::string>());
     const json& by_source = agent["by_source_address"];
     EXPECT_EQ(by_source.size(), 8u) << by_source.dump();
     uint64_t sum = 0;
@@ -124,7 +127,8 @@ TEST(NetnsLabTest, BadArgumentsExitTwoAndBuildNothing) {
   code = lab->Wait(absl::Seconds(30));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 2);
-  EXPECT_NE(lab->ReadStderr().find("unknown argument '--frobnicate'"), std::string::npos) << lab->ReadStderr();
+  EXPECT_NE(lab->ReadStderr().find("unknown argument '--frobnicate'"), std::string::npos)
+      << lab->ReadStderr();
 }
 
 }  // namespace

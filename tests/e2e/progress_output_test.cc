@@ -40,25 +40,24 @@ TEST(ProgressOutputTest, PlainLinesAndEachFailureReasonOncePerAgent) {
   StartedAgent a = StartAgent({AGENT_BIN, "--processes=1"}, "agent1", dir);
   StartedAgent b = StartAgent({AGENT_BIN, "--processes=1"}, "agent2", dir);
   ASSERT_FALSE(a.endpoint.empty() || b.endpoint.empty());
-  const json plan = {
-      {"target", {{"endpoints", {testing::ClosedLoopbackEndpoint()}}}},
-      {"agents",
-       {{{"endpoint", a.endpoint}, {"source_addresses", {"127.0.1.1-127.0.1.2"}}},
-        {{"endpoint", b.endpoint}, {"source_addresses", {"127.0.2.1"}}}}},
-      {"connections", 400},
-      // Slow enough that refusals keep arriving over several intervals.
-      {"connect_rate", 400},
-      {"max_in_flight", 16},
-      {"connect_timeout", "2s"},
-      {"ramp_timeout", "20s"},
-      {"hold", "1s"},
-      {"echo", {{"rounds", 1}, {"interval", "200ms"}, {"timeout", "2s"}}},
-      {"report_interval", "200ms"},
-      {"lease", "5s"}};
+  const json plan = {{"target", {{"endpoints", {testing::ClosedLoopbackEndpoint()}}}},
+                     {"agents",
+                      {{{"endpoint", a.endpoint}, {"source_addresses", {"127.0.1.1-127.0.1.2"}}},
+                       {{"endpoint", b.endpoint}, {"source_addresses", {"127.0.2.1"}}}}},
+                     {"connections", 400},
+                     // Slow enough that refusals keep arriving over several intervals.
+                     {"connect_rate", 400},
+                     {"max_in_flight", 16},
+                     {"connect_timeout", "2s"},
+                     {"ramp_timeout", "20s"},
+                     {"hold", "1s"},
+                     {"echo", {{"rounds", 1}, {"interval", "200ms"}, {"timeout", "2s"}}},
+                     {"report_interval", "200ms"},
+                     {"lease", "5s"}};
   const std::string plan_path = WritePlan(dir, "plan.json", plan.dump(2));
   const std::string report_path = dir + "/report.json";
-  Outcome run = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan_path, "--report=" + report_path}, dir,
-                               absl::Seconds(60));
+  Outcome run = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan_path, "--report=" + report_path},
+                               dir, absl::Seconds(60));
   EXPECT_EQ(run.code, 1) << run.err << run.out;
 
   // One plain line per interval: "[   1.2s] phase    open N  established N/400 ...",
@@ -66,7 +65,8 @@ TEST(ProgressOutputTest, PlainLinesAndEachFailureReasonOncePerAgent) {
   EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << "escapes in non-terminal output:\n" << run.err;
   std::vector<double> stamps;
   for (absl::string_view line : absl::StrSplit(run.err, '\n')) {
-    if (line.find("  established ") == absl::string_view::npos || line.size() < 10 || line[0] != '[') continue;
+    if (line.find("  established ") == absl::string_view::npos || line.size() < 10 || line[0] != '[')
+      continue;
     EXPECT_NE(line.find("/400  failed "), absl::string_view::npos) << line;
     EXPECT_NE(line.find("echo verified "), absl::string_view::npos) << line;
     double t = 0;

@@ -84,11 +84,11 @@ class RedisSendExpectTest : public ::testing::Test {
     // Protected mode answers every client not from 127.0.0.1 itself with
     // "-DENIED" and a close; the agent sends from 127.0.6.x, and redis
     // listens on loopback only anyway.
-    auto redis = Subprocess::Start({kRedisServer, "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
-                                    "--protected-mode", "no", "--save", "", "--appendonly", "no",
-                                    "--maxclients", absl::StrCat(kRedisMaxClients), "--dir", dir_,
-                                    "--logfile", ""},
-                                   "redis-server", dir_);
+    auto redis =
+        Subprocess::Start({kRedisServer, "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
+                           "--protected-mode", "no", "--save", "", "--appendonly", "no", "--maxclients",
+                           absl::StrCat(kRedisMaxClients), "--dir", dir_, "--logfile", ""},
+                          "redis-server", dir_);
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = std::move(*redis);
     const absl::Time deadline = absl::Now() + kStartTimeout;
@@ -103,7 +103,8 @@ class RedisSendExpectTest : public ::testing::Test {
     ASSERT_EQ(log.find("reduced"), std::string::npos) << log;
 
     const std::string ready = dir_ + "/agent.ready";
-    auto agent = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--ready-file=" + ready}, "agent", dir_);
+    auto agent =
+        Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--ready-file=" + ready}, "agent", dir_);
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = std::move(*agent);
     auto info = agent_->WaitForReadyFile(ready, kStartTimeout);
@@ -133,8 +134,12 @@ class RedisSendExpectTest : public ::testing::Test {
         {"max_in_flight", 256},
         {"connect_timeout", "10s"},
         {"hold", "1s"},
-        {"echo", {{"rounds", rounds}, {"send", "PING\r\n"}, {"expect", expect}, {"interval", "200ms"},
-                  {"timeout", "10s"}}},
+        {"echo",
+         {{"rounds", rounds},
+          {"send", "PING\r\n"},
+          {"expect", expect},
+          {"interval", "200ms"},
+          {"timeout", "10s"}}},
         {"report_interval", "500ms"},
     };
   }
@@ -187,13 +192,14 @@ TEST_F(RedisSendExpectTest, EightThousandConnectionsPassTwoPingPongRounds) {
   EXPECT_EQ(report["plan"]["echo"]["send"], "PING\r\n");
   EXPECT_EQ(report["plan"]["echo"]["expect"], "+PONG\r\n");
   EXPECT_FALSE(report["plan"]["echo"].contains("payload_bytes"));
-  std::printf("redis: %s connections, %s verified, connect %.3f s (%.0f/s), echo %.3f s (%.0f/s), "
-              "echo rtt p50 %.3f ms p99 %.3f ms\n",
-              totals["established"].dump().c_str(), totals["echo_verified"].dump().c_str(),
-              totals["connect_seconds"].get<double>(), totals["connect_rate"].get<double>(),
-              totals["echo_seconds"].get<double>(), totals["echo_rate"].get<double>(),
-              report["latency_ms"]["echo_rtt"]["p50"].get<double>(),
-              report["latency_ms"]["echo_rtt"]["p99"].get<double>());
+  std::printf(
+      "redis: %s connections, %s verified, connect %.3f s (%.0f/s), echo %.3f s (%.0f/s), "
+      "echo rtt p50 %.3f ms p99 %.3f ms\n",
+      totals["established"].dump().c_str(), totals["echo_verified"].dump().c_str(),
+      totals["connect_seconds"].get<double>(), totals["connect_rate"].get<double>(),
+      totals["echo_seconds"].get<double>(), totals["echo_rate"].get<double>(),
+      report["latency_ms"]["echo_rtt"]["p50"].get<double>(),
+      report["latency_ms"]["echo_rtt"]["p99"].get<double>());
 }
 
 TEST_F(RedisSendExpectTest, AReplyRedisDoesNotSendIsAMismatch) {

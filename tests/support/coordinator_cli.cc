@@ -12,7 +12,8 @@
 namespace fourtuple::testing {
 
 Outcome RunCoordinator(const std::string& coordinator_bin, const std::vector<std::string>& args,
-                       const std::string& dir, absl::Duration timeout, const std::optional<std::string>& netns) {
+                       const std::string& dir, absl::Duration timeout,
+                       const std::optional<std::string>& netns) {
   std::vector<std::string> argv = {coordinator_bin};
   argv.insert(argv.end(), args.begin(), args.end());
   Outcome outcome;

@@ -29,8 +29,8 @@ HoldingRun::HoldingRun(HoldingRunOptions options)
   if (!target_json.ok()) return;
   target_listen_ = (*target_json)["listen"][0].get<std::string>();
   target_control_ = (*target_json)["control"].get<std::string>();
-  target_stub_ = v1::TargetControl::NewStub(
-      grpc::CreateChannel(target_control_, grpc::InsecureChannelCredentials()));
+  target_stub_ =
+      v1::TargetControl::NewStub(grpc::CreateChannel(target_control_, grpc::InsecureChannelCredentials()));
 
   for (int i = 1; i <= options_.agents; ++i) {
     const std::string ready = absl::StrCat(dir_, "/agent", i, ".ready");
@@ -71,10 +71,12 @@ std::string HoldingRun::WritePlan(const std::string& name, const std::string& ho
                                         agents_json, R"(],
   "connections": )",
                                         options_.connections, R"(,
-  "hold": ")", hold, R"(",
+  "hold": ")",
+                                        hold, R"(",
   "report_interval": ")",
                                         options_.report_interval, R"(",
-  "lease": ")", options_.lease, R"("
+  "lease": ")",
+                                        options_.lease, R"("
 })");
   return testing::WritePlan(dir_, name, text);
 }
@@ -99,9 +101,9 @@ bool HoldingRun::StartAndWaitForHold() {
 absl::StatusOr<int> HoldingRun::RunAgain(const std::string& name, const std::string& hold,
                                          absl::Duration timeout) {
   const std::string plan = WritePlan(name + "-plan.json", hold);
-  auto coordinator = Subprocess::Start({options_.coordinator_bin, "run", "--plan=" + plan,
-                                        "--report=" + dir_ + "/" + name + ".json"},
-                                       name, dir_);
+  auto coordinator = Subprocess::Start(
+      {options_.coordinator_bin, "run", "--plan=" + plan, "--report=" + dir_ + "/" + name + ".json"}, name,
+      dir_);
   if (!coordinator.ok()) return coordinator.status();
   absl::StatusOr<int> code = (*coordinator)->Wait(timeout);
   if (!code.ok() || *code != 0) {

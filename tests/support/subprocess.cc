@@ -50,9 +50,9 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return ss.str();
 }
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::string& name, const std::string& dir,
-    const std::optional<std::string>& netns) {
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
+                                                              const std::string& name, const std::string& dir,
+                                                              const std::optional<std::string>& netns) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
   std::vector<std::string> full;
   if (netns) full = {"/usr/sbin/ip", "netns", "exec", *netns};
@@ -131,8 +131,7 @@ std::string Subprocess::Describe() const {
   return absl::StrCat(name_, " stderr:\n", err);
 }
 
-absl::StatusOr<nlohmann::json> Subprocess::WaitForReadyFile(const std::string& path,
-                                                            absl::Duration timeout) {
+absl::StatusOr<nlohmann::json> Subprocess::WaitForReadyFile(const std::string& path, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     std::string text = ReadFileOrEmpty(path);
@@ -145,7 +144,8 @@ absl::StatusOr<nlohmann::json> Subprocess::WaitForReadyFile(const std::string& p
           absl::StrCat(name_, " exited with ", *exit_code_, " before writing ", path, "\n", Describe()));
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(name_, " wrote no ready file ", path, "\n", Describe()));
+      return absl::DeadlineExceededError(
+          absl::StrCat(name_, " wrote no ready file ", path, "\n", Describe()));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }

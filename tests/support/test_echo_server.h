@@ -248,7 +248,7 @@ class TestEchoServer {
   std::atomic<int> close_all_{0};
   std::atomic<uint64_t> open_{0};
   std::atomic<uint64_t> accepted_{0};
-  std::map<int, std::string> connections_;  // fd -> held bytes; server thread only
+  std::map<int, std::string> connections_;       // fd -> held bytes; server thread only
   std::map<int, std::string> request_progress_;  // kReply: fd -> request bytes not yet answered
   std::mutex reply_mutex_;                       // guards the kReply settings
   std::string request_;
