@@ -385,8 +385,8 @@ TEST(CapacityMemoryTest, AgentsWithDifferentLabelsOnOneKernelShareItsMemory) {
   EXPECT_THAT(
       ComputeCapacity(demands[0], a).errors,
       ElementsAre("host lab-a (one kernel, also reported as lab-b): its 2 agents (127.0.0.1:7001, "
-                  "127.0.0.1:7003) hold 2,000,000 connections between them, which need about 10.6 GB "
-                  "of memory (5.3 KB each); 8.2 GB is available: give them at most 1,392,452 together "
+                  "127.0.0.1:7003) hold 2,000,000 connections between them, which need about 9.9 GiB "
+                  "of memory (5.2 KiB each); 7.6 GiB is available: give them at most 1,392,452 together "
                   "(90% of what is available) and the rest to agents on other hosts, or free memory"));
   EXPECT_THAT(ComputeCapacity(demands[2], b).errors, IsEmpty());      // said once, by the first
   EXPECT_THAT(ComputeCapacity(demands[1], other).errors, IsEmpty());  // alone on its kernel

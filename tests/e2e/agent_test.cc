@@ -422,7 +422,7 @@ TEST_F(AgentTest, TooFewProcessesForTheFdLimitIsResourceExhausted) {
   *command.mutable_assignment() = MakeAssignment("too-big", 1'000'000, Sources(16, 8));
   grpc::Status status = RefusedRun(command);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("1000000 connections need at least"));
+  EXPECT_THAT(status.error_message(), HasSubstr("1,000,000 connections need at least"));
   EXPECT_THAT(status.error_message(), HasSubstr("use --processes="));
 }
 
