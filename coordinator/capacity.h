@@ -1,7 +1,7 @@
 // Capacity preflight: how many connections one agent can open and hold with
 // the share of a plan it is given, which limit binds first, and the human
-// sentences that name each problem and its fix in numbers (DESIGN.md
-// "Preflight / capacity"). Per agent:
+// sentences that name each problem and its fix in numbers
+// (docs/plan-and-report.md, "Preflight"). Per agent:
 //
 //   capacity = min(worker processes x fd budget per process (or fs.file-max),
 //                  source addresses x target endpoints x ephemeral ports,

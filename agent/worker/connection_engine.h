@@ -2,7 +2,7 @@
 // opens this worker's slice of the run's connections (each bound to its source
 // address, non-blocking, rate-limited, a bounded number in flight), holds
 // them, echo-checks them on command and closes them, counting everything in
-// the worker's AgentWorkerShared block (agent/worker_protocol.h).
+// the worker's AgentWorkerShared block (agent/worker/worker_protocol.h).
 //
 // State per connection is one 32-byte record of a preallocated table
 // (agent/conn_table.h); timeouts are a coarse timer wheel linked through the
