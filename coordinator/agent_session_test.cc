@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/fourtuple.grpc.pb.h"
+#include "tests/support/in_process_grpc_server.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -78,21 +79,8 @@ class FakeAgent final : public v1::Agent::Service {
   std::vector<int> commands_ ABSL_GUARDED_BY(mu_);
 };
 
-struct Server {
-  std::unique_ptr<grpc::Server> server;
-  std::string endpoint;
-};
-
-Server StartServer(grpc::Service* service) {
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(service);
-  Server out;
-  out.server = builder.BuildAndStart();
-  out.endpoint = absl::StrCat("127.0.0.1:", port);
-  return out;
-}
+using Server = ::fourtuple::testing::InProcessGrpcServer;
+Server StartServer(grpc::Service* service) { return ::fourtuple::testing::StartInProcessGrpcServer(service); }
 
 // Waits until `done` holds for the session's snapshot; false after `timeout`.
 template <typename Predicate>

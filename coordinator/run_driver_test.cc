@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/fourtuple.grpc.pb.h"
+#include "tests/support/in_process_grpc_server.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -200,21 +201,8 @@ class FakeTarget final : public v1::TargetControl::Service {
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-struct Server {
-  std::unique_ptr<grpc::Server> server;
-  std::string endpoint;
-};
-
-Server StartServer(grpc::Service* service) {
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(service);
-  Server out;
-  out.server = builder.BuildAndStart();
-  out.endpoint = absl::StrCat("127.0.0.1:", port);
-  return out;
-}
+using Server = ::fourtuple::testing::InProcessGrpcServer;
+Server StartServer(grpc::Service* service) { return ::fourtuple::testing::StartInProcessGrpcServer(service); }
 
 // A loopback port nothing listens on.
 std::string ClosedEndpoint() {
