@@ -50,6 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char kProgramName[] = "floor_client";
+#include "floor_common.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -107,22 +110,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-  fprintf(stderr, "floor_client: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static long parse_number(const char *flag, const char *text, long lo, long hi) {
-  char *end = NULL;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < lo || value > hi) {
-    fprintf(stderr, "floor_client: %s expects %ld..%ld, got '%s'\n", flag, lo, hi, text);
-    exit(2);
-  }
-  return value;
 }
 
 static void count(uint64_t *slots, int err) { slots[err > 0 && err < kSlotTimeout ? err : 0]++; }

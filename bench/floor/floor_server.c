@@ -29,6 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static const char kProgramName[] = "floor_server";
+#include "floor_common.h"
+
 enum { kMaxWorkers = 512, kErrnoSlots = 256, kEvents = 256 };
 
 /* One worker's counters, in memory shared with the parent (written by the
@@ -46,22 +49,6 @@ struct options {
   int backlog;
   int bufsz;
 };
-
-static void die(const char *what) {
-  fprintf(stderr, "floor_server: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static long parse_number(const char *flag, const char *text, long lo, long hi) {
-  char *end = NULL;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < lo || value > hi) {
-    fprintf(stderr, "floor_server: %s expects %ld..%ld, got '%s'\n", flag, lo, hi, text);
-    exit(2);
-  }
-  return value;
-}
 
 /* Each process may hold as many fds as the hard limit allows. */
 static void raise_fd_limit(void) {
