@@ -117,8 +117,11 @@ TEST(MetricsTest, TargetServerShowsOpenConnections) {
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->echo_verified, kConnections) << result->ToString();
 
+  // Workers publish their counters independently: wait for both the open
+  // count and the echoed bytes to catch up.
   PrometheusSamples open = ScrapeUntil(metrics, absl::Seconds(10), [&](const PrometheusSamples& s) {
-    return Value(s, "fourtuple_target_open_connections") == kConnections;
+    return Value(s, "fourtuple_target_open_connections") == kConnections &&
+           Value(s, "fourtuple_target_bytes_echoed_total") >= kConnections * options.payload_bytes;
   });
   EXPECT_EQ(Value(open, "fourtuple_target_open_connections"), kConnections);
   EXPECT_EQ(Value(open, "fourtuple_target_connections_accepted_total"), kConnections);
