@@ -96,6 +96,7 @@ absl::Status RunAgent(const AgentOptions& options) {
   AgentService::Config config;
   config.options = options;
   config.worker_argv = {options.worker_binary};
+  config.timings.assignment_timeout = options.assignment_timeout;
   if (options.source_ports == SourcePorts::kAgent) config.worker_argv.push_back(kAgentSourcePortsArg);
   AgentService service(std::move(config));
 

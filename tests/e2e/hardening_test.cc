@@ -1,7 +1,8 @@
 // The gRPC fronts (the agent, target-server's --control) against callers
 // that connect and say nothing, with the real binaries on loopback: a burst
 // of idle connections that exhausts a server's descriptors must not leave
-// it deaf, and idle connections are shed while the burst lasts.
+// it deaf, idle connections are shed while the burst lasts, and Run streams
+// that never send their assignment neither pile up nor hold threads.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
@@ -205,6 +206,51 @@ TEST(HardeningTest, TargetControlShedsIdleConnectionsWhileTheBurstLasts) {
   const std::string dir = MakeTempDir("ft-hardening-target-shed");
   Server target = StartTargetControl(dir, kNofile);
   ExpectShedsWhileBurstLasts(target, GetStats);
+}
+
+// Run streams that never send their assignment: past the limit they are
+// refused at once with RESOURCE_EXHAUSTED naming it, the others are
+// cancelled after --assignment-timeout, which frees their handler threads.
+TEST(HardeningTest, SilentRunStreamsAreBoundedAndCancelled) {
+  const std::string dir = MakeTempDir("ft-hardening-silent-runs");
+  Server agent = StartAgent(dir, "", {"--assignment-timeout=2s"});
+  ASSERT_FALSE(agent.endpoint.empty());
+
+  auto channel = grpc::CreateChannel(agent.endpoint, grpc::InsecureChannelCredentials());
+  auto stub = v1::Agent::NewStub(channel);
+  constexpr int kStreams = 24;
+  struct Silent {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>> stream;
+  };
+  std::vector<std::unique_ptr<Silent>> silent;
+  for (int i = 0; i < kStreams; ++i) {
+    auto call = std::make_unique<Silent>();
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
+    call->stream = stub->Run(&call->context);
+    silent.push_back(std::move(call));
+  }
+  // The refused ones end at once; the rest are held until the timeout.
+  const absl::Time opened = absl::Now();
+  int refused = 0;
+  int cancelled = 0;
+  for (auto& call : silent) {
+    v1::RunReport report;
+    EXPECT_FALSE(call->stream->Read(&report));
+    grpc::Status status = call->stream->Finish();
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_CONTAINS(status.error_message(), "agent has 8 Run streams open, its limit");
+    } else {
+      ++cancelled;
+      EXPECT_NE(status.error_code(), grpc::StatusCode::OK);
+    }
+  }
+  EXPECT_EQ(refused, kStreams - 8);
+  EXPECT_EQ(cancelled, 8);
+  EXPECT_LT(absl::Now() - opened, absl::Seconds(10)) << "silent streams were held past the timeout";
+  EXPECT_TRUE(ServesWithin(Probe, agent.endpoint, absl::Seconds(5)).ok());
+  Stop(agent);
 }
 
 }  // namespace
