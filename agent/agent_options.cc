@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/duration.h"
 #include "common/status_macros.h"
 
 namespace fourtuple::agent {
@@ -75,6 +76,14 @@ absl::StatusOr<AgentOptions> ParseAgentFlags(const AgentFlags& flags) {
     if (!metrics.ok()) return FlagError("metrics", metrics.status());
     options.metrics = *metrics;
   }
+
+  absl::StatusOr<absl::Duration> assignment_timeout = ParseDuration(flags.assignment_timeout);
+  if (!assignment_timeout.ok()) return FlagError("assignment-timeout", assignment_timeout.status());
+  if (*assignment_timeout < absl::Milliseconds(100) || *assignment_timeout > absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--assignment-timeout: ", flags.assignment_timeout, " is outside 100ms..1h"));
+  }
+  options.assignment_timeout = *assignment_timeout;
 
   options.ready_file = flags.ready_file;
   options.host_label = flags.host_label;

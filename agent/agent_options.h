@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "agent/worker/source_ports.h"
 #include "common/address.h"
 #include "common/flag_names.h"
@@ -28,6 +29,7 @@ struct AgentFlags {
   std::string metrics;
   bool insecure = false;
   std::string source_ports = "kernel";
+  std::string assignment_timeout = "10s";
   AuthFlags auth;  // --token-file, --tls-cert, --tls-key, --tls-ca
 };
 
@@ -67,6 +69,9 @@ struct AgentOptions {
   // The worker program every run's workers exec (agent/worker/main.cc), as
   // an absolute path checked to be executable; see ResolveWorkerBinary.
   std::string worker_binary;
+  // A Run stream must send its assignment within this of opening, or it is
+  // cancelled: a silent stream cannot hold a handler thread. Default 10s.
+  absl::Duration assignment_timeout = absl::Seconds(10);
 };
 
 // DashesToUnderscores (common/flag_names.h) maps --ready-file to absl's name.

@@ -84,6 +84,23 @@ TEST(AgentOptionsTest, SourcePorts) {
   EXPECT_THAT(bad.status().message(), HasSubstr("\"kernel\" or \"agent\""));
 }
 
+TEST(AgentOptionsTest, AssignmentTimeout) {
+  AgentFlags flags;
+  absl::StatusOr<AgentOptions> options = ParseAgentFlags(flags);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->assignment_timeout, absl::Seconds(10));
+  flags.assignment_timeout = "1.5s";
+  options = ParseAgentFlags(flags);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->assignment_timeout, absl::Milliseconds(1500));
+  for (const char* bad : {"10ms", "2h", "soon"}) {
+    flags.assignment_timeout = bad;
+    absl::StatusOr<AgentOptions> refused = ParseAgentFlags(flags);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("--assignment-timeout: ")) << bad;
+  }
+}
+
 TEST(AgentOptionsTest, AllowTargets) {
   absl::StatusOr<std::vector<Cidr>> list = ParseCidrList("10.0.0.0/8, 198.18.0.0/15");
   ASSERT_TRUE(list.ok()) << list.status();

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_service.h"
+#include "common/grpc_front.h"
 #include "common/logging.h"
 #include "common/metrics_http.h"
 #include "common/posix_error.h"
@@ -95,6 +96,7 @@ absl::Status RunAgent(const AgentOptions& options) {
   AgentService::Config config;
   config.options = options;
   config.worker_argv = {options.worker_binary};
+  config.timings.assignment_timeout = options.assignment_timeout;
   if (options.source_ports == SourcePorts::kAgent) config.worker_argv.push_back(kAgentSourcePortsArg);
   AgentService service(std::move(config));
 
@@ -104,12 +106,17 @@ absl::Status RunAgent(const AgentOptions& options) {
   // gRPC sets SO_REUSEPORT by default: a second agent on the same port would
   // bind fine and take half the calls. A taken port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  ApplyFrontLimits(builder);
   builder.AddListeningPort(listen, options.auth.credentials, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("--listen=", listen, ": cannot listen there (address in use or not local?)"));
+  }
+  if (absl::Status shed = ShedAcceptsWhenOutOfDescriptors(port); !shed.ok()) {
+    server->Shutdown();
+    return absl::Status(shed.code(), absl::StrCat("--listen=", listen, ": ", shed.message()));
   }
   Endpoint bound = options.listen;
   bound.port = static_cast<uint16_t>(port);

@@ -167,14 +167,30 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   // Before anything is read: an unauthenticated caller learns nothing.
   if (grpc::Status allowed = config_.options.auth.Check(*context); !allowed.ok()) return allowed;
   if (shutting_down_.load()) return ToGrpcStatus(absl::UnavailableError("agent is shutting down"));
+  // Each open stream holds a handler thread: their number is bounded.
+  struct StreamCount {
+    std::atomic<int>& open;
+    ~StreamCount() { open.fetch_sub(1); }
+  } count{open_run_streams_};
+  if (open_run_streams_.fetch_add(1) >= config_.max_run_streams) {
+    return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+        "agent has ", config_.max_run_streams,
+        " Run streams open, its limit (one run at a time; a stream must send its assignment within ",
+        absl::FormatDuration(config_.timings.assignment_timeout), ")")));
+  }
   {
     absl::MutexLock lock(&mu_);
     if (!active_run_.empty()) return ToGrpcStatus(Busy(active_run_));
   }
   v1::RunCommand first;
-  if (!stream->Read(&first)) {
-    return ToGrpcStatus(absl::CancelledError("the stream ended before the assignment"));
+  const uint64_t watch = first_message_.Watch(context, absl::Now() + config_.timings.assignment_timeout);
+  const bool received = stream->Read(&first);
+  if (first_message_.Unwatch(watch)) {
+    return ToGrpcStatus(absl::DeadlineExceededError(
+        absl::StrCat("no assignment within ", absl::FormatDuration(config_.timings.assignment_timeout),
+                     " of the Run stream opening")));
   }
+  if (!received) return ToGrpcStatus(absl::CancelledError("the stream ended before the assignment"));
   const absl::Time started = absl::Now();
   if (!first.has_assignment()) {
     return ToGrpcStatus(absl::InvalidArgumentError("the first command of a run must carry the assignment"));

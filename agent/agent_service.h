@@ -6,7 +6,9 @@
 // Each Run handler uses two threads: the handler thread owns the run and
 // turns its RunLoop (run_loop.h: workers, reports, lease) every poll period,
 // and is the only writer; a reader thread blocks in Read() and queues
-// commands.
+// commands. So that silent callers cannot hold threads, a Run stream must
+// send its assignment within timings.assignment_timeout, and at most
+// max_run_streams are open at once.
 #ifndef FOURTUPLE_AGENT_AGENT_SERVICE_H_
 #define FOURTUPLE_AGENT_AGENT_SERVICE_H_
 
@@ -23,6 +25,7 @@
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
 #include "agent/agent_options.h"
+#include "agent/first_message_watch.h"
 #include "agent/run_loop.h"
 #include "agent/run_session.h"
 #include "proto/fourtuple.grpc.pb.h"
@@ -35,6 +38,9 @@ class AgentService final : public v1::Agent::Service {
     AgentOptions options;
     std::vector<std::string> worker_argv;  // how to start a worker: {"/path/agent-worker", ...}
     RunTimings timings;
+    // Run streams open at once (the active run's, and streams still to send
+    // their assignment); more are refused with RESOURCE_EXHAUSTED.
+    int max_run_streams = 8;
   };
 
   explicit AgentService(Config config);
@@ -71,7 +77,9 @@ class AgentService final : public v1::Agent::Service {
   // Constant after construction.
   const Config config_;
 
-  AgentMetrics metrics_;  // thread-safe
+  AgentMetrics metrics_;             // thread-safe
+  FirstMessageWatch first_message_;  // thread-safe
+  std::atomic<int> open_run_streams_{0};
   std::atomic<bool> shutting_down_{false};
   absl::Mutex mu_;
   std::string active_run_ ABSL_GUARDED_BY(mu_);  // run id; empty when idle

@@ -36,6 +36,8 @@ ABSL_FLAG(std::string, allow_targets, "127.0.0.0/8,::1/128",
 ABSL_FLAG(std::string, host_label, "", "reported as the host instead of the hostname");
 ABSL_FLAG(std::string, metrics, "",
           "ADDR:PORT to serve Prometheus metrics on (GET /metrics); port 0 allowed; default: none");
+ABSL_FLAG(std::string, assignment_timeout, "10s",
+          "a Run stream must send its assignment within this, or it is cancelled");
 ABSL_FLAG(bool, insecure, false,
           "allow --listen on a non-loopback address without --token-file or --tls-* (loudly)");
 ABSL_FLAG(std::string, token_file, "",
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
       "fourtuple agent: opens, holds and echo-checks TCP connections as a coordinator directs.\n"
       "  agent --listen=127.0.0.1:7000 [--processes=N|auto] [--allow-targets=CIDR,...] "
       "[--source-ports=kernel|agent] [--worker-binary=PATH] [--ready-file=PATH] [--host-label=NAME] "
-      "[--metrics=ADDR:PORT]\n"
+      "[--metrics=ADDR:PORT] [--assignment-timeout=DURATION]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
   // absl exits 1 on an unknown flag; a bad command line exits 2 here.
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   flags.host_label = absl::GetFlag(FLAGS_host_label);
   flags.metrics = absl::GetFlag(FLAGS_metrics);
   flags.insecure = absl::GetFlag(FLAGS_insecure);
+  flags.assignment_timeout = absl::GetFlag(FLAGS_assignment_timeout);
   flags.auth.token_file = absl::GetFlag(FLAGS_token_file);
   flags.auth.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   flags.auth.tls_key = absl::GetFlag(FLAGS_tls_key);

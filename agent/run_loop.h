@@ -31,6 +31,9 @@ namespace fourtuple::agent {
 // named in one place. The agent (agent_server.cc) keeps these defaults;
 // run_loop_test.cc shortens them.
 struct RunTimings {
+  // A Run stream must send its assignment within this of opening, or it is
+  // cancelled (its handler thread is freed).
+  absl::Duration assignment_timeout = absl::Seconds(10);
   // How often the handler checks workers, commands and the lease; also the
   // delay of a phase-change report.
   absl::Duration poll = absl::Milliseconds(20);

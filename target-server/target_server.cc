@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "common/grpc_front.h"
 #include "common/host_facts.h"
 #include "common/logging.h"
 #include "common/metrics_http.h"
@@ -251,6 +252,7 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     // gRPC sets SO_REUSEPORT by default, which would let it share a port
     // another server already holds instead of failing.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    ApplyFrontLimits(builder);
     int port = 0;
     builder.AddListeningPort(options.control->ToString(), options.auth.credentials, &port);
     builder.RegisterService(&service);
@@ -259,6 +261,12 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
       cleanup();
       return absl::UnavailableError(absl::StrCat("--control ", options.control->ToString(),
                                                  ": cannot listen (address in use or not local?)"));
+    }
+    if (absl::Status shed = ShedAcceptsWhenOutOfDescriptors(port); !shed.ok()) {
+      server->Shutdown();
+      cleanup();
+      return absl::Status(shed.code(),
+                          absl::StrCat("--control ", options.control->ToString(), ": ", shed.message()));
     }
     Endpoint bound = *options.control;
     bound.port = static_cast<uint16_t>(port);
