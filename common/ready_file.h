@@ -10,7 +10,10 @@
 
 namespace fourtuple {
 
-// Writes `contents` to `path` atomically (write PATH.tmp.PID, fsync, rename).
+// Writes `contents` to `path` atomically: write a temporary beside it with an
+// unpredictable name created exclusively (PATH.tmp.XXXXXX, never through a
+// symlink), fsync, chmod 0644, rename over `path`. Safe to call from any
+// thread; concurrent writers of one path each rename a whole file.
 absl::Status WriteFileAtomically(absl::string_view path, absl::string_view contents);
 
 }  // namespace fourtuple
