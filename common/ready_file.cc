@@ -55,4 +55,31 @@ absl::Status WriteFileAtomically(absl::string_view path, absl::string_view conte
   return absl::OkStatus();
 }
 
+absl::Status CheckFileWritable(absl::string_view path) {
+  if (path.empty()) return absl::InvalidArgumentError("empty path");
+  const std::string file(path);
+  const size_t slash = file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0) {
+    const int error = errno;
+    if (error == ENOENT) return absl::NotFoundError(absl::StrCat("directory ", dir, " does not exist"));
+    return PosixError(absl::StrCat("directory ", dir), error);
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+  }
+  if (stat(file.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(file, " is a directory"));
+  }
+  std::string probe = absl::StrCat(dir, "/.write-check.XXXXXX");
+  const int fd = mkostemp(probe.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return PosixError(absl::StrCat("cannot create a file in directory ", dir), errno);
+  }
+  close(fd);
+  unlink(probe.c_str());
+  return absl::OkStatus();
+}
+
 }  // namespace fourtuple
