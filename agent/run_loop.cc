@@ -123,6 +123,7 @@ RunEnd RunLoop::Finish(const PhaseSummary& summary) {
 }
 
 std::optional<RunEnd> RunLoop::Step(absl::Time now, StreamInput input, bool shutting_down) {
+  workers_.KeepAlive();  // the front is turning: the workers' lease holds
   last_command_ = std::max(last_command_, input.last_command);
   if (input.ended) {
     stream_ended_ = true;

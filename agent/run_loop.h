@@ -60,6 +60,9 @@ class RunWorkers {
   // Workers that exited since the last call (none after Terminate).
   virtual std::vector<WorkerPool::Exit> Reap() = 0;
   virtual PhaseSummary Phase() const = 0;
+  // Renews the workers' lease on the front (worker_protocol.h): called every
+  // turn, so workers whose front stops turning close their connections.
+  virtual void KeepAlive() = 0;
   // A full report: next seq, phase and counters.
   virtual v1::RunReport BuildReport() = 0;
   // Ends every worker, which closes their connections. Idempotent.

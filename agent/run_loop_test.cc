@@ -41,6 +41,7 @@ class FakeWorkers final : public RunWorkers {
     if (terminated) return {};
     return std::exchange(exits, {});
   }
+  void KeepAlive() override { ++keep_alives; }
   PhaseSummary Phase() const override { return phase; }
   v1::RunReport BuildReport() override {
     v1::RunReport report;
@@ -77,6 +78,7 @@ class FakeWorkers final : public RunWorkers {
   std::vector<v1::WorkerCommand> forwarded;
   bool terminated = false;
   uint64_t seq = 0;
+  int keep_alives = 0;  // turns that renewed the workers' lease
 };
 
 // The coordinator's end of the stream: keeps every report with the time it
@@ -185,6 +187,17 @@ TEST_F(RunLoopTest, NoReportUntilEveryWorkerIsReady) {
   EXPECT_EQ(Step(), std::nullopt);
   ASSERT_EQ(stream_.reports.size(), 1u);  // at once, not after an interval
   EXPECT_EQ(LastReport().phase(), v1::RUN_PHASE_READY);
+}
+
+// Workers close their connections when the front stops renewing their lease
+// (worker_protocol.h): every turn renews it, whatever else happens.
+TEST_F(RunLoopTest, EveryTurnRenewsTheWorkersLease) {
+  const int before = workers_.keep_alives;
+  EXPECT_EQ(Step(), std::nullopt);  // starting
+  Ready();
+  now_ += kPoll;
+  EXPECT_EQ(Step(), std::nullopt);
+  EXPECT_EQ(workers_.keep_alives, before + 3);  // Ready() turns once too
 }
 
 TEST_F(RunLoopTest, CommandsAreForwardedInOrder) {

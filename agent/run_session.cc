@@ -47,6 +47,13 @@ std::vector<WorkerPool::Exit> RunSession::Reap() {
 
 PhaseSummary RunSession::Phase() const { return SummarizePhases(shared_); }
 
+void RunSession::KeepAlive() {
+  if (terminated_) return;
+  for (int i = 0; i < pool_->count(); ++i) {
+    static_cast<AgentWorkerShared*>(pool_->shared(i))->front_beats.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 v1::RunReport RunSession::BuildReport() {
   v1::RunReport report;
   AggregateWorkers(shared_, config_.assignment.source_names, &report);

@@ -50,6 +50,9 @@ class RunSession final : public RunWorkers {
 
   PhaseSummary Phase() const override;
 
+  // Bumps front_beats in every worker's shared block.
+  void KeepAlive() override;
+
   // A full report (next seq, phase and counters from the workers).
   v1::RunReport BuildReport() override;
 

@@ -10,8 +10,18 @@
 
 namespace fourtuple {
 
-// Writes `contents` to `path` atomically (write PATH.tmp.PID, fsync, rename).
+// Writes `contents` to `path` atomically: write a temporary beside it with an
+// unpredictable name created exclusively (PATH.tmp.XXXXXX, never through a
+// symlink), fsync, chmod 0644, rename over `path`. Safe to call from any
+// thread; concurrent writers of one path each rename a whole file.
 absl::Status WriteFileAtomically(absl::string_view path, absl::string_view contents);
+
+// Whether WriteFileAtomically(path, ...) can work, checked without touching
+// `path`: its directory exists, is a directory, and takes a new file (a
+// probe file is created there and removed, which also catches read-only file
+// systems and access lists); `path` itself is not a directory. The message
+// says which of these failed. Safe to call from any thread.
+absl::Status CheckFileWritable(absl::string_view path);
 
 }  // namespace fourtuple
 

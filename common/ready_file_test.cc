@@ -113,5 +113,25 @@ TEST(WriteFileAtomicallyTest, FailedRenameLeavesNoTemporary) {
   EXPECT_THAT(ListDir(dir), ::testing::ElementsAre("occupied"));
 }
 
+// The temporary used to be PATH.tmp.PID, opened with O_CREAT|O_TRUNC: a link
+// planted at that name made the writer truncate and fill the link's target.
+TEST(WriteFileAtomicallyTest, PlantedSymlinkAtTheOldTemporaryNameIsNotFollowed) {
+  std::string dir = MakeTempDir();
+  std::string victim = dir + "/victim";
+  {
+    std::ofstream out(victim);
+    out << "precious";
+  }
+  std::string path = dir + "/report.json";
+  ASSERT_EQ(symlink(victim.c_str(), absl::StrCat(path, ".tmp.", getpid()).c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomically(path, "{}").ok());
+  EXPECT_EQ(ReadAll(victim), "precious");
+  EXPECT_EQ(ReadAll(path), "{}");
+  struct stat info;
+  ASSERT_EQ(lstat(path.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISREG(info.st_mode));
+  EXPECT_EQ(info.st_mode & 0777, 0644u);
+}
+
 }  // namespace
 }  // namespace fourtuple

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/grpc_credentials.h"
@@ -63,6 +66,58 @@ int LoadExpandedPlan(const CommandLine& command_line, Plan* out) {
   return 0;
 }
 
+// The report must not be lost to a bad path found only after the run: both
+// destinations are checked before anything connects. Prints why and returns
+// false when one cannot be written.
+bool CheckReportPaths(const CommandLine& command_line) {
+  bool ok = true;
+  // Without --report the report goes to the working directory.
+  const std::string report =
+      command_line.Has("report") ? command_line.Get("report") : "fourtuple-report.json";
+  if (absl::Status status = CheckFileWritable(report); !status.ok()) {
+    PrintError(command_line.Has("report")
+                   ? absl::StrCat("--report=", report, ": cannot write the report there: ", status.message())
+                   : absl::StrCat("cannot write the report in the working directory (", status.message(),
+                                  "); --report=FILE names another place"));
+    ok = false;
+  }
+  if (command_line.Has("html")) {
+    const std::string html = command_line.Get("html");
+    if (absl::Status status = CheckFileWritable(html); !status.ok()) {
+      PrintError(absl::StrCat("--html=", html, ": cannot write the page there: ", status.message()));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// Writes a finished run's report (named by `flag`) through `write` to `path`; when that fails after all (the
+// directory went away, the disk filled), to a new file in $TMPDIR or /tmp so the run is not lost, and says
+// where on stderr. Returns the path written, or why neither worked.
+absl::StatusOr<std::string> WriteOrFallBack(absl::string_view flag, const std::string& path,
+                                            absl::string_view suffix, absl::string_view run_id,
+                                            const std::function<absl::Status(const std::string&)>& write) {
+  absl::Status written = write(path);
+  if (written.ok()) return path;
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string dir = tmpdir != nullptr && tmpdir[0] == '/' ? tmpdir : "/tmp";
+  std::string id(run_id);  // --run-id is free text: keep the name one file in dir
+  for (char& c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  }
+  std::random_device random;
+  // The name is unpredictable and the write goes through a temporary renamed
+  // over it, so nothing planted at it is followed.
+  const std::string fallback = absl::StrFormat("%s/fourtuple-%s-%08x%s", dir, id, random(), suffix);
+  absl::Status second = write(fallback);
+  if (!second.ok()) {
+    return absl::UnavailableError(absl::StrCat(written.message(), "; nor in ", dir, ": ", second.message()));
+  }
+  PrintError(absl::StrCat("could not write ", flag, "=", path, " (", written.message(), "); wrote ", fallback,
+                          " instead"));
+  return fallback;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromCommandLine(
@@ -95,6 +150,7 @@ int ExecutePreflightCommand(const CommandLine& command_line) {
 }
 
 int ExecuteRunCommand(const CommandLine& command_line, const std::atomic<bool>* stop) {
+  if (!CheckReportPaths(command_line)) return kExitUsage;
   Plan expanded;
   if (const int code = LoadExpandedPlan(command_line, &expanded); code != 0) return code;
   Plan* plan = &expanded;
@@ -155,22 +211,35 @@ int ExecuteRunCommand(const CommandLine& command_line, const std::atomic<bool>* 
   }
   const Report report = BuildReport(*record);
   std::fputs(FormatSummary(report.json).c_str(), stdout);
-  absl::Status written = WriteReport(report_path, report.json);
+  // Checked before the run, but it may have changed since: the report is
+  // then written elsewhere, and the exit code says it is not where asked.
+  absl::StatusOr<std::string> written =
+      WriteOrFallBack("--report", report_path, ".json", options.run_id,
+                      [&report](const std::string& path) { return WriteReport(path, report.json); });
   if (!written.ok()) {
-    std::fprintf(stdout, "report: NOT WRITTEN (%s)\n", std::string(written.message()).c_str());
+    std::fprintf(stdout, "report: NOT WRITTEN (%s)\n", std::string(written.status().message()).c_str());
     std::fflush(stdout);
     return kExitFail;
   }
-  std::fprintf(stdout, "report: %s\n", report_path.c_str());
+  bool misplaced = *written != report_path;
+  std::fprintf(stdout, "report: %s\n", written->c_str());
   if (command_line.Has("html")) {
-    const std::string html_path = command_line.Get("html");
-    absl::Status html = WriteFileAtomically(html_path, RenderHtmlReport(report.json));
+    absl::StatusOr<std::string> html =
+        WriteOrFallBack("--html", command_line.Get("html"), ".html", options.run_id,
+                        [page = RenderHtmlReport(report.json)](const std::string& path) {
+                          return WriteFileAtomically(path, page);
+                        });
     if (!html.ok()) {
-      std::fprintf(stdout, "html report: NOT WRITTEN (%s)\n", std::string(html.message()).c_str());
+      std::fprintf(stdout, "html report: NOT WRITTEN (%s)\n", std::string(html.status().message()).c_str());
       std::fflush(stdout);
       return kExitFail;
     }
-    std::fprintf(stdout, "html report: %s\n", html_path.c_str());
+    misplaced = misplaced || *html != command_line.Get("html");
+    std::fprintf(stdout, "html report: %s\n", html->c_str());
+  }
+  if (misplaced) {
+    std::fflush(stdout);
+    return kExitFail;
   }
   std::fflush(stdout);
   return report.pass ? kExitPass : kExitFail;

@@ -15,7 +15,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
-#include "common/grpc_status.h"
 #include "common/human_format.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -23,6 +22,7 @@
 #include "coordinator/probe_command.h"
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
+#include "coordinator/target_poller.h"
 #include "coordinator/terminal_text.h"
 #include "proto/fourtuple.grpc.pb.h"
 
@@ -286,6 +286,7 @@ class RunDriver {
     for (auto& session : sessions_) session->Cancel();
     for (auto& session : sessions_) session->Join();
     Observe();
+    if (target_poller_ != nullptr) record_.target = target_poller_->Finish();
     record_.plan = plan_;
     for (size_t i = 0; i < views_.size(); ++i) {
       AgentView& view = views_[i];
@@ -498,26 +499,16 @@ class RunDriver {
     return snapshot;
   }
 
+  // Asks for the target's counts; they are gathered off this thread
+  // (target_poller.h) so a control port that does not answer cannot hold up
+  // the heartbeats.
   void QueryTarget() {
     if (plan_.target_control.empty()) return;
-    if (!record_.target.has_value()) {
-      record_.target.emplace();
-      target_stub_ = v1::TargetControl::NewStub(grpc::CreateChannel(plan_.target_control, credentials_));
+    if (target_poller_ == nullptr) {
+      target_poller_ =
+          std::make_unique<TargetPoller>(plan_.target_control, credentials_, options_.probe_timeout);
     }
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.probe_timeout));
-    v1::TargetStats stats;
-    grpc::Status status = target_stub_->GetStats(&context, v1::GetStatsRequest(), &stats);
-    TargetRecord& target = *record_.target;
-    if (!status.ok()) {
-      target.error =
-          absl::StrCat("GetStats on ", plan_.target_control, ": ", FromGrpcStatus(status).ToString());
-      LOG_WARNING("%s", EscapeForTerminal(target.error));
-      return;
-    }
-    target.queried = true;
-    target.open_at_peak = std::max(target.open_at_peak, stats.total().open());
-    target.accepted = stats.total().accepted();
+    target_poller_->Request();
   }
 
   // Constant after construction.
@@ -538,7 +529,7 @@ class RunDriver {
   ProgressDisplay display_;
   ConnectRate connect_rate_;
   FailureTracker failures_seen_;
-  std::unique_ptr<v1::TargetControl::Stub> target_stub_;
+  std::unique_ptr<TargetPoller> target_poller_;  // made by the first QueryTarget
   RunRecord record_;
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -203,6 +204,20 @@ class FakeTarget final : public v1::TargetControl::Service {
 
 using Server = ::fourtuple::testing::InProcessGrpcServer;
 Server StartServer(grpc::Service* service) { return ::fourtuple::testing::StartInProcessGrpcServer(service); }
+
+// A loopback port that takes connections (the kernel completes the handshake)
+// but never says a word: a control endpoint that hangs. Close the fd after.
+std::pair<int, std::string> MuteEndpoint() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  listen(fd, 16);
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return {fd, absl::StrCat("127.0.0.1:", ntohs(address.sin_port))};
+}
 
 // A loopback port nothing listens on.
 std::string ClosedEndpoint() {
@@ -499,6 +514,36 @@ TEST(RunDriverTest, StopGoesStraightToClose) {
   EXPECT_EQ(record->agents[0].state, AgentState::kDone);
   EXPECT_EQ(a.Count(v1::RunCommand::kClose), 1);
   EXPECT_FALSE(BuildReport(*record).pass);
+}
+
+// GetStats used to run on the driver's thread: a control port that never
+// answered held it for the whole call deadline with no heartbeat sent, and
+// the agents were lost to their lease.
+TEST(RunDriverTest, AMuteTargetControlPortDoesNotStallTheHeartbeats) {
+  FakeAgent a(Behavior::kNormal, "host-a");
+  Server sa = StartServer(&a);
+  auto [mute_fd, mute_endpoint] = MuteEndpoint();
+  Plan plan = FastPlan({sa.endpoint}, 50);
+  plan.target_control = mute_endpoint;
+  RunOptions options = Options(plan);
+  options.probe_timeout = absl::Seconds(3);  // far past the 400 ms lease
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<RunRecord> record = DriveRun(options);
+  close(mute_fd);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->agents[0].state, AgentState::kDone) << record->agents[0].error;
+  // Nor does the end of the run wait for the call's deadline.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  ASSERT_TRUE(record->target.has_value());
+  EXPECT_FALSE(record->target->queried);
+  EXPECT_THAT(record->target->error, HasSubstr(mute_endpoint));
+
+  const Report report = BuildReport(*record);
+  EXPECT_TRUE(report.pass) << report.json.dump(2);
+  EXPECT_FALSE(report.json["target"].contains("open_at_peak"));
+  EXPECT_THAT(report.json["target"]["error"].get<std::string>(), HasSubstr("no answer"));
+  EXPECT_THAT(FormatSummary(report.json), HasSubstr("target: no counts"));
 }
 
 }  // namespace

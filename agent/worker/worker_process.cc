@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -29,12 +30,21 @@ constexpr int kSignalTag = 1;
 
 enum class ControlState { kOpen, kEnded };
 
+// The worker's lease on its front (worker_protocol.h): 0 until started.
+struct FrontLease {
+  uint64_t lease_us = 0;
+  uint64_t beats = 0;        // front_beats when last seen to move
+  uint64_t beats_at_us = 0;  // engine time it was seen to move
+  bool watching = false;     // beats and beats_at_us hold a sample
+};
+
 // Applies one command; a refused command becomes the worker's error.
-void Apply(const v1::WorkerCommand& command, ConnectionEngine& engine) {
+void Apply(const v1::WorkerCommand& command, ConnectionEngine& engine, FrontLease& lease) {
   absl::Status status;
   switch (command.command_case()) {
     case v1::WorkerCommand::kStart:
       status = engine.Start(command.start());
+      if (status.ok()) lease.lease_us = uint64_t{command.start().assignment().lease_ms()} * 1000;
       break;
     case v1::WorkerCommand::kConnect:
       status = engine.BeginConnect();
@@ -54,7 +64,7 @@ void Apply(const v1::WorkerCommand& command, ConnectionEngine& engine) {
 
 // Reads every message waiting on the control socket. kEnded when the front
 // closed it (or it broke: the front is gone either way).
-ControlState ReadCommands(int control_fd, ConnectionEngine& engine, std::string& buffer) {
+ControlState ReadCommands(int control_fd, ConnectionEngine& engine, std::string& buffer, FrontLease& lease) {
   for (;;) {
     // A message's real size first (MSG_TRUNC on SEQPACKET), so an assignment
     // with thousands of addresses is never cut short.
@@ -78,7 +88,7 @@ ControlState ReadCommands(int control_fd, ConnectionEngine& engine, std::string&
       engine.Fail(absl::StrCat("unparseable command (", size, " bytes)"));
       continue;
     }
-    Apply(command, engine);
+    Apply(command, engine, lease);
   }
 }
 
@@ -95,6 +105,21 @@ void WaitForEnd(int control_fd, int signal_fd) {
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
     }
   }
+}
+
+// Whether the front has been silent past the lease; one relaxed load and a
+// clock read per loop turn.
+bool FrontSilent(const AgentWorkerShared& shared, const ConnectionEngine& engine, FrontLease& lease) {
+  if (lease.lease_us == 0) return false;
+  const uint64_t beats = shared.front_beats.load(std::memory_order_relaxed);
+  const uint64_t now = engine.NowMicros();
+  if (beats != lease.beats || !lease.watching) {
+    lease.beats = beats;
+    lease.beats_at_us = now;
+    lease.watching = true;
+    return false;
+  }
+  return now - lease.beats_at_us > lease.lease_us;
 }
 
 void WriteError(AgentWorkerShared& shared, absl::string_view message) {
@@ -143,9 +168,14 @@ int RunAgentWorker(WorkerContext& context, SourcePorts source_ports) {
   }
 
   std::string buffer;
+  FrontLease lease;
   int exit_code = 0;
   for (;;) {
-    absl::StatusOr<uint32_t> ready = engine->RunOnce(-1);
+    // Once started, the loop wakes at least every quarter lease (at most
+    // every 250 ms) to check the front, even when no socket has news.
+    const int wait_ms =
+        lease.lease_us == 0 ? -1 : static_cast<int>(std::clamp<uint64_t>(lease.lease_us / 4000, 1, 250));
+    absl::StatusOr<uint32_t> ready = engine->RunOnce(wait_ms);
     if (!ready.ok()) {
       engine->Fail(ready.status().ToString());
       WaitForEnd(context.control_fd, signal_fd);
@@ -160,7 +190,15 @@ int RunAgentWorker(WorkerContext& context, SourcePorts source_ports) {
       break;
     }
     if ((*ready & (1u << kControlTag)) &&
-        ReadCommands(context.control_fd, *engine, buffer) == ControlState::kEnded) {
+        ReadCommands(context.control_fd, *engine, buffer, lease) == ControlState::kEnded) {
+      break;
+    }
+    if (FrontSilent(shared, *engine, lease)) {
+      // The front is stopped or hung with the control socket still open: no
+      // one will end this run, so the worker does.
+      engine->Fail(absl::StrCat("the agent front was silent for ",
+                                (engine->NowMicros() - lease.beats_at_us) / 1000, " ms (lease ",
+                                lease.lease_us / 1000, " ms): closed every connection"));
       break;
     }
   }

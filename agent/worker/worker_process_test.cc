@@ -50,7 +50,7 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration timeout = absl::S
 }
 
 std::string StartCommand(const std::string& target, uint64_t first, uint64_t connections,
-                         uint32_t payload_bytes = 32) {
+                         uint32_t payload_bytes = 32, uint32_t lease_ms = 0) {
   v1::WorkerCommand command;
   v1::WorkerStart* start = command.mutable_start();
   v1::Assignment* a = start->mutable_assignment();
@@ -60,6 +60,7 @@ std::string StartCommand(const std::string& target, uint64_t first, uint64_t con
   a->set_connect_timeout_ms(5000);
   a->set_payload_bytes(payload_bytes);
   a->set_echo_timeout_ms(5000);
+  a->set_lease_ms(lease_ms);
   start->set_first_connection(first);
   start->set_connections(connections);
   start->set_max_in_flight(128);
@@ -141,6 +142,51 @@ TEST(RunAgentWorkerTest, EndOfControlClosesOpenConnections) {
   ASSERT_TRUE(WaitFor([&] { return server.open() == 400; })) << server.open();
   shutdown(pool->control_fd(0), SHUT_RDWR);
   EXPECT_EQ(ReapAll(*pool), std::vector<int>{0});
+  ASSERT_TRUE(WaitFor([&] { return server.open() == 0; })) << server.open();
+}
+
+// A front that stops (SIGSTOP, a hang) keeps the control socket open, so only
+// the worker's own lease can end its load: worker 0's front keeps beating,
+// worker 1's falls silent and must close its connections and exit 1, saying
+// why.
+TEST(RunAgentWorkerTest, AWorkerWhoseFrontFallsSilentPastTheLeaseClosesEverything) {
+  std::unique_ptr<WorkerPool> pool = ForkWorkers(2);
+  ASSERT_NE(pool, nullptr);
+  TestEchoServer server;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(pool->Send(i, StartCommand(server.endpoint(), i * 200, 200, 32, /*lease_ms=*/300)).ok());
+  }
+  auto beat = [&] { Shared(*pool, 0).front_beats.fetch_add(1, std::memory_order_relaxed); };
+  ASSERT_TRUE(pool->SendAll(Command(v1::WorkerCommand::kConnect)).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    beat();
+    return server.open() == 400 || Phase(*pool, 1) == WorkerPhase::kFailed;
+  })) << server.open();
+
+  std::vector<WorkerPool::Exit> exits;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        beat();
+        for (WorkerPool::Exit& exit : pool->Reap()) exits.push_back(exit);
+        return !exits.empty() && server.open() == 200;
+      },
+      absl::Seconds(10)))
+      << server.open();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].index, 1);
+  EXPECT_TRUE(WIFEXITED(exits[0].wait_status) && WEXITSTATUS(exits[0].wait_status) == 1)
+      << exits[0].Describe();
+  EXPECT_NE(std::string(Shared(*pool, 1).error).find("front was silent"), std::string::npos)
+      << Shared(*pool, 1).error;
+  EXPECT_EQ(Shared(*pool, 1).open.load(), 0u);
+  // The worker whose front kept beating holds on.
+  EXPECT_EQ(Phase(*pool, 0), WorkerPhase::kConnected);
+  EXPECT_EQ(Shared(*pool, 0).open.load(), 200u);
+
+  shutdown(pool->control_fd(0), SHUT_RDWR);
+  EXPECT_EQ(ReapAll(*pool)[0], 0);
   ASSERT_TRUE(WaitFor([&] { return server.open() == 0; })) << server.open();
 }
 

@@ -18,6 +18,13 @@
 // front is gone or ended the run) or SIGTERM arrives, the worker closes
 // everything and exits 0.
 //
+// The worker holds a lease of its own on the front: while it runs, the front
+// bumps front_beats in every worker's block each time its loop turns (every
+// few tens of ms). Once started, a worker that sees no bump for the
+// assignment's lease_ms (the front is stopped, hung or swapped out, while the
+// control socket stays open) fails with the reason, closes every connection
+// and exits 1: its load never outlives the run the coordinator gave up on.
+//
 // Which source address and target a connection uses is a pure function of its
 // agent-wide id, so slices over workers keep the global round-robin: the pair
 // index id % (S*T) spreads connections evenly over every (source, target) pair.
@@ -55,8 +62,11 @@ inline ConnectionRoute RouteOf(uint64_t connection_id, uint32_t sources, uint32_
 }
 
 // One per worker, in shared memory, zero-filled at start. Written only by the
-// worker (relaxed atomics), read by the front at any time.
+// worker (relaxed atomics), read by the front at any time; except
+// front_beats, written only by the front.
 struct AgentWorkerShared {
+  std::atomic<uint64_t> front_beats;  // bumped by the front while it runs (the worker's lease)
+
   std::atomic<uint32_t> phase;             // WorkerPhase
   std::atomic<uint32_t> echo_round;        // latest echo round started
   std::atomic<uint32_t> echo_rounds_done;  // latest echo round finished

@@ -4,15 +4,18 @@
 #include "tests/support/coordinator_cli.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/expect_contains.h"
@@ -24,6 +27,7 @@ namespace {
 using ::fourtuple::testing::ClosedLoopbackEndpoint;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Outcome;
+using ::fourtuple::testing::ReadFileOrEmpty;
 using ::fourtuple::testing::RunCoordinator;
 using ::fourtuple::testing::Subprocess;
 using ::fourtuple::testing::WritePlan;
@@ -137,6 +141,91 @@ TEST(CoordinatorCliTest, UnreachableAgentExits3NamingIt) {
   Outcome probe = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent}, dir);
   EXPECT_EQ(probe.code, 3);
   EXPECT_CONTAINS(probe.out, "unreachable");
+}
+
+// A report path that cannot be written is found before anything connects
+// (the agent here is unreachable: had the run gone on, it would exit 3).
+TEST(CoordinatorCliTest, UnwritableReportPathsExit2BeforeConnecting) {
+  const std::string dir = MakeTempDir("ft-coordinator-cli");
+  const std::string path = WritePlan(dir, "plan.json", PlanWithAgent(ClosedLoopbackEndpoint()));
+
+  const std::string missing = dir + "/no-such-dir/report.json";
+  Outcome no_dir = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + path, "--report=" + missing}, dir);
+  EXPECT_EQ(no_dir.code, 2) << no_dir.err;
+  EXPECT_CONTAINS(no_dir.err, "--report=" + missing);
+  EXPECT_CONTAINS(no_dir.err, "directory " + dir + "/no-such-dir does not exist");
+  EXPECT_EQ(no_dir.err.find("unreachable"), std::string::npos) << no_dir.err;
+
+  const std::string under_a_file = path + "/page.html";
+  Outcome not_dir =
+      RunCoordinator(COORDINATOR_BIN,
+                     {"run", "--plan=" + path, "--report=" + dir + "/r.json", "--html=" + under_a_file}, dir);
+  EXPECT_EQ(not_dir.code, 2) << not_dir.err;
+  EXPECT_CONTAINS(not_dir.err, "--html=" + under_a_file);
+  EXPECT_CONTAINS(not_dir.err, path + " is not a directory");
+  EXPECT_EQ(not_dir.err.find("unreachable"), std::string::npos) << not_dir.err;
+}
+
+// The path from "... wrote PATH instead" on stderr, or "".
+std::string FallbackPath(const std::string& err, const std::string& flag) {
+  const size_t at = err.find("could not write " + flag + "=");
+  if (at == std::string::npos) return "";
+  const size_t wrote = err.find("); wrote ", at);
+  const size_t instead = err.find(" instead", wrote);
+  if (wrote == std::string::npos || instead == std::string::npos) return "";
+  return err.substr(wrote + 9, instead - wrote - 9);
+}
+
+// The destination checked before the run goes away during it: the finished
+// run's report and page land in $TMPDIR, stderr says where, and the exit code
+// says they are not where asked.
+TEST(CoordinatorCliTest, AReportThatCannotBeWrittenAfterTheRunGoesToTmpdir) {
+  const std::string dir = MakeTempDir("ft-coordinator-cli");
+  const std::string target_ready = dir + "/target.ready";
+  auto target = Subprocess::Start(
+      {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--ready-file=" + target_ready},
+      "target-server", dir);
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto target_info = (*target)->WaitForReadyFile(target_ready, absl::Seconds(20));
+  ASSERT_TRUE(target_info.ok()) << target_info.status() << (*target)->Describe();
+  ::fourtuple::testing::StartedAgent agent =
+      ::fourtuple::testing::StartAgent({AGENT_BIN, "--processes=1"}, "agent", dir);
+  ASSERT_NE(agent.process, nullptr);
+
+  std::string plan = PlanWithAgent(agent.endpoint);
+  plan.replace(plan.find("127.0.0.1:9"), 11, (*target_info)["listen"][0].get<std::string>());
+  plan.replace(plan.find("\"hold\": \"1s\""), 12, "\"hold\": \"4s\"");
+  const std::string path = WritePlan(dir, "plan.json", plan);
+  const std::string out = dir + "/out", tmp = dir + "/tmp";
+  ASSERT_EQ(mkdir(out.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(tmp.c_str(), 0755), 0);
+  setenv("TMPDIR", tmp.c_str(), 1);  // the coordinator inherits it
+
+  std::thread remover([&out] {
+    absl::SleepFor(absl::Milliseconds(1500));  // the run is under way
+    rmdir(out.c_str());
+  });
+  Outcome run = RunCoordinator(
+      COORDINATOR_BIN, {"run", "--plan=" + path, "--report=" + out + "/r.json", "--html=" + out + "/r.html"},
+      dir);
+  remover.join();
+  unsetenv("TMPDIR");
+  EXPECT_EQ(run.code, 1) << run.out << run.err;
+
+  const std::string report = FallbackPath(run.err, "--report");
+  ASSERT_EQ(report.rfind(tmp + "/fourtuple-", 0), 0u) << run.err;
+  EXPECT_CONTAINS(run.out, "report: " + report);
+  const nlohmann::json parsed = nlohmann::json::parse(ReadFileOrEmpty(report), nullptr, false);
+  ASSERT_TRUE(parsed.is_object()) << report;
+  EXPECT_EQ(parsed["outcome"], "pass") << parsed.dump(2);
+  const std::string html = FallbackPath(run.err, "--html");
+  ASSERT_EQ(html.rfind(tmp + "/fourtuple-", 0), 0u) << run.err;
+  EXPECT_CONTAINS(ReadFileOrEmpty(html), "<html");
+
+  (*target)->Signal(SIGTERM);
+  agent.process->Signal(SIGTERM);
+  EXPECT_TRUE((*target)->Wait(absl::Seconds(15)).ok());
+  EXPECT_TRUE(agent.process->Wait(absl::Seconds(15)).ok());
 }
 
 // Against a real agent: probe prints its facts, preflight its capacity, and
