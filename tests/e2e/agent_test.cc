@@ -27,6 +27,7 @@ using ::fourtuple::testing::ChildrenOf;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 using Stream = grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>;
@@ -561,6 +562,23 @@ TEST_F(AgentTest, BadFlagsExitTwoNamingTheFlag) {
     ASSERT_TRUE(code.ok()) << c.flags[0];
     EXPECT_EQ(*code, 2) << c.flags[0] << "\n" << (*p)->Describe();
     EXPECT_THAT((*p)->ReadStderr(), HasSubstr(c.named)) << c.flags[0];
+  }
+}
+
+// --help prints the usage and every flag, on stdout, and exits 0.
+TEST_F(AgentTest, HelpPrintsUsageAndExitsZero) {
+  for (const char* help : {"--help", "-h"}) {
+    auto p = Subprocess::Start({AGENT_BIN, help}, "help", dir_);
+    ASSERT_TRUE(p.ok());
+    auto code = (*p)->Wait(absl::Seconds(10));
+    ASSERT_TRUE(code.ok()) << help;
+    EXPECT_EQ(*code, 0) << help << "\n" << (*p)->Describe();
+    const std::string out = (*p)->ReadStdout();
+    EXPECT_THAT(out, HasSubstr("agent --listen=")) << help;
+    EXPECT_THAT(out, HasSubstr("--token-file")) << help;
+    EXPECT_THAT(out, HasSubstr("--source-ports")) << help;
+    EXPECT_THAT(out, Not(HasSubstr("--flagfile"))) << help;
+    EXPECT_THAT((*p)->ReadStderr(), Not(HasSubstr("unknown flag"))) << help;
   }
 }
 

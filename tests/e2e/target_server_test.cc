@@ -483,6 +483,23 @@ TEST(TargetServerBadInputTest, BadDurationAndNumbersExit2NamingTheFlag) {
   }
 }
 
+// --help prints the usage and every flag, on stdout, and exits 0.
+TEST(TargetServerBadInputTest, HelpPrintsUsageAndExitsZero) {
+  const std::string dir = MakeTempDir("target-server-help");
+  for (const char* help : {"--help", "-h"}) {
+    auto process = Subprocess::Start({TARGET_SERVER_BIN, help}, "target-server", dir);
+    ASSERT_TRUE(process.ok()) << process.status();
+    auto code = (*process)->Wait(absl::Seconds(20));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << help << "\n" << (*process)->Describe();
+    const std::string out = (*process)->ReadStdout();
+    EXPECT_THAT(out, HasSubstr("target-server --listen=")) << help;
+    EXPECT_THAT(out, HasSubstr("--stats-interval")) << help;
+    EXPECT_THAT(out, HasSubstr("--token-file")) << help;
+    EXPECT_THAT((*process)->ReadStderr(), ::testing::Not(HasSubstr("unknown flag"))) << help;
+  }
+}
+
 // absl alone would exit 1 on an unknown flag: every program exits 2 on a bad
 // command line and names what was wrong.
 TEST(TargetServerBadInputTest, UnknownFlagOrStrayArgumentExits2NamingIt) {
