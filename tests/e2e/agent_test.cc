@@ -4,6 +4,7 @@
 // silent stream closes every connection), a dead worker, SIGTERM, bad flags.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -580,6 +581,20 @@ TEST_F(AgentTest, HelpPrintsUsageAndExitsZero) {
     EXPECT_THAT(out, Not(HasSubstr("--flagfile"))) << help;
     EXPECT_THAT((*p)->ReadStderr(), Not(HasSubstr("unknown flag"))) << help;
   }
+}
+
+// A FIFO named as the token file: opening it for reading would wait for a
+// writer forever; the agent refuses it at once, naming flag, file and kind.
+TEST_F(AgentTest, TokenFileThatIsAFifoExitsTwo) {
+  const std::string fifo = dir_ + "/token.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto p = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--token-file=" + fifo}, "fifo-token", dir_);
+  ASSERT_TRUE(p.ok());
+  auto code = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << "the agent blocked on the FIFO: " << code.status();
+  EXPECT_EQ(*code, 2) << (*p)->Describe();
+  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("--token-file: token file " + fifo + " is a FIFO"));
+  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("expected a regular file"));
 }
 
 // The worker program is found next to the agent as "<agent>-worker": a copy
