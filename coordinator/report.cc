@@ -11,7 +11,7 @@
 #include "common/histogram.h"
 #include "common/human_format.h"
 #include "common/ready_file.h"
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 #include "coordinator/text_table.h"
 #include "coordinator/what_gave.h"
 

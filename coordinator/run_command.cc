@@ -11,6 +11,7 @@
 #include "common/grpc_credentials.h"
 #include "common/logging.h"
 #include "common/ready_file.h"
+#include "common/terminal_text.h"
 #include "coordinator/agent_discovery.h"
 #include "coordinator/html_report.h"
 #include "coordinator/plan.h"
@@ -18,7 +19,6 @@
 #include "coordinator/preflight.h"
 #include "coordinator/report.h"
 #include "coordinator/run_driver.h"
-#include "coordinator/terminal_text.h"
 #include "coordinator/what_gave.h"
 
 namespace fourtuple::coordinator {

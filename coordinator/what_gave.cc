@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/failure_reason.h"
 #include "common/human_format.h"
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 
 namespace fourtuple::coordinator {
 

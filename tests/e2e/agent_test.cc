@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -405,6 +406,30 @@ TEST_F(AgentTest, InvalidAssignmentsAreRefused) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(status.error_message(), HasSubstr("assignment.payload_bytes"));
   }
+}
+
+// A refused run's id is the caller's text: a line break in it must not
+// forge a log line, and a 3 MiB id must not grow the log by megabytes. Each
+// refusal adds one bounded line, with the id escaped.
+TEST_F(AgentTest, RefusedRunIdsAreLoggedEscapedAndBounded) {
+  StartAgent();
+  const std::vector<std::string> ids = {"evil\nagent[1] E forged line", std::string(3 << 20, 'x')};
+  for (const std::string& id : ids) {
+    const size_t before = agent_->ReadStderr().size();
+    v1::RunCommand command;
+    *command.mutable_assignment() = MakeAssignment(id, 10, Sources(1, 8));
+    grpc::Status status = RefusedRun(command);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message().substr(0, 200);
+    EXPECT_THAT(status.error_message(), HasSubstr("assignment.run_id"));
+    EXPECT_LT(status.error_message().size(), 1024u);
+    const std::string added = agent_->ReadStderr().substr(before);
+    EXPECT_EQ(std::count(added.begin(), added.end(), '\n'), 1) << added.substr(0, 400);
+    EXPECT_LT(added.size(), 1024u) << id.size();
+    EXPECT_THAT(added, HasSubstr("refused run"));
+    EXPECT_THAT(added, Not(HasSubstr("\nagent[1] E forged")));
+  }
+  EXPECT_THAT(agent_->ReadStderr(), HasSubstr("evil\\nagent[1] E forged line"));
 }
 
 TEST_F(AgentTest, TargetOutsideAllowTargetsIsPermissionDenied) {
