@@ -337,6 +337,15 @@ Json RefusedReport(const Plan& plan, const PreflightResult& preflight) {
   return out;
 }
 
+Json RefusedStartReport(const Plan& plan, const std::vector<std::string>& problems) {
+  Json out;
+  out["outcome"] = "refused";
+  out["what_gave"] = WhatGaveFromRun({}, {}, problems);
+  out["start_errors"] = problems;
+  out["plan"] = PlanToJson(plan);
+  return out;
+}
+
 absl::Status WriteReport(absl::string_view path, const Json& report) {
   // Agents' error texts are not ours: replace invalid UTF-8 instead of
   // letting dump() throw.

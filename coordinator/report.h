@@ -93,6 +93,13 @@ std::string FormatSummary(const nlohmann::ordered_json& report);
 //  "preflight_errors": [...], "plan": {...}}.
 nlohmann::ordered_json RefusedReport(const Plan& plan, const PreflightResult& preflight);
 
+// The report of a run an agent refused to start after preflight passed (it
+// was busy with another run, say; exit 3): {"outcome": "refused",
+// "what_gave": [{"limit": "agent", "detail": PROBLEM}, ...],
+// "start_errors": [PROBLEM, ...], "plan": {...}}, one entry per problem
+// sentence (each names its agent).
+nlohmann::ordered_json RefusedStartReport(const Plan& plan, const std::vector<std::string>& problems);
+
 // Writes the report (pretty-printed JSON) to `path` atomically.
 absl::Status WriteReport(absl::string_view path, const nlohmann::ordered_json& report);
 
