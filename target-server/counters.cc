@@ -75,7 +75,9 @@ void FillTargetStats(const CounterSet& counters, const std::vector<std::string>&
   CounterValues total;
   for (int i = 0; i < counters.size(); ++i) {
     CounterValues worker = counters.Worker(i);
-    worker.ToProto(out->add_workers());
+    v1::TargetCounters* entry = out->add_workers();
+    worker.ToProto(entry);
+    entry->set_alive(counters.alive(i));
     total.Add(worker);
   }
   total.ToProto(out->mutable_total());

@@ -40,6 +40,12 @@ std::string RenderTargetMetrics(const CounterSet& counters, absl::Time start, ab
     const std::string index = absl::StrCat(i);
     out.Sample("fourtuple_target_worker_open_connections", {{"worker", index}}, workers[i].open);
   }
+  out.Family("fourtuple_target_worker_alive", "gauge",
+             "1 while the worker process runs, 0 once it has exited (its open count is then 0).");
+  for (int i = 0; i < counters.size(); ++i) {
+    out.Sample("fourtuple_target_worker_alive", {{"worker", absl::StrCat(i)}},
+               static_cast<uint64_t>(counters.alive(i) ? 1 : 0));
+  }
   out.Gauge("fourtuple_target_workers", "Worker processes started.", static_cast<uint64_t>(counters.size()));
   out.Gauge("fourtuple_target_workers_alive", "Worker processes still running.",
             static_cast<uint64_t>(alive));

@@ -379,6 +379,10 @@ TEST(TargetServerTest, ADeadWorkerIsNoticedAndTheOthersGoOn) {
     }
   }
   ASSERT_NE(dead, -1) << "before:\n" << before->DebugString() << "after:\n" << after->DebugString();
+  // GetStats says which worker is dead, not just that it holds nothing.
+  EXPECT_TRUE(before->workers(0).alive() && before->workers(1).alive()) << before->DebugString();
+  EXPECT_FALSE(after->workers(dead).alive()) << after->DebugString();
+  EXPECT_TRUE(after->workers(1 - dead).alive()) << after->DebugString();
   EXPECT_EQ(after->total().closed(), before->workers(dead).open());
 
   // The survivor still echoes; the dead worker's connections were reset.
