@@ -165,6 +165,11 @@ Report BuildReport(const RunRecord& record) {
   if (!pass) {
     out["fail_reasons"] = reasons;
     out["what_gave"] = WhatGaveFromRun(failures, timeouts, agents_gone);
+    // Connects that waited in a full target's queue time out or see resets:
+    // the cause is the target's capacity, named first.
+    if (record.target.has_value() && record.target->at_capacity > 0) {
+      out["what_gave"].insert(out["what_gave"].begin(), TargetAtCapacity(record.target->at_capacity));
+    }
   }
   out["plan"] = PlanToJson(record.plan);
 
@@ -190,6 +195,7 @@ Report BuildReport(const RunRecord& record) {
     if (record.target->queried) {
       target["open_at_peak"] = record.target->open_at_peak;
       target["accepted"] = record.target->accepted;
+      target["at_capacity"] = record.target->at_capacity;
     }
     if (!record.target->error.empty()) target["error"] = record.target->error;
   }

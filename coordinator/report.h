@@ -57,6 +57,7 @@ struct TargetRecord {
   uint64_t open_at_peak = 0;  // the largest `open` seen
   uint64_t accepted = 0;      // `accepted` at the last answer
   std::string error;          // the last GetStats failure, if any
+  uint64_t at_capacity = 0;   // `at_capacity` at the last answer: workers full
 };
 
 struct RunRecord {

@@ -518,6 +518,7 @@ class RunDriver {
     target.queried = true;
     target.open_at_peak = std::max(target.open_at_peak, stats.total().open());
     target.accepted = stats.total().accepted();
+    target.at_capacity = stats.total().at_capacity();
   }
 
   // Constant after construction.

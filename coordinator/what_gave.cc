@@ -35,6 +35,15 @@ Json WhatGaveFromRun(const std::map<std::string, uint64_t>& failures,
   return out;
 }
 
+Json TargetAtCapacity(uint64_t times) {
+  return {
+      {"limit", "target"},
+      {"detail",
+       absl::StrCat("the target ran out of fds: its workers stopped accepting at their connection "
+                    "budget ",
+                    CountPhrase(times, "time", "times"), " (raise its RLIMIT_NOFILE, or its --processes)")}};
+}
+
 Json WhatGaveFromPreflight(const std::vector<std::string>& exceeded_limits) {
   Json out = Json::array();
   for (const std::string& limit : exceeded_limits) out.push_back({{"limit", limit}});

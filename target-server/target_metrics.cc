@@ -27,6 +27,9 @@ std::string RenderTargetMetrics(const CounterSet& counters, absl::Time start, ab
               "Connections closed since start (by the peer, an error, or a worker's death).", total.closed);
   out.Counter("fourtuple_target_bytes_echoed_total", "Bytes written back to clients since start.",
               total.bytes_echoed);
+  out.Counter("fourtuple_target_at_capacity_total",
+              "Times a worker stopped accepting because it held its connection budget (out of fds).",
+              total.at_capacity);
   out.Family("fourtuple_target_accept_errors_total", "counter",
              "accept(2) failures by errno name; a reason appears once it has happened.");
   for (int reason = 0; reason < kReasonSlots; ++reason) {
