@@ -197,7 +197,7 @@ grpc::Status AgentService::Run(grpc::ServerContext* context, Stream* stream) {
   }
   absl::StatusOr<RunSession::Config> run = PrepareRun(first.assignment(), started);
   if (!run.ok()) {
-    LOG_WARNING("refused run %s: %s", first.assignment().run_id(), run.status().ToString());
+    LOG_WARNING("refused run %s: %s", RunIdForLog(first.assignment().run_id()), run.status().ToString());
     return ToGrpcStatus(run.status());
   }
   {

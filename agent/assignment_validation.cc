@@ -7,6 +7,8 @@
 #include "agent/agent_options.h"
 #include "agent/worker/echo_exchange.h"
 #include "agent/worker/worker_protocol.h"
+#include "common/human_format.h"
+#include "common/terminal_text.h"
 
 namespace fourtuple::agent {
 namespace {
@@ -55,6 +57,13 @@ bool IsLocalAddress(const IpAddress& address, const std::vector<IpAddress>& loca
     host_has_v4_loopback = host_has_v4_loopback || IsV4Loopback(candidate);
   }
   return host_has_v4_loopback && IsV4Loopback(address);
+}
+
+std::string RunIdForLog(absl::string_view run_id) {
+  if (ValidateRunId(run_id).ok()) return std::string(run_id);
+  constexpr size_t kShown = 32;
+  return absl::StrCat("\"", EscapeForTerminal(run_id.substr(0, kShown)), run_id.size() > kShown ? "..." : "",
+                      "\" (", FormatCount(run_id.size()), " bytes)");
 }
 
 absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& assignment,

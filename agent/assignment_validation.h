@@ -46,6 +46,12 @@ bool IsLocalAddress(const IpAddress& address, const std::vector<IpAddress>& loca
 absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& assignment,
                                                        const ValidationPolicy& policy);
 
+// The run id as a log line may quote it: as it is when it is valid (short,
+// printable ASCII), else its first 32 bytes escaped and its length, e.g.
+// "r1\nW forged..." (3,145,728 bytes). Validation checks the id first, so
+// every refusal can name the run this way, bounded.
+std::string RunIdForLog(absl::string_view run_id);
+
 }  // namespace fourtuple::agent
 
 #endif  // FOURTUPLE_AGENT_ASSIGNMENT_VALIDATION_H_

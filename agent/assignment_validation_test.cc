@@ -81,6 +81,15 @@ TEST(AssignmentValidationTest, RunId) {
                 "assignment.run_id");
 }
 
+// A refusal names the run; an id that is not valid is shown escaped and cut.
+TEST(AssignmentValidationTest, RunIdForLog) {
+  EXPECT_EQ(RunIdForLog("run-42"), "run-42");
+  EXPECT_EQ(RunIdForLog("r1\nW forged"), "\"r1\\nW forged\" (11 bytes)");
+  EXPECT_EQ(RunIdForLog(""), "\"\" (0 bytes)");
+  EXPECT_EQ(RunIdForLog(std::string(3 << 20, 'x')),
+            absl::StrCat("\"", std::string(32, 'x'), "...\" (3,145,728 bytes)"));
+}
+
 TEST(AssignmentValidationTest, Targets) {
   ExpectRefused([](auto& a) { a.clear_targets(); }, absl::StatusCode::kInvalidArgument, "assignment.targets");
   ExpectRefused(

@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
       "[--metrics=ADDR:PORT] [--assignment-timeout=DURATION]\n"
       "        [--token-file=PATH] [--tls-cert=PEM --tls-key=PEM --tls-ca=PEM] [--insecure]");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
+  if (fourtuple::WantsHelp(args)) {
+    std::fputs(fourtuple::HelpText().c_str(), stdout);
+    return 0;
+  }
   // absl exits 1 on an unknown flag; a bad command line exits 2 here.
   if (absl::Status checked = fourtuple::CheckFlagArguments(args); !checked.ok()) {
     std::fprintf(stderr, "agent: %s\n", std::string(checked.message()).c_str());

@@ -1,55 +1,29 @@
 #include "common/auth_token.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "common/posix_error.h"
+#include "common/read_file.h"
 
 namespace fourtuple {
 
 absl::StatusOr<std::string> ReadTokenFile(absl::string_view path) {
   const std::string name(path);
-  int fd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return PosixError(absl::StrCat("token file ", name), errno);
-  struct stat info = {};
-  if (fstat(fd, &info) != 0) {
-    int saved = errno;
-    close(fd);
-    return PosixError(absl::StrCat("token file ", name), saved);
-  }
-  // Checked on the open file, so a swap between stat and read cannot pass.
-  if (!S_ISREG(info.st_mode)) {
-    close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("token file ", name, " is not a regular file"));
-  }
-  if ((info.st_mode & (S_IROTH | S_IWOTH)) != 0) {
-    close(fd);
+  // Room for the longest token and its line break; anything longer is refused
+  // unread (a FIFO or /dev/zero named here is refused before reading).
+  absl::StatusOr<FileContents> file =
+      ReadRegularFile(name, kMaxTokenLength + 2, "one line with the token (e.g. openssl rand -hex 32)");
+  if (!file.ok())
+    return absl::Status(file.status().code(), absl::StrCat("token file ", file.status().message()));
+  if ((file->mode & (S_IROTH | S_IWOTH)) != 0) {
     return absl::PermissionDeniedError(
         absl::StrFormat("token file %s is open to every user (mode %04o): run chmod o-rwx %s (or chmod 600)",
-                        name, info.st_mode & 07777, name));
+                        name, file->mode & 07777, name));
   }
-  std::string text;
-  char buffer[1024];
-  while (true) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      close(fd);
-      return PosixError(absl::StrCat("reading token file ", name), saved);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxTokenLength + 2) break;
-  }
-  close(fd);
+  const std::string& text = file->text;
 
   absl::string_view token = text;
   if (absl::ConsumeSuffix(&token, "\n")) absl::ConsumeSuffix(&token, "\r");

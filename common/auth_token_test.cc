@@ -83,7 +83,15 @@ TEST_F(TokenFileTest, RefusesMissingFileAndDirectory) {
   absl::StatusOr<std::string> missing = ReadTokenFile(path_);
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.status().message(), HasSubstr(path_));
-  EXPECT_THAT(ReadTokenFile(dir_).status().message(), HasSubstr("not a regular file"));
+  EXPECT_THAT(ReadTokenFile(dir_).status().message(), HasSubstr("is a directory; expected a regular file"));
+}
+
+// Opening a FIFO for reading would wait for a writer: refused at once.
+TEST_F(TokenFileTest, RefusesAFifoWithoutBlocking) {
+  ASSERT_EQ(mkfifo(path_.c_str(), 0600), 0);
+  absl::StatusOr<std::string> token = ReadTokenFile(path_);
+  ASSERT_FALSE(token.ok());
+  EXPECT_THAT(token.status().message(), HasSubstr("token file " + path_ + " is a FIFO"));
 }
 
 TEST(TokensEqualTest, EqualOnlyWhenIdentical) {

@@ -1,9 +1,11 @@
 #include "common/flag_names.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -49,6 +51,33 @@ absl::Status CheckFlagArguments(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError(absl::StrCat("unknown flag --", shown, " (see --help)"));
   }
   return absl::OkStatus();
+}
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--help" || args[i] == "-help" || args[i] == "-h") return true;
+  }
+  return false;
+}
+
+std::string HelpText() {
+  std::string text = absl::StrCat(absl::ProgramUsageMessage(), "\n\nFlags:\n");
+  std::map<std::string, const absl::CommandLineFlag*> sorted;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    // absl's own (--flagfile, --fromenv, ...) are not this program's.
+    if (absl::StrContains(flag->Filename(), "absl/")) continue;
+    std::string shown(name);
+    std::replace(shown.begin(), shown.end(), '_', '-');
+    sorted.emplace(std::move(shown), flag);
+  }
+  for (const auto& [shown, flag] : sorted) {
+    absl::StrAppend(&text, "  --", shown, "  ", flag->Help());
+    const std::string default_value = flag->DefaultValue();
+    if (!default_value.empty()) absl::StrAppend(&text, " (default: ", default_value, ")");
+    absl::StrAppend(&text, "\n");
+  }
+  return text;
 }
 
 }  // namespace fourtuple

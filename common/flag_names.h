@@ -25,6 +25,15 @@ std::vector<std::string> DashesToUnderscores(int argc, const char* const* argv);
 // with dashes) or "unexpected argument ..." otherwise.
 absl::Status CheckFlagArguments(const std::vector<std::string>& args);
 
+// True when the arguments (before a bare "--") ask for help: --help, -help
+// or -h. Checked before CheckFlagArguments, which does not know them.
+bool WantsHelp(const std::vector<std::string>& args);
+
+// absl's program usage message, then every flag the program itself defines
+// (absl's own flags left out), sorted, with dashes, its help and default:
+// what --help prints.
+std::string HelpText();
+
 }  // namespace fourtuple
 
 #endif  // FOURTUPLE_COMMON_FLAG_NAMES_H_

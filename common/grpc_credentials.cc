@@ -1,10 +1,7 @@
 #include "common/grpc_credentials.h"
 
-#include <fcntl.h>
 #include <grpcpp/support/client_interceptor.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <map>
 #include <utility>
 
@@ -14,7 +11,7 @@
 #include "absl/strings/strip.h"
 #include "common/auth_token.h"
 #include "common/logging.h"
-#include "common/posix_error.h"
+#include "common/read_file.h"
 
 namespace fourtuple {
 namespace {
@@ -27,32 +24,14 @@ absl::Status FlagError(absl::string_view flag, const absl::Status& status) {
 
 // A PEM file (certificate, key or CA bundle), read whole.
 absl::StatusOr<std::string> ReadPemFile(absl::string_view flag, const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FlagError(flag, PosixError(path, errno));
-  std::string text;
-  char buffer[4096];
-  while (true) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      close(fd);
-      return FlagError(flag, PosixError(path, saved));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > (1 << 20)) {
-      close(fd);
-      return FlagError(flag,
-                       absl::InvalidArgumentError(absl::StrCat(path, " is over 1 MiB; expected a PEM file")));
-    }
-  }
-  close(fd);
+  absl::StatusOr<FileContents> file = ReadRegularFile(path, kMaxPemFileBytes, "a PEM file");
+  if (!file.ok()) return FlagError(flag, file.status());
+  std::string& text = file->text;
   if (!absl::StrContains(text, "-----BEGIN ")) {
     return FlagError(
         flag, absl::InvalidArgumentError(absl::StrCat(path, " is not a PEM file (no -----BEGIN line)")));
   }
-  return text;
+  return std::move(text);
 }
 
 // Attaches "authorization: Bearer TOKEN" to every call. An interceptor, not

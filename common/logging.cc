@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/terminal_text.h"
 
 namespace fourtuple {
 namespace {
@@ -39,9 +40,19 @@ LogSink* GetLogSink() {
   return sink;
 }
 
+std::string LogMessageText(absl::string_view message) {
+  if (message.size() <= kMaxLogMessageBytes) return EscapeForTerminal(message);
+  size_t cut = kMaxLogMessageBytes;
+  // Not inside a UTF-8 sequence, which would show as escaped bytes.
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(EscapeForTerminal(message.substr(0, cut)), " [... ", message.size() - cut,
+                      " more bytes]");
+}
+
 void LogLine(LogSeverity severity, absl::string_view message) {
   const char* tag = severity == LogSeverity::kInfo ? "I" : severity == LogSeverity::kWarning ? "W" : "E";
-  std::string line = absl::StrCat(ProgramName(), "[", getpid(), "] ", tag, " ", message, "\n");
+  std::string line =
+      absl::StrCat(ProgramName(), "[", getpid(), "] ", tag, " ", LogMessageText(message), "\n");
   if (have_sink.load()) {
     absl::MutexLock lock(&sink_mu);
     if (sink != nullptr) {

@@ -1,8 +1,14 @@
 // Minimal logging to stderr (Debian's Abseil has no absl/log).
+// Every line is one line, whatever its message holds: messages quote text
+// from elsewhere (a caller's run id, a peer's error), so control characters
+// are escaped (terminal_text.h) and a message is cut at kMaxLogMessageBytes.
 // Thread-safe: each call writes one line with a single write(2), or hands it
 // whole to the log sink when one is set.
 #ifndef FOURTUPLE_COMMON_LOGGING_H_
 #define FOURTUPLE_COMMON_LOGGING_H_
+
+#include <cstddef>
+#include <string>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -11,8 +17,17 @@ namespace fourtuple {
 
 enum class LogSeverity { kInfo, kWarning, kError };
 
-// Writes "<program>[pid] I|W|E message\n" to stderr (or to the log sink).
+// Longer messages are cut there, and say how much was left out.
+inline constexpr size_t kMaxLogMessageBytes = 2048;
+
+// Writes "<program>[pid] I|W|E message\n" to stderr (or to the log sink),
+// the message escaped and cut (LogMessageText).
 void LogLine(LogSeverity severity, absl::string_view message);
+
+// What LogLine writes for `message`: control characters escaped
+// (EscapeForTerminal), at most kMaxLogMessageBytes of it, then
+// " [... N more bytes]" when it was longer.
+std::string LogMessageText(absl::string_view message);
 
 // The program name printed with every line; set once from main().
 void SetLogProgramName(absl::string_view name);

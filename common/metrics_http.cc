@@ -18,6 +18,7 @@ namespace fourtuple {
 namespace {
 
 constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+constexpr char kThreads[] = "32";
 
 void InitCivetwebOnce() {
   static std::once_flag once;
@@ -50,13 +51,18 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(cons
   const char* options[] = {
       "listening_ports",
       listening_ports.c_str(),
+      // civetweb serves one connection per thread from start to end, reading
+      // included: a client that trickles its request holds a thread until
+      // request_timeout_ms. Enough threads that a few such clients leave
+      // room for scrapes, bounded so the process stays cheap.
       "num_threads",
-      "2",
-      // A scraper that stalls must not hold one of the two threads for long.
+      kThreads,
+      // A scrape's request arrives in one packet; two seconds is generous.
       "request_timeout_ms",
-      "10000",
+      "2000",
+      // An idle kept-alive connection would hold a thread as well.
       "enable_keep_alive",
-      "yes",
+      "no",
       nullptr,
   };
   mg_callbacks callbacks;

@@ -3,13 +3,15 @@
 // 404, every other method 405. Built on civetweb (Debian's libcivetweb) so
 // no HTTP parsing of our own.
 //
-// It runs two civetweb worker threads plus civetweb's listener thread: a
-// scrape every few seconds needs no more, and the process stays cheap. Start
+// It runs 32 civetweb worker threads plus civetweb's listener thread. Each
+// serves one connection at a time, and a client that sends slowly holds one
+// for at most 2 s (the request timeout; no keep-alive): ten such clients
+// still leave room for scrapes, and the process stays cheap. Start
 // it in the process that aggregates (target-server's parent, the agent's
 // gRPC front), after any fork(): fork copies only the calling thread.
 //
 // Thread-safety: Start/destruction from one thread. `render` is called from
-// civetweb's threads, possibly two at once: it must be thread-safe and must
+// civetweb's threads, possibly many at once: it must be thread-safe and must
 // outlive the server.
 #ifndef FOURTUPLE_COMMON_METRICS_HTTP_H_
 #define FOURTUPLE_COMMON_METRICS_HTTP_H_

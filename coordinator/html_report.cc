@@ -15,11 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/human_format.h"
+#include "common/utf8.h"
 #include "coordinator/html_text.h"
 #include "coordinator/report_charts.h"
 #include "coordinator/svg_chart.h"
 #include "coordinator/untrusted_json.h"
-#include "coordinator/utf8.h"
 
 namespace fourtuple::coordinator {
 namespace {

@@ -1,6 +1,6 @@
 #include "coordinator/html_text.h"
 
-#include "coordinator/utf8.h"
+#include "common/utf8.h"
 
 namespace fourtuple::coordinator {
 namespace {

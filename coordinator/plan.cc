@@ -1,9 +1,7 @@
 #include "coordinator/plan.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <set>
 #include <utility>
 
@@ -14,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/duration.h"
-#include "common/posix_error.h"
+#include "common/read_file.h"
 #include "common/status_macros.h"
 #include "common/wire_limits.h"
 #include "coordinator/split.h"
@@ -349,17 +347,11 @@ absl::StatusOr<Plan> ParsePlan(absl::string_view text) {
 }
 
 absl::StatusOr<Plan> LoadPlan(absl::string_view path) {
-  const std::string file_name(path);
-  FILE* file = std::fopen(file_name.c_str(), "rbe");
-  if (file == nullptr) return PosixError(absl::StrCat("cannot read plan ", path), errno);
-  std::string text;
-  char buffer[65536];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
-  const bool failed = std::ferror(file) != 0;
-  const int error_number = errno;
-  std::fclose(file);
-  if (failed) return PosixError(absl::StrCat("cannot read plan ", path), error_number);
+  absl::StatusOr<FileContents> file = ReadRegularFile(std::string(path), kMaxPlanFileBytes, "a JSON plan");
+  if (!file.ok()) {
+    return absl::Status(file.status().code(), absl::StrCat("--plan: ", file.status().message()));
+  }
+  const std::string& text = file->text;
   absl::StatusOr<Plan> plan = ParsePlan(text);
   if (!plan.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", plan.status().message()));

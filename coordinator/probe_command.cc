@@ -8,7 +8,7 @@
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/human_format.h"
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 #include "coordinator/text_table.h"
 #include "proto/fourtuple.grpc.pb.h"
 

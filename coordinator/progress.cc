@@ -8,8 +8,8 @@
 #include "absl/strings/str_format.h"
 #include "common/failure_reason.h"
 #include "common/human_format.h"
+#include "common/terminal_text.h"
 #include "coordinator/display_width.h"
-#include "coordinator/terminal_text.h"
 
 namespace fourtuple::coordinator {
 namespace {

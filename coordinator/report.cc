@@ -11,7 +11,7 @@
 #include "common/histogram.h"
 #include "common/human_format.h"
 #include "common/ready_file.h"
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 #include "coordinator/text_table.h"
 #include "coordinator/what_gave.h"
 
@@ -165,6 +165,11 @@ Report BuildReport(const RunRecord& record) {
   if (!pass) {
     out["fail_reasons"] = reasons;
     out["what_gave"] = WhatGaveFromRun(failures, timeouts, agents_gone);
+    // Connects that waited in a full target's queue time out or see resets:
+    // the cause is the target's capacity, named first.
+    if (record.target.has_value() && record.target->at_capacity > 0) {
+      out["what_gave"].insert(out["what_gave"].begin(), TargetAtCapacity(record.target->at_capacity));
+    }
   }
   out["plan"] = PlanToJson(record.plan);
 
@@ -190,6 +195,7 @@ Report BuildReport(const RunRecord& record) {
     if (record.target->queried) {
       target["open_at_peak"] = record.target->open_at_peak;
       target["accepted"] = record.target->accepted;
+      target["at_capacity"] = record.target->at_capacity;
     }
     if (!record.target->error.empty()) target["error"] = record.target->error;
   }
@@ -333,6 +339,15 @@ Json RefusedReport(const Plan& plan, const PreflightResult& preflight) {
   out["outcome"] = "refused";
   out["what_gave"] = WhatGaveFromPreflight(preflight.exceeded_limits);
   out["preflight_errors"] = preflight.errors;
+  out["plan"] = PlanToJson(plan);
+  return out;
+}
+
+Json RefusedStartReport(const Plan& plan, const std::vector<std::string>& problems) {
+  Json out;
+  out["outcome"] = "refused";
+  out["what_gave"] = WhatGaveFromRun({}, {}, problems);
+  out["start_errors"] = problems;
   out["plan"] = PlanToJson(plan);
   return out;
 }

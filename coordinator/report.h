@@ -57,6 +57,7 @@ struct TargetRecord {
   uint64_t open_at_peak = 0;  // the largest `open` seen
   uint64_t accepted = 0;      // `accepted` at the last answer
   std::string error;          // the last GetStats failure, if any
+  uint64_t at_capacity = 0;   // `at_capacity` at the last answer: workers full
 };
 
 struct RunRecord {
@@ -92,6 +93,13 @@ std::string FormatSummary(const nlohmann::ordered_json& report);
 // {"outcome": "refused", "what_gave": [{"limit": "memory"}, ...],
 //  "preflight_errors": [...], "plan": {...}}.
 nlohmann::ordered_json RefusedReport(const Plan& plan, const PreflightResult& preflight);
+
+// The report of a run an agent refused to start after preflight passed (it
+// was busy with another run, say; exit 3): {"outcome": "refused",
+// "what_gave": [{"limit": "agent", "detail": PROBLEM}, ...],
+// "start_errors": [PROBLEM, ...], "plan": {...}}, one entry per problem
+// sentence (each names its agent).
+nlohmann::ordered_json RefusedStartReport(const Plan& plan, const std::vector<std::string>& problems);
 
 // Writes the report (pretty-printed JSON) to `path` atomically.
 absl::Status WriteReport(absl::string_view path, const nlohmann::ordered_json& report);

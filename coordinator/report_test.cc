@@ -267,6 +267,31 @@ TEST(ReportTest, TargetCounts) {
   EXPECT_TRUE(unreachable.pass);  // the target's counts do not decide the outcome
 }
 
+// Connects that fail because the target's workers are full are blamed on
+// the target's fds, named first, not only on time or the backlog.
+TEST(ReportTest, TargetAtCapacityIsWhatGaveFirst) {
+  RunRecord record = PassingRecord();
+  record.target = TargetRecord{true, 1000, 1000, "", 3};
+  // 100 connects timed out in the full target's accept queue.
+  record.agents[1] = DoneAgent("127.0.0.1:7002", 1000, 900, 2, 100, 50);
+  record.agents[1].last.mutable_failures()->clear();
+  (*record.agents[1].last.mutable_failures())["ETIMEDOUT"] = 100;
+  const Report report = BuildReport(record);
+  ASSERT_FALSE(report.pass);
+  EXPECT_EQ(report.json["target"]["at_capacity"], 3);
+  ASSERT_TRUE(report.json["what_gave"].is_array() && report.json["what_gave"].size() >= 2)
+      << report.json.dump();
+  EXPECT_EQ(report.json["what_gave"][0]["limit"], "target");
+  EXPECT_THAT(report.json["what_gave"][0]["detail"].get<std::string>(),
+              HasSubstr("the target ran out of fds: its workers stopped accepting at their connection budget "
+                        "3 times"));
+  EXPECT_NE(report.json["what_gave"][1]["limit"], "target");
+  EXPECT_THAT(FormatSummary(report.json), HasSubstr("target (the target ran out of fds"));
+
+  record.target->at_capacity = 0;  // a full target is not blamed when it never was
+  EXPECT_NE(BuildReport(record).json["what_gave"][0]["limit"], "target");
+}
+
 TEST(ReportTest, SummaryShowsRatesHintsAndLatency) {
   RunRecord record = PassingRecord();
   (*record.agents[0].last.mutable_failures())["EMFILE"] = 3;

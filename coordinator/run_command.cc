@@ -7,13 +7,16 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/grpc_credentials.h"
 #include "common/logging.h"
 #include "common/ready_file.h"
+#include "common/terminal_text.h"
 #include "coordinator/agent_discovery.h"
 #include "coordinator/html_report.h"
 #include "coordinator/plan.h"
@@ -21,7 +24,6 @@
 #include "coordinator/preflight.h"
 #include "coordinator/report.h"
 #include "coordinator/run_driver.h"
-#include "coordinator/terminal_text.h"
 #include "coordinator/what_gave.h"
 
 namespace fourtuple::coordinator {
@@ -207,7 +209,18 @@ int ExecuteRunCommand(const CommandLine& command_line, const std::atomic<bool>* 
     // One problem a line, escaped already (run_driver.h).
     std::fprintf(stderr, "coordinator: the run did not start:\n%s\n",
                  std::string(record.status().message()).c_str());
-    return record.status().code() == absl::StatusCode::kCancelled ? kExitFail : kExitPreflight;
+    if (record.status().code() == absl::StatusCode::kCancelled) return kExitFail;
+    // Refused at the start (an agent busy with another run, say): reported
+    // like a run preflight refused, naming the agents.
+    if (command_line.Has("report")) {
+      const std::vector<std::string> problems = absl::StrSplit(record.status().message(), '\n');
+      const nlohmann::ordered_json refused = RefusedStartReport(*plan, problems);
+      absl::Status written = WriteReport(report_path, refused);
+      std::fprintf(stderr, "coordinator: what gave: %s; report: %s\n",
+                   FormatWhatGave(refused["what_gave"]).c_str(),
+                   written.ok() ? report_path.c_str() : std::string(written.message()).c_str());
+    }
+    return kExitPreflight;
   }
   const Report report = BuildReport(*record);
   std::fputs(FormatSummary(report.json).c_str(), stdout);

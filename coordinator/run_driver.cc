@@ -18,12 +18,12 @@
 #include "common/human_format.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/terminal_text.h"
 #include "coordinator/agent_session.h"
 #include "coordinator/probe_command.h"
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
 #include "coordinator/target_poller.h"
-#include "coordinator/terminal_text.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::coordinator {

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/human_format.h"
+#include "common/utf8.h"
 #include "coordinator/display_width.h"
 #include "coordinator/html_text.h"
-#include "coordinator/utf8.h"
 
 namespace fourtuple::coordinator {
 namespace {

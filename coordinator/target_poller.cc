@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 
 namespace fourtuple::coordinator {
 
@@ -59,6 +59,7 @@ void TargetPoller::Loop() {
       record_.queried = true;
       record_.open_at_peak = std::max(record_.open_at_peak, stats.total().open());
       record_.accepted = stats.total().accepted();
+      record_.at_capacity = stats.total().at_capacity();
       continue;
     }
     if (finishing_) {

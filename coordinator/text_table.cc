@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/terminal_text.h"
 #include "coordinator/display_width.h"
-#include "coordinator/terminal_text.h"
 
 namespace fourtuple::coordinator {
 

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/failure_reason.h"
 #include "common/human_format.h"
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 
 namespace fourtuple::coordinator {
 
@@ -33,6 +33,15 @@ Json WhatGaveFromRun(const std::map<std::string, uint64_t>& failures,
   for (const std::string& detail : timeouts) out.push_back({{"limit", "time"}, {"detail", detail}});
   for (const std::string& detail : lost_agents) out.push_back({{"limit", "agent"}, {"detail", detail}});
   return out;
+}
+
+Json TargetAtCapacity(uint64_t times) {
+  return {
+      {"limit", "target"},
+      {"detail",
+       absl::StrCat("the target ran out of fds: its workers stopped accepting at their connection "
+                    "budget ",
+                    CountPhrase(times, "time", "times"), " (raise its RLIMIT_NOFILE, or its --processes)")}};
 }
 
 Json WhatGaveFromPreflight(const std::vector<std::string>& exceeded_limits) {

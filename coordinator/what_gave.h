@@ -26,6 +26,10 @@ nlohmann::ordered_json WhatGaveFromRun(const std::map<std::string, uint64_t>& fa
                                        const std::vector<std::string>& timeouts,
                                        const std::vector<std::string>& lost_agents);
 
+// {"limit": "target", "detail": "the target ran out of fds: ..."}: its
+// workers stopped accepting `times` times at their connection budget.
+nlohmann::ordered_json TargetAtCapacity(uint64_t times);
+
 // Preflight's refusal: {"limit": "memory"} per exceeded limit, in order.
 nlohmann::ordered_json WhatGaveFromPreflight(const std::vector<std::string>& exceeded_limits);
 

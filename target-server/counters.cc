@@ -12,6 +12,7 @@ void CounterValues::Add(const CounterValues& other) {
   closed += other.closed;
   bytes_echoed += other.bytes_echoed;
   for (int i = 0; i < kReasonSlots; ++i) accept_errors[i] += other.accept_errors[i];
+  at_capacity += other.at_capacity;
 }
 
 void CounterValues::ToProto(v1::TargetCounters* out) const {
@@ -19,6 +20,7 @@ void CounterValues::ToProto(v1::TargetCounters* out) const {
   out->set_accepted(accepted);
   out->set_closed(closed);
   out->set_bytes_echoed(bytes_echoed);
+  out->set_at_capacity(at_capacity);
   auto& errors = *out->mutable_accept_errors();
   for (int i = 0; i < kReasonSlots; ++i) {
     if (accept_errors[i] != 0) errors[std::string(ReasonName(i))] = accept_errors[i];
@@ -33,6 +35,7 @@ CounterValues ReadCounters(const WorkerCounters& counters, bool alive) {
   values.closed = counters.closed.load(kRelaxed);
   values.bytes_echoed = counters.bytes_echoed.load(kRelaxed);
   for (int i = 0; i < kReasonSlots; ++i) values.accept_errors[i] = counters.accept_errors[i].load(kRelaxed);
+  values.at_capacity = counters.at_capacity.load(kRelaxed);
   if (!alive) {
     values.closed += values.open;
     values.open = 0;
@@ -75,7 +78,9 @@ void FillTargetStats(const CounterSet& counters, const std::vector<std::string>&
   CounterValues total;
   for (int i = 0; i < counters.size(); ++i) {
     CounterValues worker = counters.Worker(i);
-    worker.ToProto(out->add_workers());
+    v1::TargetCounters* entry = out->add_workers();
+    worker.ToProto(entry);
+    entry->set_alive(counters.alive(i));
     total.Add(worker);
   }
   total.ToProto(out->mutable_total());

@@ -31,6 +31,7 @@ struct WorkerCounters {
   std::atomic<uint64_t> closed;                       // closed (by the peer, an error or shutdown)
   std::atomic<uint64_t> bytes_echoed;                 // bytes written back
   std::atomic<uint64_t> accept_errors[kReasonSlots];  // by ReasonCode(errno)
+  std::atomic<uint64_t> at_capacity;                  // times accepting stopped at the budget
 
   // The single writer's increment: a plain load and store, no locked
   // instruction (nobody else writes the field).
@@ -51,6 +52,7 @@ struct CounterValues {
   uint64_t closed = 0;
   uint64_t bytes_echoed = 0;
   std::array<uint64_t, kReasonSlots> accept_errors{};
+  uint64_t at_capacity = 0;
 
   void Add(const CounterValues& other);
   void ToProto(v1::TargetCounters* out) const;

@@ -185,7 +185,9 @@ void EchoWorker::HandleEvent(const epoll_event& event) {
 void EchoWorker::AcceptFrom(int listener_fd) {
   while (accepting_) {
     if (open_ >= options_.max_connections) {
-      // At the budget: let the others take this listener's queue.
+      // At the budget: let the others take this listener's queue. Counted,
+      // so a run that fails here blames the target's fds, not the network.
+      WorkerCounters::Add(counters_->at_capacity, 1);
       PauseAccepting(/*kick_others=*/true);
       return;
     }

@@ -231,6 +231,9 @@ TEST_F(ListeningTest, WorkerAtItsBudgetStopsAcceptingAndAnotherTakesTheRest) {
   EXPECT_EQ(large->open(), 4u);
   EXPECT_TRUE(large->accepting());
   EXPECT_EQ(Get(small_counters->accepted) + Get(large_counters->accepted), 6u);
+  // The stop is counted: the target ran out of its budget, not the network.
+  EXPECT_GE(Get(small_counters->at_capacity), 1u);
+  EXPECT_EQ(Get(large_counters->at_capacity), 0u);
 
   // Once every connection closes, the small worker has room and accepts again.
   for (int fd : clients_) close(fd);

@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
       "  target-server --listen=0.0.0.0:9000 --processes=8 --control=127.0.0.1:9001 "
       "--stats-interval=1s");
   std::vector<std::string> args = fourtuple::DashesToUnderscores(argc, argv);
+  if (fourtuple::WantsHelp(args)) {
+    std::fputs(fourtuple::HelpText().c_str(), stdout);
+    return 0;
+  }
   // absl exits 1 on an unknown flag; a bad command line exits 2 here.
   if (absl::Status checked = fourtuple::CheckFlagArguments(args); !checked.ok()) {
     std::fprintf(stderr, "target-server: %s\n", std::string(checked.message()).c_str());

@@ -27,6 +27,9 @@ std::string RenderTargetMetrics(const CounterSet& counters, absl::Time start, ab
               "Connections closed since start (by the peer, an error, or a worker's death).", total.closed);
   out.Counter("fourtuple_target_bytes_echoed_total", "Bytes written back to clients since start.",
               total.bytes_echoed);
+  out.Counter("fourtuple_target_at_capacity_total",
+              "Times a worker stopped accepting because it held its connection budget (out of fds).",
+              total.at_capacity);
   out.Family("fourtuple_target_accept_errors_total", "counter",
              "accept(2) failures by errno name; a reason appears once it has happened.");
   for (int reason = 0; reason < kReasonSlots; ++reason) {
@@ -39,6 +42,12 @@ std::string RenderTargetMetrics(const CounterSet& counters, absl::Time start, ab
   for (int i = 0; i < static_cast<int>(workers.size()); ++i) {
     const std::string index = absl::StrCat(i);
     out.Sample("fourtuple_target_worker_open_connections", {{"worker", index}}, workers[i].open);
+  }
+  out.Family("fourtuple_target_worker_alive", "gauge",
+             "1 while the worker process runs, 0 once it has exited (its open count is then 0).");
+  for (int i = 0; i < counters.size(); ++i) {
+    out.Sample("fourtuple_target_worker_alive", {{"worker", absl::StrCat(i)}},
+               static_cast<uint64_t>(counters.alive(i) ? 1 : 0));
   }
   out.Gauge("fourtuple_target_workers", "Worker processes started.", static_cast<uint64_t>(counters.size()));
   out.Gauge("fourtuple_target_workers_alive", "Worker processes still running.",

@@ -22,6 +22,7 @@ TEST(TargetMetricsTest, SumsWorkersAndListsReasons) {
   WorkerCounters::Add(blocks[1].open, 4);
   WorkerCounters::Add(blocks[1].accepted, 4);
   WorkerCounters::Add(blocks[1].accept_errors[ReasonCode(EMFILE)], 7);
+  WorkerCounters::Add(blocks[1].at_capacity, 2);
   CounterSet counters({&blocks[0], &blocks[1]});
   const absl::Time start = absl::FromUnixSeconds(1000);
 
@@ -36,6 +37,9 @@ TEST(TargetMetricsTest, SumsWorkersAndListsReasons) {
   EXPECT_THAT(text, HasSubstr("\nfourtuple_target_worker_open_connections{worker=\"0\"} 3\n"
                               "fourtuple_target_worker_open_connections{worker=\"1\"} 4\n"));
   EXPECT_THAT(text, HasSubstr("\nfourtuple_target_workers_alive 2\n"));
+  EXPECT_THAT(text, HasSubstr("\nfourtuple_target_at_capacity_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("\nfourtuple_target_worker_alive{worker=\"0\"} 1\n"
+                              "fourtuple_target_worker_alive{worker=\"1\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nfourtuple_target_uptime_seconds 2.5\n"));
 
   // A dead worker's connections were closed by the kernel.
@@ -45,6 +49,8 @@ TEST(TargetMetricsTest, SumsWorkersAndListsReasons) {
   EXPECT_THAT(text, HasSubstr("\nfourtuple_target_connections_closed_total 6\n"));
   EXPECT_THAT(text, HasSubstr("\nfourtuple_target_worker_open_connections{worker=\"1\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("\nfourtuple_target_workers_alive 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nfourtuple_target_worker_alive{worker=\"0\"} 1\n"
+                              "fourtuple_target_worker_alive{worker=\"1\"} 0\n"));
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 // silent stream closes every connection), a dead worker, SIGTERM, bad flags.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -27,6 +29,7 @@ using ::fourtuple::testing::ChildrenOf;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Subprocess;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 using Stream = grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>;
@@ -405,6 +408,30 @@ TEST_F(AgentTest, InvalidAssignmentsAreRefused) {
   }
 }
 
+// A refused run's id is the caller's text: a line break in it must not
+// forge a log line, and a 3 MiB id must not grow the log by megabytes. Each
+// refusal adds one bounded line, with the id escaped.
+TEST_F(AgentTest, RefusedRunIdsAreLoggedEscapedAndBounded) {
+  StartAgent();
+  const std::vector<std::string> ids = {"evil\nagent[1] E forged line", std::string(3 << 20, 'x')};
+  for (const std::string& id : ids) {
+    const size_t before = agent_->ReadStderr().size();
+    v1::RunCommand command;
+    *command.mutable_assignment() = MakeAssignment(id, 10, Sources(1, 8));
+    grpc::Status status = RefusedRun(command);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message().substr(0, 200);
+    EXPECT_THAT(status.error_message(), HasSubstr("assignment.run_id"));
+    EXPECT_LT(status.error_message().size(), 1024u);
+    const std::string added = agent_->ReadStderr().substr(before);
+    EXPECT_EQ(std::count(added.begin(), added.end(), '\n'), 1) << added.substr(0, 400);
+    EXPECT_LT(added.size(), 1024u) << id.size();
+    EXPECT_THAT(added, HasSubstr("refused run"));
+    EXPECT_THAT(added, Not(HasSubstr("\nagent[1] E forged")));
+  }
+  EXPECT_THAT(agent_->ReadStderr(), HasSubstr("evil\\nagent[1] E forged line"));
+}
+
 TEST_F(AgentTest, TargetOutsideAllowTargetsIsPermissionDenied) {
   StartAgent({"--allow-targets=127.0.0.0/16"});
   v1::RunCommand command;
@@ -562,6 +589,37 @@ TEST_F(AgentTest, BadFlagsExitTwoNamingTheFlag) {
     EXPECT_EQ(*code, 2) << c.flags[0] << "\n" << (*p)->Describe();
     EXPECT_THAT((*p)->ReadStderr(), HasSubstr(c.named)) << c.flags[0];
   }
+}
+
+// --help prints the usage and every flag, on stdout, and exits 0.
+TEST_F(AgentTest, HelpPrintsUsageAndExitsZero) {
+  for (const char* help : {"--help", "-h"}) {
+    auto p = Subprocess::Start({AGENT_BIN, help}, "help", dir_);
+    ASSERT_TRUE(p.ok());
+    auto code = (*p)->Wait(absl::Seconds(10));
+    ASSERT_TRUE(code.ok()) << help;
+    EXPECT_EQ(*code, 0) << help << "\n" << (*p)->Describe();
+    const std::string out = (*p)->ReadStdout();
+    EXPECT_THAT(out, HasSubstr("agent --listen=")) << help;
+    EXPECT_THAT(out, HasSubstr("--token-file")) << help;
+    EXPECT_THAT(out, HasSubstr("--source-ports")) << help;
+    EXPECT_THAT(out, Not(HasSubstr("--flagfile"))) << help;
+    EXPECT_THAT((*p)->ReadStderr(), Not(HasSubstr("unknown flag"))) << help;
+  }
+}
+
+// A FIFO named as the token file: opening it for reading would wait for a
+// writer forever; the agent refuses it at once, naming flag, file and kind.
+TEST_F(AgentTest, TokenFileThatIsAFifoExitsTwo) {
+  const std::string fifo = dir_ + "/token.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto p = Subprocess::Start({AGENT_BIN, "--listen=127.0.0.1:0", "--token-file=" + fifo}, "fifo-token", dir_);
+  ASSERT_TRUE(p.ok());
+  auto code = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << "the agent blocked on the FIFO: " << code.status();
+  EXPECT_EQ(*code, 2) << (*p)->Describe();
+  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("--token-file: token file " + fifo + " is a FIFO"));
+  EXPECT_THAT((*p)->ReadStderr(), HasSubstr("expected a regular file"));
 }
 
 // The worker program is found next to the agent as "<agent>-worker": a copy

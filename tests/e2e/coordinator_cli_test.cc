@@ -124,6 +124,29 @@ TEST(CoordinatorCliTest, BadPlansExit2NamingTheField) {
   EXPECT_CONTAINS(missing.err, "nope.json");
 }
 
+// A plan that is not a regular file: /dev/zero would be read until memory
+// runs out, a FIFO with no writer would block forever. Both exit 2 at once,
+// naming the flag, the file and what it is.
+TEST(CoordinatorCliTest, PlanThatIsNotARegularFileExits2AtOnce) {
+  const std::string dir = MakeTempDir("ft-coordinator-cli");
+  const std::string fifo = dir + "/plan.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/zero", "a character device"},
+           {fifo, "a FIFO (named pipe)"},
+           {dir, "a directory"},
+       }) {
+    for (const char* command : {"run", "preflight"}) {
+      const absl::Time start = absl::Now();
+      Outcome outcome = RunCoordinator(COORDINATOR_BIN, {command, "--plan=" + path}, dir, absl::Seconds(10));
+      EXPECT_EQ(outcome.code, 2) << command << " " << path << ": " << outcome.err;
+      EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << command << " " << path;
+      EXPECT_CONTAINS(outcome.err,
+                      "--plan: " + path + " is " + kind + "; expected a regular file holding a JSON plan");
+    }
+  }
+}
+
 TEST(CoordinatorCliTest, UnreachableAgentExits3NamingIt) {
   const std::string dir = MakeTempDir("ft-coordinator-cli");
   const std::string agent = ClosedLoopbackEndpoint();

@@ -3,12 +3,16 @@
 // plain-socket GET during load shows the real open counts, and every line of
 // every scrape must parse as Prometheus text (tests/support/prometheus_check).
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +33,7 @@ using ::fourtuple::testing::EchoClient;
 using ::fourtuple::testing::EchoClientOptions;
 using ::fourtuple::testing::EchoClientResult;
 using ::fourtuple::testing::HttpGet;
+using ::fourtuple::testing::HttpRequest;
 using ::fourtuple::testing::HttpResponse;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::ParsePrometheusText;
@@ -287,6 +292,67 @@ TEST(MetricsTest, AgentShowsTheRunDuringTheHoldAndTotalsAfter) {
   code = target.process->Wait(absl::Seconds(30));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << target.process->Describe();
+}
+
+// Sockets that trickle a request header, one byte at a time, each hold one
+// of the metrics server's threads until its request timeout: with ten of
+// them connected to each program, a scrape must still answer at once.
+TEST(MetricsTest, ScrapesAnswerWhileSlowClientsTrickle) {
+  const std::string dir = MakeTempDir("ft-metrics-slow");
+  const std::vector<std::vector<std::string>> programs = {
+      {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--metrics=127.0.0.1:0"},
+      {AGENT_BIN, "--listen=127.0.0.1:0", "--metrics=127.0.0.1:0"},
+  };
+  for (const std::vector<std::string>& argv : programs) {
+    const std::string name = argv[0] == TARGET_SERVER_BIN ? "target-server" : "agent";
+    Started started = StartProgram(argv, name, dir);
+    ASSERT_TRUE(started.process) << name << " did not start";
+    ASSERT_TRUE(started.ready.contains("metrics")) << started.ready.dump();
+    const std::string metrics = started.ready["metrics"].get<std::string>();
+    const Endpoint endpoint = *ParseEndpoint(metrics);
+
+    constexpr int kSlowClients = 10;
+    std::vector<int> slow;
+    for (int i = 0; i < kSlowClients; ++i) {
+      sockaddr_storage address;
+      const socklen_t length = endpoint.ToSockaddr(&address);
+      const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&address), length), 0) << name;
+      slow.push_back(fd);
+    }
+    // One byte of "GET /metrics HTTP/1.1\r\nX: ..." every 100 ms on each.
+    std::atomic<bool> stop{false};
+    std::thread trickler([&] {
+      const std::string header = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+      for (size_t i = 0; !stop.load(); ++i) {
+        const char byte = i < header.size() ? header[i] : 'x';
+        for (int fd : slow) (void)send(fd, &byte, 1, MSG_NOSIGNAL);
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+    });
+    absl::SleepFor(absl::Milliseconds(500));  // every slow client is being served
+
+    for (int scrape = 0; scrape < 3; ++scrape) {
+      const absl::Time start = absl::Now();
+      absl::StatusOr<HttpResponse> response = HttpRequest(metrics, "GET", "/metrics", absl::Seconds(2));
+      const absl::Duration took = absl::Now() - start;
+      EXPECT_TRUE(response.ok()) << name << ": " << response.status();
+      if (response.ok()) {
+        EXPECT_EQ(response->status, 200) << name;
+      }
+      EXPECT_LT(took, absl::Seconds(2)) << name;
+      absl::SleepFor(absl::Milliseconds(700));
+    }
+    stop.store(true);
+    trickler.join();
+    for (int fd : slow) close(fd);
+
+    started.process->Signal(SIGTERM);
+    absl::StatusOr<int> code = started.process->Wait(absl::Seconds(20));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << started.process->Describe();
+  }
 }
 
 }  // namespace

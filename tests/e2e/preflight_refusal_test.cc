@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/coordinator_cli.h"
@@ -72,6 +73,58 @@ void ExpectRefusedReport(const std::string& path, const std::string& limit, cons
   EXPECT_EQ(report["what_gave"][0]["limit"], limit) << report.dump();
   EXPECT_FALSE(report["preflight_errors"].empty()) << report.dump();
   EXPECT_CONTAINS(stderr_text, absl::StrCat("what gave: ", limit, "; report: ", path));
+}
+
+// An agent busy with another run refuses the run after preflight passed:
+// the refused run still writes its report, naming the agent.
+TEST(PreflightRefusalTest, BusyAgentRefusalWritesTheReport) {
+  const std::string dir = MakeTempDir("ft-pf-busy");
+  const std::string target_ready = dir + "/target.ready";
+  auto target = Subprocess::Start(
+      {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--ready-file=" + target_ready}, "target",
+      dir);
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto target_json = (*target)->WaitForReadyFile(target_ready, absl::Seconds(20));
+  ASSERT_TRUE(target_json.ok()) << target_json.status();
+  const std::string target_endpoint = (*target_json)["listen"][0].get<std::string>();
+  StartedAgent agent = StartAgent({AGENT_BIN}, "agent", dir);
+  ASSERT_FALSE(agent.endpoint.empty());
+
+  json busy_plan = Plan(target_endpoint, agent.endpoint, {"127.0.1.1"}, 10);
+  busy_plan["hold"] = "60s";
+  const std::string first_plan = WritePlan(dir, "first.json", busy_plan.dump(2));
+  auto first = Subprocess::Start({COORDINATOR_BIN, "run", "--plan=" + first_plan,
+                                  "--report=" + dir + "/first-report.json", "--run-id=holding-run"},
+                                 "first", dir);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && (*first)->ReadStderr().find("ready,") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE((*first)->ReadStderr().find("ready,"), std::string::npos) << (*first)->Describe();
+
+  const std::string plan =
+      WritePlan(dir, "plan.json", Plan(target_endpoint, agent.endpoint, {"127.0.1.2"}, 10).dump(2));
+  const std::string report_path = dir + "/report.json";
+  Outcome run = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + report_path}, dir,
+                               absl::Seconds(30));
+  EXPECT_EQ(run.code, 3) << run.err;
+  EXPECT_CONTAINS(run.err, "agent is busy with run holding-run");
+  json report = json::parse(ReadFileOrEmpty(report_path), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << "no report at " << report_path << "\n" << run.err;
+  EXPECT_EQ(report["outcome"], "refused") << report.dump();
+  ASSERT_TRUE(report["what_gave"].is_array() && !report["what_gave"].empty()) << report.dump();
+  EXPECT_EQ(report["what_gave"][0]["limit"], "agent") << report.dump();
+  EXPECT_CONTAINS(report["what_gave"][0]["detail"].get<std::string>(), "agent " + agent.endpoint);
+  EXPECT_CONTAINS(report["what_gave"][0]["detail"].get<std::string>(), "busy");
+  EXPECT_CONTAINS(run.err, "what gave: agent (agent " + agent.endpoint);
+  EXPECT_CONTAINS(run.err, "report: " + report_path);
+
+  (*first)->Signal(SIGINT);
+  EXPECT_TRUE((*first)->Wait(absl::Seconds(30)).ok()) << (*first)->Describe();
+  StopAgent(agent);
+  (*target)->Signal(SIGTERM);
+  EXPECT_TRUE((*target)->Wait(absl::Seconds(20)).ok());
 }
 
 // 40,000 connections to one endpoint from one source address do not fit the
@@ -132,7 +185,8 @@ TEST(PreflightRefusalTest, FdsNeedMoreProcessesOrAHigherLimit) {
 
   // --force gets past preflight; the agent then refuses the share itself
   // (it will not start workers that cannot hold it), so the run ends before
-  // any connect, still with exit 3 and the same fix.
+  // any connect, still with exit 3 and the same fix, and a refused report
+  // naming the agent.
   const std::string forced_report = dir + "/forced-report.json";
   Outcome forced =
       RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan, "--report=" + forced_report, "--force"}, dir);
@@ -140,7 +194,11 @@ TEST(PreflightRefusalTest, FdsNeedMoreProcessesOrAHigherLimit) {
   EXPECT_CONTAINS(forced.err, "running anyway (--force)");
   EXPECT_CONTAINS(forced.err, absl::StrCat("agent ", agent.endpoint, " refused the run"));
   EXPECT_CONTAINS(forced.err, "use --processes=4");
-  EXPECT_NE(access(forced_report.c_str(), F_OK), 0) << "the run never started: no report";
+  json refused = json::parse(ReadFileOrEmpty(forced_report), nullptr, false);
+  ASSERT_FALSE(refused.is_discarded()) << "no report at " << forced_report;
+  EXPECT_EQ(refused["outcome"], "refused") << refused.dump();
+  EXPECT_EQ(refused["what_gave"][0]["limit"], "agent") << refused.dump();
+  EXPECT_CONTAINS(refused["what_gave"][0]["detail"].get<std::string>(), "use --processes=4");
   StopAgent(agent);
 }
 

@@ -156,7 +156,13 @@ TEST(SecurityTest, TargetOutsideAllowTargetsIsRefused) {
   EXPECT_EQ(outcome.code, 3) << outcome.err;
   EXPECT_CONTAINS(outcome.err, "PERMISSION_DENIED");
   EXPECT_CONTAINS(outcome.err, "127.0.0.1:9 is outside --allow-targets=127.0.0.2/32");
-  EXPECT_NE(access((dir + "/report.json").c_str(), F_OK), 0) << "no run, so no report";
+  // No connection was opened: the report says the agent refused the run.
+  nlohmann::json report =
+      nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/report.json"), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << "no report\n" << outcome.err;
+  EXPECT_EQ(report["outcome"], "refused") << report.dump();
+  EXPECT_EQ(report["what_gave"][0]["limit"], "agent") << report.dump();
+  EXPECT_CONTAINS(report["what_gave"][0]["detail"].get<std::string>(), "is outside --allow-targets");
   Stop(agent);
 }
 

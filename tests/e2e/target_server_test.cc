@@ -379,6 +379,10 @@ TEST(TargetServerTest, ADeadWorkerIsNoticedAndTheOthersGoOn) {
     }
   }
   ASSERT_NE(dead, -1) << "before:\n" << before->DebugString() << "after:\n" << after->DebugString();
+  // GetStats says which worker is dead, not just that it holds nothing.
+  EXPECT_TRUE(before->workers(0).alive() && before->workers(1).alive()) << before->DebugString();
+  EXPECT_FALSE(after->workers(dead).alive()) << after->DebugString();
+  EXPECT_TRUE(after->workers(1 - dead).alive()) << after->DebugString();
   EXPECT_EQ(after->total().closed(), before->workers(dead).open());
 
   // The survivor still echoes; the dead worker's connections were reset.
@@ -480,6 +484,23 @@ TEST(TargetServerBadInputTest, BadDurationAndNumbersExit2NamingTheFlag) {
     Failure failure = RunExpectingFailure({"--listen=127.0.0.1:0", "--processes=1", flag});
     EXPECT_EQ(failure.exit_code, 2) << flag << "\n" << failure.stderr_text;
     EXPECT_THAT(failure.stderr_text, HasSubstr(name)) << flag;
+  }
+}
+
+// --help prints the usage and every flag, on stdout, and exits 0.
+TEST(TargetServerBadInputTest, HelpPrintsUsageAndExitsZero) {
+  const std::string dir = MakeTempDir("target-server-help");
+  for (const char* help : {"--help", "-h"}) {
+    auto process = Subprocess::Start({TARGET_SERVER_BIN, help}, "target-server", dir);
+    ASSERT_TRUE(process.ok()) << process.status();
+    auto code = (*process)->Wait(absl::Seconds(20));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << help << "\n" << (*process)->Describe();
+    const std::string out = (*process)->ReadStdout();
+    EXPECT_THAT(out, HasSubstr("target-server --listen=")) << help;
+    EXPECT_THAT(out, HasSubstr("--stats-interval")) << help;
+    EXPECT_THAT(out, HasSubstr("--token-file")) << help;
+    EXPECT_THAT((*process)->ReadStderr(), ::testing::Not(HasSubstr("unknown flag"))) << help;
   }
 }
 

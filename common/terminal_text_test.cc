@@ -1,8 +1,8 @@
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 
 #include "gtest/gtest.h"
 
-namespace fourtuple::coordinator {
+namespace fourtuple {
 namespace {
 
 TEST(TerminalTextTest, PrintableTextIsKept) {
@@ -30,4 +30,4 @@ TEST(TerminalTextTest, InvalidUtf8BytesAreShownAsHex) {
 }
 
 }  // namespace
-}  // namespace fourtuple::coordinator
+}  // namespace fourtuple

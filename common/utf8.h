@@ -2,15 +2,15 @@
 // plan strings come from agents, servers and users.
 //
 // Thread-safety: pure functions.
-#ifndef FOURTUPLE_COORDINATOR_UTF8_H_
-#define FOURTUPLE_COORDINATOR_UTF8_H_
+#ifndef FOURTUPLE_COMMON_UTF8_H_
+#define FOURTUPLE_COMMON_UTF8_H_
 
 #include <cstddef>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace fourtuple::coordinator {
+namespace fourtuple {
 
 struct Utf8Char {
   char32_t code_point = 0;
@@ -28,6 +28,6 @@ Utf8Char DecodeUtf8(absl::string_view text, size_t i);
 // not a continuation byte counts as one character.
 std::string TruncateUtf8(absl::string_view text, size_t max_chars);
 
-}  // namespace fourtuple::coordinator
+}  // namespace fourtuple
 
-#endif  // FOURTUPLE_COORDINATOR_UTF8_H_
+#endif  // FOURTUPLE_COMMON_UTF8_H_

@@ -5,17 +5,18 @@
 // clear the screen, retitle the window or split one log line into two that
 // look like ours. Whatever the coordinator prints that it did not write
 // itself goes through EscapeForTerminal: table cells (text_table.h), the
-// summary's and progress's fields, problem sentences and log lines.
+// summary's and progress's fields and problem sentences; and every log line
+// of every program does (logging.h).
 //
 // Thread-safety: pure functions.
-#ifndef FOURTUPLE_COORDINATOR_TERMINAL_TEXT_H_
-#define FOURTUPLE_COORDINATOR_TERMINAL_TEXT_H_
+#ifndef FOURTUPLE_COMMON_TERMINAL_TEXT_H_
+#define FOURTUPLE_COMMON_TERMINAL_TEXT_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace fourtuple::coordinator {
+namespace fourtuple {
 
 // `text` with every control character written as a visible escape: "\n",
 // "\r", "\t", other C0 characters and DEL as "\x1b", C1 characters and the
@@ -24,6 +25,6 @@ namespace fourtuple::coordinator {
 // Everything else, UTF-8 included, is kept as it is.
 std::string EscapeForTerminal(absl::string_view text);
 
-}  // namespace fourtuple::coordinator
+}  // namespace fourtuple
 
-#endif  // FOURTUPLE_COORDINATOR_TERMINAL_TEXT_H_
+#endif  // FOURTUPLE_COMMON_TERMINAL_TEXT_H_

@@ -1,8 +1,8 @@
-#include "coordinator/utf8.h"
+#include "common/utf8.h"
 
 #include "gtest/gtest.h"
 
-namespace fourtuple::coordinator {
+namespace fourtuple {
 namespace {
 
 TEST(Utf8Test, DecodesEachLength) {
@@ -32,4 +32,4 @@ TEST(Utf8Test, TruncatesAtCharacters) {
 }
 
 }  // namespace
-}  // namespace fourtuple::coordinator
+}  // namespace fourtuple

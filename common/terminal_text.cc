@@ -1,9 +1,9 @@
-#include "coordinator/terminal_text.h"
+#include "common/terminal_text.h"
 
 #include "absl/strings/str_format.h"
-#include "coordinator/utf8.h"
+#include "common/utf8.h"
 
-namespace fourtuple::coordinator {
+namespace fourtuple {
 namespace {
 
 // C1 controls, and the formatting characters that reorder or isolate the
@@ -42,4 +42,4 @@ std::string EscapeForTerminal(absl::string_view text) {
   return out;
 }
 
-}  // namespace fourtuple::coordinator
+}  // namespace fourtuple

@@ -1,8 +1,8 @@
-#include "coordinator/utf8.h"
+#include "common/utf8.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace fourtuple::coordinator {
+namespace fourtuple {
 namespace {
 
 bool IsContinuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
@@ -45,4 +45,4 @@ std::string TruncateUtf8(absl::string_view text, size_t max_chars) {
   return std::string(text);
 }
 
-}  // namespace fourtuple::coordinator
+}  // namespace fourtuple
