@@ -37,8 +37,9 @@ class TargetPoller {
   void Request();
 
   // Ends polling (a call in flight is cancelled) and returns every answer
-  // folded together: the peak open count, the last accepted count, and the
-  // last failure if one happened or a call was still unanswered.
+  // folded together: the peak open count, the last accepted and at-capacity
+  // counts, and the last failure if one happened or a call was still
+  // unanswered.
   TargetRecord Finish();
 
  private:
