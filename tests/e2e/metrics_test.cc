@@ -185,17 +185,24 @@ TEST(MetricsTest, AgentRefusesABadMetricsAddress) {
   EXPECT_THAT((*bad)->ReadStderr(), HasSubstr("--metrics: "));
 }
 
+// Both programs that serve /metrics, each with it on a free loopback port.
+struct MetricsProgram {
+  std::string name;
+  std::vector<std::string> argv;
+};
+std::vector<MetricsProgram> ProgramsWithMetrics() {
+  return {{"target-server",
+           {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--metrics=127.0.0.1:0"}},
+          {"agent", {AGENT_BIN, "--listen=127.0.0.1:0", "--metrics=127.0.0.1:0"}}};
+}
+
 // --metrics does not slow down a stop: each program exits within moments of
 // SIGTERM, having served a scrape (civetweb on its own takes up to 2 s).
 TEST(MetricsTest, ProgramsWithMetricsStopWithinMomentsOfSigterm) {
   const std::string dir = MakeTempDir("ft-metrics-stop");
-  const std::vector<std::vector<std::string>> programs = {
-      {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--metrics=127.0.0.1:0"},
-      {AGENT_BIN, "--listen=127.0.0.1:0", "--metrics=127.0.0.1:0"},
-  };
-  for (const std::vector<std::string>& argv : programs) {
-    const std::string name = argv[0] == TARGET_SERVER_BIN ? "target-server" : "agent";
-    Started started = StartProgram(argv, name, dir);
+  for (const MetricsProgram& program : ProgramsWithMetrics()) {
+    const std::string& name = program.name;
+    Started started = StartProgram(program.argv, name, dir);
     ASSERT_TRUE(started.process) << name << " did not start";
     ASSERT_TRUE(started.ready.contains("metrics")) << started.ready.dump();
     Scrape(started.ready["metrics"].get<std::string>());
@@ -299,13 +306,9 @@ TEST(MetricsTest, AgentShowsTheRunDuringTheHoldAndTotalsAfter) {
 // them connected to each program, a scrape must still answer at once.
 TEST(MetricsTest, ScrapesAnswerWhileSlowClientsTrickle) {
   const std::string dir = MakeTempDir("ft-metrics-slow");
-  const std::vector<std::vector<std::string>> programs = {
-      {TARGET_SERVER_BIN, "--listen=127.0.0.1:0", "--processes=1", "--metrics=127.0.0.1:0"},
-      {AGENT_BIN, "--listen=127.0.0.1:0", "--metrics=127.0.0.1:0"},
-  };
-  for (const std::vector<std::string>& argv : programs) {
-    const std::string name = argv[0] == TARGET_SERVER_BIN ? "target-server" : "agent";
-    Started started = StartProgram(argv, name, dir);
+  for (const MetricsProgram& program : ProgramsWithMetrics()) {
+    const std::string& name = program.name;
+    Started started = StartProgram(program.argv, name, dir);
     ASSERT_TRUE(started.process) << name << " did not start";
     ASSERT_TRUE(started.ready.contains("metrics")) << started.ready.dump();
     const std::string metrics = started.ready["metrics"].get<std::string>();
