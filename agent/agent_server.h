@@ -15,7 +15,7 @@ namespace fourtuple::agent {
 
 // The worker program: --worker-binary's value, or (empty) this binary's own
 // path plus "-worker" (build/bin/agent-worker next to build/bin/agent,
-// /usr/local/bin/fourtuple-agent-worker next to fourtuple-agent). An error,
+// /usr/bin/fourtuple-agent-worker next to fourtuple-agent). An error,
 // naming --worker-binary, when it is not an executable file.
 absl::StatusOr<std::string> ResolveWorkerBinary(const std::string& flag_value);
 

@@ -22,6 +22,7 @@ test_packages=(
   redis-server                 # a real server for the send/expect end-to-end test
   clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
   systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check
+  lintian                      # deploy/ check: the Debian package (scripts/package.sh) is lintian-clean
   nodejs                       # deploy/ check: Kubernetes manifest validation
 )
 

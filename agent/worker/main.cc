@@ -1,7 +1,7 @@
 // agent-worker: one of the agent's worker processes (the connection engine,
 // agent/worker/worker_process.h). The agent execs it, once per worker per run, as its
 // own path plus "-worker" (build/bin/agent-worker,
-// /usr/local/bin/fourtuple-agent-worker) or --worker-binary.
+// /usr/bin/fourtuple-agent-worker) or --worker-binary.
 //
 // Why a program of its own: a million connections take ~54 workers (20,000
 // fds each at most), and every page a worker maps counts in its RSS. The

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Verifies deploy/systemd's units with `systemd-analyze verify` against the
 # built binaries: each unit is copied to a temporary folder with
-# /usr/local/bin/fourtuple-PROGRAM replaced by BIN_DIR/PROGRAM (verify checks
+# /usr/bin/fourtuple-PROGRAM replaced by BIN_DIR/PROGRAM (verify checks
 # that ExecStart exists and is executable). Any output at all fails: verify
 # prints warnings (unknown or misspelt settings, bad specifiers) but still
 # exits 0 for most of them.
@@ -21,13 +21,13 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/ft-units.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 for unit in "$source_dir"/deploy/systemd/*.service; do
-  sed -e "s|/usr/local/bin/fourtuple-agent|$bin_dir/agent|g" \
-      -e "s|/usr/local/bin/fourtuple-target-server|$bin_dir/target-server|g" \
+  sed -e "s|/usr/bin/fourtuple-agent|$bin_dir/agent|g" \
+      -e "s|/usr/bin/fourtuple-target-server|$bin_dir/target-server|g" \
       "$unit" >"$work/$(basename "$unit")"
 done
-if grep -q /usr/local/bin "$work"/*.service; then
+if grep -q /usr/bin/fourtuple "$work"/*.service; then
   echo "FAIL: a unit names a binary this test does not map to build/bin:"
-  grep -n /usr/local/bin "$work"/*.service
+  grep -n /usr/bin/fourtuple "$work"/*.service
   exit 1
 fi
 
