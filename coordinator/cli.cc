@@ -14,6 +14,7 @@ struct CommandSpec {
   std::set<std::string> value_flags;
   std::set<std::string> switches;
   std::set<std::string> required;
+  std::vector<std::string> operands = {};  // names of the files it takes, in order: {"A.json", "B.json"}
 };
 
 // Every command talks to agents (and run to TargetControl) with these.
@@ -27,6 +28,8 @@ const std::vector<CommandSpec>& Commands() {
        {"plan"}},
       {"preflight", {"plan", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {}, {"plan"}},
       {"probe", {"agents", kAuth[0], kAuth[1], kAuth[2], kAuth[3]}, {}, {"agents"}},
+      {"report", {"html"}, {}, {}, {"FILE.json"}},
+      {"compare", {}, {}, {}, {"A.json", "B.json"}},
   };
   return *commands;
 }
@@ -43,10 +46,14 @@ std::string Usage() {
          "      probe the plan's agents and print their capacity\n"
          "  coordinator probe --agents=HOST:PORT[,HOST:PORT...]\n"
          "      print each agent's host facts\n"
-         "every command also takes --token-file=PATH (the agents' shared secret) and\n"
+         "  coordinator report FILE.json [--html=FILE.html]\n"
+         "      print a saved report's summary (and render it as the HTML page)\n"
+         "  coordinator compare A.json B.json\n"
+         "      two saved reports side by side, with B/A ratios\n"
+         "run, preflight and probe also take --token-file=PATH (the agents' shared secret) and\n"
          "--tls-ca=PEM [--tls-cert=PEM --tls-key=PEM] (TLS, with a client certificate for mTLS)\n"
          "exit codes: 0 run passed, 1 run finished but did not pass, 2 bad command line or\n"
-         "plan, 3 preflight failed or an agent unreachable before start\n";
+         "plan or report file, 3 preflight failed or an agent unreachable before start\n";
 }
 
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
@@ -69,6 +76,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     if (arg == "--help" || arg == "-h") {
       out.command = "help";
       return out;
+    }
+    if (!absl::StartsWith(arg, "--") && out.files.size() < spec->operands.size()) {
+      out.files.push_back(arg);
+      continue;
     }
     if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
       return absl::InvalidArgumentError(absl::StrCat(spec->name, ": unexpected argument \"", arg, "\""));
@@ -107,6 +118,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     if (!out.flags.contains(name)) {
       return absl::InvalidArgumentError(absl::StrCat(spec->name, ": missing required flag --", name));
     }
+  }
+  if (out.files.size() < spec->operands.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(spec->name, ": missing ", spec->operands[out.files.size()]));
   }
   return out;
 }

@@ -15,8 +15,9 @@
 namespace fourtuple::coordinator {
 
 struct CommandLine {
-  std::string command;                       // "run", "preflight", "probe", "help"
+  std::string command;                       // "run", "preflight", "probe", "report", "compare", "help"
   std::map<std::string, std::string> flags;  // name without dashes -> value ("true" for switches)
+  std::vector<std::string> files;            // operands: `report FILE`, `compare A B`
 
   bool Has(const std::string& name) const { return flags.contains(name); }
   std::string Get(const std::string& name) const {
@@ -26,7 +27,8 @@ struct CommandLine {
 };
 
 // Checks the command, that each flag belongs to it, and that required flags
-// are there. Errors name the problem (shown above the usage text).
+// are there, and that the command has as many file operands as it takes. Errors name the problem (shown above
+// the usage text).
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 
 // The usage text.

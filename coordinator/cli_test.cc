@@ -32,6 +32,20 @@ TEST(CliTest, ProbeAndPreflight) {
   EXPECT_TRUE(ParseCommandLine({"preflight", "--plan=x"}).ok());
 }
 
+TEST(CliTest, ReportAndCompareTakeFiles) {
+  auto report = ParseCommandLine({"report", "r.json", "--html=r.html"});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->files, ::testing::ElementsAre("r.json"));
+  EXPECT_EQ(report->Get("html"), "r.html");
+  auto compare = ParseCommandLine({"compare", "a.json", "b.json"});
+  ASSERT_TRUE(compare.ok()) << compare.status();
+  EXPECT_THAT(compare->files, ::testing::ElementsAre("a.json", "b.json"));
+  EXPECT_THAT(ErrorOf({"report"}), HasSubstr("report: missing FILE.json"));
+  EXPECT_THAT(ErrorOf({"report", "a.json", "b.json"}), HasSubstr("unexpected argument \"b.json\""));
+  EXPECT_THAT(ErrorOf({"compare", "a.json"}), HasSubstr("compare: missing B.json"));
+  EXPECT_THAT(ErrorOf({"compare", "a.json", "b.json", "--html=x"}), HasSubstr("unknown flag --html"));
+}
+
 TEST(CliTest, Errors) {
   EXPECT_THAT(ErrorOf({}), HasSubstr("no command"));
   EXPECT_THAT(ErrorOf({"walk"}), HasSubstr("unknown command \"walk\""));

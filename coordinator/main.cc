@@ -10,7 +10,9 @@
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "coordinator/cli.h"
+#include "coordinator/compare_command.h"
 #include "coordinator/probe_command.h"
+#include "coordinator/report_command.h"
 #include "coordinator/run_command.h"
 
 namespace {
@@ -52,6 +54,12 @@ int main(int argc, char** argv) {
       return fourtuple::coordinator::kExitUsage;
     }
     return fourtuple::coordinator::ExecuteProbeCommand(endpoints, *credentials);
+  }
+  if (command_line->command == "report") {
+    return fourtuple::coordinator::ExecuteReportCommand(*command_line);
+  }
+  if (command_line->command == "compare") {
+    return fourtuple::coordinator::ExecuteCompareCommand(*command_line);
   }
   if (command_line->command == "preflight") {
     return fourtuple::coordinator::ExecutePreflightCommand(*command_line);

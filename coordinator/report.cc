@@ -33,6 +33,14 @@ Json Percentiles(const Histogram& histogram) {
   return out;
 }
 
+// The first fields of every report.
+Json NewReport() {
+  Json out;
+  out["format"] = kReportFormat;
+  out["format_version"] = kReportFormatVersion;
+  return out;
+}
+
 Json CountMap(const google::protobuf::Map<std::string, uint64_t>& map) {
   // Sorted keys, so reports diff cleanly.
   std::map<std::string, uint64_t> sorted(map.begin(), map.end());
@@ -155,6 +163,7 @@ Report BuildReport(const RunRecord& record) {
   Report report;
   report.pass = pass;
   Json& out = report.json;
+  out = NewReport();
   out["outcome"] = pass ? "pass" : "fail";
   std::vector<std::string> timeouts;  // also the report's notes
   if (record.barrier_timed_out) {
@@ -335,7 +344,7 @@ std::string FormatSummary(const Json& report) {
 }
 
 Json RefusedReport(const Plan& plan, const PreflightResult& preflight) {
-  Json out;
+  Json out = NewReport();
   out["outcome"] = "refused";
   out["what_gave"] = WhatGaveFromPreflight(preflight.exceeded_limits);
   out["preflight_errors"] = preflight.errors;
@@ -344,7 +353,7 @@ Json RefusedReport(const Plan& plan, const PreflightResult& preflight) {
 }
 
 Json RefusedStartReport(const Plan& plan, const std::vector<std::string>& problems) {
-  Json out;
+  Json out = NewReport();
   out["outcome"] = "refused";
   out["what_gave"] = WhatGaveFromRun({}, {}, problems);
   out["start_errors"] = problems;

@@ -23,6 +23,13 @@
 
 namespace fourtuple::coordinator {
 
+// Every report (run, refused) starts with these two fields, so `coordinator
+// report` and `coordinator compare` can tell a report from any other JSON
+// and refuse one from a newer coordinator. Bump the version when a field
+// changes meaning or moves; adding a field does not need a bump.
+inline constexpr char kReportFormat[] = "fourtuple-report";
+inline constexpr int kReportFormatVersion = 1;
+
 // How an agent's part of the run ended.
 enum class AgentState {
   kDone,    // it sent its final CLOSED report

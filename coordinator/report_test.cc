@@ -109,8 +109,8 @@ TEST(ReportTest, PassingRunTotals) {
   // Keys in the order docs/plan-and-report.md lists them.
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
-  EXPECT_THAT(keys, ::testing::ElementsAre("outcome", "plan", "totals", "failures", "latency_ms", "agents",
-                                           "timeline"));
+  EXPECT_THAT(keys, ::testing::ElementsAre("format", "format_version", "outcome", "plan", "totals",
+                                           "failures", "latency_ms", "agents", "timeline"));
 }
 
 TEST(ReportTest, PercentilesComeFromTheMergedHistograms) {

@@ -1,6 +1,6 @@
 // The coordinator binary on its own: exit codes and messages for bad command
-// lines, bad plans and agents that cannot be reached, and `probe` against a
-// real agent.
+// lines, bad plans and agents that cannot be reached, `probe` against a
+// real agent, and `report` and `compare` on saved reports.
 #include "tests/support/coordinator_cli.h"
 
 #include <sys/resource.h>
@@ -12,10 +12,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/expect_contains.h"
@@ -164,6 +168,87 @@ TEST(CoordinatorCliTest, UnreachableAgentExits3NamingIt) {
   Outcome probe = RunCoordinator(COORDINATOR_BIN, {"probe", "--agents=" + agent}, dir);
   EXPECT_EQ(probe.code, 3);
   EXPECT_CONTAINS(probe.out, "unreachable");
+}
+
+// A report as `coordinator run --report` writes it, trimmed to the fields
+// the page and the comparison read.
+std::string SavedReport(int version, const std::string& outcome, int established, int refused) {
+  return absl::StrCat(R"({"format": "fourtuple-report", "format_version": )", version, R"(,
+  "outcome": ")",
+                      outcome, R"(",
+  "plan": {"target": {"endpoints": ["127.0.0.1:9"]}, "connections": 1000, "echo": {"rounds": 1}},
+  "totals": {"requested": 1000, "established": )",
+                      established, R"(, "failed": )", refused, R"(, "peak_open": 900,
+             "echo_verified": 900, "echo_failed": 0, "connect_seconds": 2.0, "connect_rate": 450.0,
+             "echo_seconds": 1.0, "echo_rate": 900.0},
+  "failures": {"ECONNREFUSED": )",
+                      refused, R"(},
+  "latency_ms": {"connect": {"p50": 0.2, "p99": 3.0, "p999": 9.0, "max": 20.0, "count": 900},
+                 "echo_rtt": {"p50": 0.1, "p99": 1.0, "p999": 2.0, "max": 5.0, "count": 900}},
+  "agents": [{"endpoint": "127.0.0.1:7001", "host": "lab-host-1", "state": "done", "requested": 1000,
+              "established": )",
+                      established, R"(, "failed": 100, "failures": {"ECONNREFUSED": 100}}],
+  "timeline": [{"t": 0.0, "open": 0, "established": 0, "failed": 0},
+               {"t": 1.0, "open": 900, "established": 900, "failed": 100}]
+})");
+}
+
+TEST(CoordinatorCliTest, ReportRendersASavedReportAsHtml) {
+  const std::string dir = MakeTempDir("ft-coordinator-cli");
+  const std::string saved = WritePlan(dir, "saved.json", SavedReport(1, "fail", 900, 100));
+  const std::string page = dir + "/page.html";
+  Outcome outcome = RunCoordinator(COORDINATOR_BIN, {"report", saved, "--html=" + page}, dir);
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_CONTAINS(outcome.out, "outcome: FAIL");
+  EXPECT_CONTAINS(outcome.out, "html report: " + page);
+  const std::string html = ReadFileOrEmpty(page);
+  EXPECT_CONTAINS(html, "<!DOCTYPE html>");
+  EXPECT_CONTAINS(html, "fourtuple run report");
+  EXPECT_CONTAINS(html, "lab-host-1");
+  EXPECT_CONTAINS(html, "ECONNREFUSED");
+  EXPECT_CONTAINS(html, "<svg");
+}
+
+TEST(CoordinatorCliTest, ReportAndCompareRefuseWhatIsNotAReportExit2) {
+  const std::string dir = MakeTempDir("ft-coordinator-cli");
+  const std::string good = WritePlan(dir, "good.json", SavedReport(1, "pass", 1000, 0));
+  for (const auto& [name, text, message] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"plan.json", PlanWithAgent("127.0.0.1:7001"), "has no \"format\" field: not a fourtuple report"},
+           {"garbage.json", "fourtuple, but not JSON", "is not JSON"},
+           {"newer.json", SavedReport(2, "pass", 1000, 0),
+            "is format version 2, newer than this coordinator"},
+       }) {
+    const std::string path = WritePlan(dir, name, text);
+    const std::string page = dir + "/" + name + ".html";
+    Outcome report = RunCoordinator(COORDINATOR_BIN, {"report", path, "--html=" + page}, dir);
+    EXPECT_EQ(report.code, 2) << name;
+    EXPECT_CONTAINS(report.err, path + " " + message);
+    EXPECT_NE(access(page.c_str(), F_OK), 0) << "no page for " << name;
+    Outcome compare = RunCoordinator(COORDINATOR_BIN, {"compare", good, path}, dir);
+    EXPECT_EQ(compare.code, 2) << name;
+    EXPECT_CONTAINS(compare.err, path + " " + message);
+  }
+  Outcome missing = RunCoordinator(COORDINATOR_BIN, {"report", dir + "/nope.json"}, dir);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_CONTAINS(missing.err, dir + "/nope.json");
+}
+
+TEST(CoordinatorCliTest, CompareShowsTwoSavedReportsWithRatios) {
+  const std::string dir = MakeTempDir("ft-coordinator-cli");
+  const std::string a = WritePlan(dir, "a.json", SavedReport(1, "pass", 1000, 0));
+  const std::string b = WritePlan(dir, "b.json", SavedReport(1, "fail", 500, 500));
+  Outcome outcome = RunCoordinator(COORDINATOR_BIN, {"compare", a, b}, dir);
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  // Each line's cells one space apart: the columns' widths follow the paths.
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(outcome.out, '\n')) {
+    lines.push_back(absl::StrJoin(absl::StrSplit(line, ' ', absl::SkipEmpty()), " "));
+  }
+  EXPECT_THAT(lines, ::testing::Contains(absl::StrCat(a, " ", b, " B/A")));
+  EXPECT_THAT(lines, ::testing::Contains("outcome pass fail"));
+  EXPECT_THAT(lines, ::testing::Contains("established 1,000 500 0.5x"));
+  EXPECT_THAT(lines, ::testing::Contains("connect rate 450/s 450/s 1x"));
+  EXPECT_THAT(lines, ::testing::Contains("failures ECONNREFUSED 0 500"));
 }
 
 // A report path that cannot be written is found before anything connects
