@@ -138,6 +138,52 @@ if (!agents) {
   if (!command.some((arg) => arg.startsWith("--token-file="))) fail(agents.where, "agents listen on the node's address: --token-file is required");
 }
 
+// Metrics: a container given --metrics serves it where an in-cluster
+// Prometheus reaches it (not loopback), announces it with the
+// prometheus.io/* pod annotations and a containerPort, and, unless on the
+// host's network (where NetworkPolicy mostly does not apply), only Prometheus
+// may reach the port: some NetworkPolicy selects the pod, and every ingress
+// rule that admits the port names its sources.
+const admitsPort = (rule, port) => !rule.ports || rule.ports.some((p) => String(p.port) === port);
+for (const policy of byKind("NetworkPolicy")) {
+  const selector = policy.value.spec.podSelector && policy.value.spec.podSelector.matchLabels;
+  if (!workloads.some((w) => labelsMatch(selector, w.value.spec.template.metadata.labels))) {
+    fail(policy.where, `NetworkPolicy ${policy.value.metadata.name} selects no workload`);
+  }
+}
+for (const o of workloads) {
+  const labels = o.value.spec.template.metadata.labels;
+  const annotations = o.value.spec.template.metadata.annotations || {};
+  for (const container of podSpec(o).containers) {
+    const flag = (container.command || []).find((arg) => arg.startsWith("--metrics="));
+    if (!flag) continue;
+    const match = /^--metrics=(.+):(\d+)$/.exec(flag);
+    if (!match) {
+      fail(o.where, `container ${container.name}: ${flag} is not ADDR:PORT`);
+      continue;
+    }
+    const [, address, port] = match;
+    const where = `${o.where} container ${container.name}`;
+    if (/^(127\.|\[::1\]|localhost)/.test(address)) fail(where, `${flag} is loopback, where no Prometheus can scrape it`);
+    if (annotations["prometheus.io/scrape"] !== "true") fail(where, "--metrics without the pod annotation prometheus.io/scrape: \"true\"");
+    if (annotations["prometheus.io/port"] !== port) fail(where, `pod annotation prometheus.io/port is ${annotations["prometheus.io/port"]}, --metrics port is ${port}`);
+    if (annotations["prometheus.io/path"] !== "/metrics") fail(where, "pod annotation prometheus.io/path must be /metrics");
+    if (!(container.ports || []).some((p) => String(p.containerPort) === port)) fail(where, `no containerPort ${port} for --metrics`);
+    if (podSpec(o).hostNetwork) continue;
+    const policies = byKind("NetworkPolicy").filter((p) =>
+      (p.value.spec.policyTypes || ["Ingress"]).includes("Ingress") &&
+      labelsMatch(p.value.spec.podSelector && p.value.spec.podSelector.matchLabels, labels));
+    if (policies.length === 0) fail(where, `no NetworkPolicy limits who reaches metrics port ${port}`);
+    for (const policy of policies) {
+      for (const rule of policy.value.spec.ingress || []) {
+        if (admitsPort(rule, port) && !(rule.from && rule.from.length > 0)) {
+          fail(policy.where, `NetworkPolicy ${policy.value.metadata.name} admits every source to metrics port ${port}`);
+        }
+      }
+    }
+  }
+}
+
 // The plan: valid JSON whose dns:/// agent entry names the headless Service
 // and whose target endpoints are the target Service's address and ports.
 for (const configMap of byKind("ConfigMap")) {
