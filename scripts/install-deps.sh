@@ -23,6 +23,7 @@ test_packages=(
   clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
   systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check
   lintian                      # deploy/ check: the Debian package (scripts/package.sh) is lintian-clean
+  curl                         # deploy/ check: the Grafana dashboard test scrapes /metrics
   nodejs                       # deploy/ check: Kubernetes manifest validation
 )
 
