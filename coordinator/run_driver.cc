@@ -115,7 +115,7 @@ class RunDriver {
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
       sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout);
     }
-    LOG_INFO("run %s: assigning %s to %s", EscapeForTerminal(run_id_),
+    LOG_INFO("run %s: assigning %s to %s", run_id_,
              CountPhrase(plan_.connections, "connection", "connections"),
              CountPhrase(plan_.agents.size(), "agent", "agents"));
 
@@ -169,8 +169,8 @@ class RunDriver {
     started_ = true;
     for (size_t i = 0; i < views_.size(); ++i) {
       const v1::RunReport& report = views_[i].snapshot.report;
-      LOG_INFO("agent %s (%s): ready, %d worker processes", EscapeForTerminal(plan_.agents[i].endpoint),
-               EscapeForTerminal(report.host()), report.processes());
+      LOG_INFO("agent %s (%s): ready, %d worker processes", plan_.agents[i].endpoint, report.host(),
+               report.processes());
     }
     return absl::OkStatus();
   }
@@ -242,7 +242,7 @@ class RunDriver {
         }
         record_.notes.push_back(
             absl::StrCat("echo round ", round, " did not finish in time on ", absl::StrJoin(late, ", ")));
-        LOG_WARNING("%s", EscapeForTerminal(record_.notes.back()));
+        LOG_WARNING("%s", record_.notes.back());
       }
       if (round < plan_.echo.rounds) {
         phase_ = "hold";
@@ -390,8 +390,7 @@ class RunDriver {
       if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
         view.final_state = AgentState::kFailed;
         view.error = s.report.error().empty() ? "the agent reported FAILED" : s.report.error();
-        LOG_ERROR("agent %s failed: %s", EscapeForTerminal(plan_.agents[i].endpoint),
-                  EscapeForTerminal(view.error));
+        LOG_ERROR("agent %s failed: %s", plan_.agents[i].endpoint, view.error);
         sessions_[i]->Cancel();
       } else if (s.stage == AgentSession::Stage::kEnded) {
         if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
@@ -400,8 +399,7 @@ class RunDriver {
           view.final_state = AgentState::kLost;
           view.error = absl::StrCat("stream ended (", absl::StatusCodeToString(s.end_status.code()),
                                     "): ", s.end_status.message());
-          LOG_ERROR("agent %s lost: %s", EscapeForTerminal(plan_.agents[i].endpoint),
-                    EscapeForTerminal(view.error));
+          LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
         }
       } else if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
         view.final_state = AgentState::kDone;
@@ -409,8 +407,7 @@ class RunDriver {
         view.final_state = AgentState::kLost;
         view.error = absl::StrCat(
             "no report for ", FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
-        LOG_ERROR("agent %s lost: %s", EscapeForTerminal(plan_.agents[i].endpoint),
-                  EscapeForTerminal(view.error));
+        LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
         sessions_[i]->Cancel();
       }
       if (Active(i) || view.final_state == AgentState::kDone) open += s.report.open();

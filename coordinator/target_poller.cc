@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
-#include "common/terminal_text.h"
 
 namespace fourtuple::coordinator {
 
@@ -69,7 +68,7 @@ void TargetPoller::Loop() {
     } else {
       record_.error = absl::StrCat("GetStats on ", endpoint_, ": ", FromGrpcStatus(status).ToString());
     }
-    LOG_WARNING("%s", EscapeForTerminal(record_.error));
+    LOG_WARNING("%s", record_.error);
   }
 }
 
