@@ -102,7 +102,7 @@ PY
   for run in $(seq 1 "$runs"); do
     mkdir -p "$work/run$run"
     set +e
-    "$python" "$here/agents_run.py" "$work/run$run" $(( 120 + per_agent * agents / 5000 )) -- "$bin/coordinator" run --plan="$work/plan.json" \
+    "$python" "$here/agents_run.py" "$work/run$run" $(( 120 + per_agent * agents / 2000 )) -- "$bin/coordinator" run --plan="$work/plan.json" \
       --report="$work/run$run/report.json" --html="$work/run$run/report.html"
     set -e
     sleep 1  # the agents' lease and close settle between runs
@@ -173,7 +173,7 @@ echo "agents: A=$agents x K=$per_agent on $(nproc) cores, MemAvailable $(( avail
 backlog_drops() { "$python" -c 'print(sum(int(l.split()[1], 16) for l in open("/proc/net/softnet_stat")))'; }
 drops_before=$(backlog_drops)
 set +e
-setsid timeout --kill-after=15 $(( 120 + runs * (120 + connections / 5000) )) \
+setsid timeout --kill-after=15 $(( 120 + runs * (180 + connections / 2000) )) \
   unshare --net -- bash "$0" __inside "$work" &
 group=$!
 wait "$group"
