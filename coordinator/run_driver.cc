@@ -426,7 +426,8 @@ class RunDriver {
     const absl::Time now = absl::Now();
     const absl::Duration silence_limit = std::max(plan_.lease, 3 * plan_.report_interval);
     uint64_t open = 0;
-    std::vector<std::string> lost, failed;  // this pass's, logged as one line each
+    // This pass's, endpoint and why, logged as one line each.
+    std::vector<std::pair<std::string, std::string>> lost, failed;
     for (size_t i = 0; i < sessions_.size(); ++i) {
       AgentView& view = views_[i];
       const uint64_t version = sessions_[i]->version();
@@ -444,7 +445,7 @@ class RunDriver {
       if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
         view.final_state = AgentState::kFailed;
         view.error = s.report.error().empty() ? "the agent reported FAILED" : s.report.error();
-        failed.push_back(absl::StrCat(endpoint, " (", view.error, ")"));
+        failed.emplace_back(endpoint, view.error);
         sessions_[i]->Cancel();
       } else if (s.stage == AgentSession::Stage::kEnded) {
         if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
@@ -453,7 +454,7 @@ class RunDriver {
           view.final_state = AgentState::kLost;
           view.error = absl::StrCat("stream ended (", absl::StatusCodeToString(s.end_status.code()),
                                     "): ", s.end_status.message());
-          lost.push_back(absl::StrCat(endpoint, " (", view.error, ")"));
+          lost.emplace_back(endpoint, view.error);
         }
       } else if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
         view.final_state = AgentState::kDone;
@@ -461,20 +462,32 @@ class RunDriver {
         view.final_state = AgentState::kLost;
         view.error = absl::StrCat(
             "no report for ", FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
-        lost.push_back(absl::StrCat(endpoint, " (", view.error, ")"));
+        lost.emplace_back(endpoint, view.error);
         sessions_[i]->Cancel();
       }
       if (Active(i) || view.final_state == AgentState::kDone) open += s.report.open();
       if (changed) NoteNewFailures(i);
     }
-    if (!failed.empty()) {
-      LOG_ERROR("%s failed: %s", CountPhrase(failed.size(), "agent", "agents"),
-                JoinSome(failed, kAgentsNamed));
-    }
-    if (!lost.empty()) {
-      LOG_ERROR("%s lost: %s", CountPhrase(lost.size(), "agent", "agents"), JoinSome(lost, kAgentsNamed));
-    }
+    LogSetAside("failed", failed);
+    LogSetAside("lost", lost);
     if (started_) record_.peak_open = std::max(record_.peak_open, open);
+  }
+
+  // "agent A lost: why" for one agent; for several, one line naming the
+  // first few: "12 agents lost: A (why), B (why) ... and 2 more".
+  static void LogSetAside(absl::string_view how,
+                          const std::vector<std::pair<std::string, std::string>>& agents) {
+    if (agents.empty()) return;
+    if (agents.size() == 1) {
+      LOG_ERROR("agent %s %s: %s", agents.front().first, how, agents.front().second);
+      return;
+    }
+    std::vector<std::string> named;
+    for (size_t i = 0; i < agents.size() && i < kAgentsNamed; ++i) {
+      named.push_back(absl::StrCat(agents[i].first, " (", agents[i].second, ")"));
+    }
+    if (agents.size() > kAgentsNamed) named.resize(agents.size());  // counted, not shown
+    LOG_ERROR("%s %s: %s", CountPhrase(agents.size(), "agent", "agents"), how, JoinSome(named, kAgentsNamed));
   }
 
   // A failure reason's first appearance on an agent, gathered until the
