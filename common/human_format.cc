@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace fourtuple {
 namespace {
@@ -32,6 +33,12 @@ std::string FormatCount(uint64_t count) {
 
 std::string CountPhrase(uint64_t count, absl::string_view singular, absl::string_view plural) {
   return absl::StrCat(FormatCount(count), " ", count == 1 ? singular : plural);
+}
+
+std::string JoinSome(const std::vector<std::string>& items, size_t shown) {
+  if (items.size() <= shown) return absl::StrJoin(items, ", ");
+  return absl::StrCat(absl::StrJoin(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+                      " and ", FormatCount(items.size() - shown), " more");
 }
 
 std::string FormatNumber(double value) {

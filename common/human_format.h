@@ -19,8 +19,10 @@
 #ifndef FOURTUPLE_COMMON_HUMAN_FORMAT_H_
 #define FOURTUPLE_COMMON_HUMAN_FORMAT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -32,6 +34,10 @@ std::string FormatCount(uint64_t count);
 // The count and the noun that goes with it: "1 source address",
 // "2 source addresses", "40,000 connections need".
 std::string CountPhrase(uint64_t count, absl::string_view singular, absl::string_view plural);
+
+// The first `shown` items joined with ", ", then " and N more" for the rest:
+// a list of a thousand agents stays one readable line.
+std::string JoinSome(const std::vector<std::string>& items, size_t shown);
 
 // Any number for reading: whole or from 100 up, rounded to a whole number
 // and grouped; from 1 to 100, two decimals at most; below 1, three

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -21,6 +23,14 @@ TEST(HumanFormatTest, CountPhraseAgreesInNumber) {
   EXPECT_EQ(CountPhrase(1, "source address", "source addresses"), "1 source address");
   EXPECT_EQ(CountPhrase(0, "source address", "source addresses"), "0 source addresses");
   EXPECT_EQ(CountPhrase(40000, "connection needs", "connections need"), "40,000 connections need");
+}
+
+TEST(HumanFormatTest, JoinSomeNamesTheFirstAndCountsTheRest) {
+  EXPECT_EQ(JoinSome({}, 3), "");
+  EXPECT_EQ(JoinSome({"a", "b", "c"}, 3), "a, b, c");
+  EXPECT_EQ(JoinSome({"a", "b", "c", "d", "e"}, 2), "a, b and 3 more");
+  std::vector<std::string> many(1200, "x");
+  EXPECT_EQ(JoinSome(many, 1), "x and 1,199 more");
 }
 
 TEST(HumanFormatTest, NumbersReadWell) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "coordinator/split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -101,6 +103,25 @@ TEST(AgentDiscoveryTest, PerAgentCountsThatNoLongerFitTheTotalAreRefused) {
   ASSERT_FALSE(expanded.ok());
   EXPECT_EQ(expanded.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(expanded.status().message(), HasSubstr("expanded to 2 agents"));
+}
+
+// A headless Service in front of hundreds of agent pods: every record is an
+// agent, in address order, with no duplicates, and the total still splits.
+TEST(AgentDiscoveryTest, DnsNameWithHundredsOfRecordsBecomesHundredsOfAgents) {
+  std::vector<std::string> records;
+  for (int i = 599; i >= 0; --i) records.push_back(absl::StrCat("10.1.", i / 250, ".", i % 250 + 1));
+  records.push_back("10.1.0.1");  // round robin repeats some
+  Plan plan = ParseOrDie(
+      R"([{"endpoint": "dns:///agents.lab:7000", "source_addresses": ["local:10.0.0.0/8"]}])", 600000);
+  absl::StatusOr<Plan> expanded = ExpandDnsAgents(plan, Table({{"agents.lab", records}}));
+  ASSERT_TRUE(expanded.ok()) << expanded.status();
+  ASSERT_EQ(expanded->agents.size(), 600u);
+  EXPECT_EQ(expanded->agents.front().endpoint, "10.1.0.1:7000");
+  EXPECT_EQ(expanded->agents[250].endpoint, "10.1.1.1:7000");
+  EXPECT_EQ(expanded->agents.back().endpoint, "10.1.2.100:7000");
+  absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(*expanded);
+  ASSERT_TRUE(shares.ok()) << shares.status();
+  for (const AgentShare& share : *shares) EXPECT_EQ(share.connections, 1000u);
 }
 
 TEST(AgentDiscoveryTest, SystemResolverExpandsLocalhost) {

@@ -1,10 +1,12 @@
 #include "coordinator/agent_session.h"
 
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "coordinator/fan_out.h"
 
 namespace fourtuple::coordinator {
 
@@ -35,127 +37,187 @@ AgentSession::~AgentSession() {
   Join();
 }
 
-void AgentSession::Start(const v1::Assignment& assignment, absl::Duration probe_timeout) {
-  thread_ = std::thread([this, assignment, probe_timeout] { Body(assignment, probe_timeout); });
-}
-
-void AgentSession::Body(v1::Assignment assignment, absl::Duration probe_timeout) {
+void AgentSession::Start(const v1::Assignment& assignment, absl::Duration probe_timeout, FanOut* fan_out,
+                         const v1::HostFacts* known_facts) {
+  started_ = true;
+  fan_out_ = fan_out;
   grpc::ChannelArguments args;
   // Reports carry per-source counts for up to 4096 addresses and two
   // histograms: well under the default 4 MiB, but a hostile or buggy agent
   // must not be able to make us allocate without bound either.
   args.SetMaxReceiveMessageSize(16 << 20);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(endpoint_, credentials_, args);
-  std::unique_ptr<v1::Agent::Stub> stub = v1::Agent::NewStub(channel);
-
-  // A fail-fast probe: an agent that is down answers UNAVAILABLE at once
-  // instead of the Run stream waiting for it.
+  // A report a second needs neither bandwidth probing nor megabyte reads:
+  // without these each of a thousand streams grows buffers it never fills.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 64 << 10);
+  channel_ = grpc::CreateCustomChannel(endpoint_, credentials_, args);
+  stub_ = v1::Agent::NewStub(channel_);
   {
-    grpc::ClientContext probe_context;
-    probe_context.set_deadline(absl::ToChronoTime(absl::Now() + probe_timeout));
-    v1::HostFacts facts;
-    grpc::Status status = stub->Probe(&probe_context, v1::ProbeRequest(), &facts);
-    if (!status.ok()) {
-      End(FromGrpcStatus(status));
-      return;
-    }
-    absl::MutexLock lock(&mu_);
-    state_.facts = std::move(facts);
-    state_.reached = true;
-    if (cancelled_) {
-      state_.stage = Stage::kEnded;
-      state_.end_status = absl::CancelledError("cancelled before the run started");
-      notifier_->Notify();
-      return;
-    }
+    absl::MutexLock lock(&write_mu_);
+    v1::RunCommand first;
+    *first.mutable_assignment() = assignment;
+    queue_.push_back(std::move(first));
   }
+  // A fail-fast probe: an agent that is down answers UNAVAILABLE at once
+  // instead of the Run stream waiting for it. The deadline counts from the
+  // probe's own start, not from a wait for a fan-out slot.
+  std::function<void()> probe = [this, probe_timeout] {
+    probe_context_.set_deadline(absl::ToChronoTime(absl::Now() + probe_timeout));
+    stub_->async()->Probe(&probe_context_, &probe_request_, &probe_facts_,
+                          [this](grpc::Status status) { OnProbeDone(status); });
+  };
+  if (known_facts != nullptr) {
+    probe_facts_ = *known_facts;
+    probe = [this] { OnProbeDone(grpc::Status::OK); };
+  }
+  if (fan_out_ == nullptr) {
+    probe();
+  } else {
+    fan_out_->Submit(std::move(probe));
+  }
+}
 
-  std::unique_ptr<grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>> stream = stub->Run(&context_);
+void AgentSession::OnProbeDone(const grpc::Status& status) {
+  if (!status.ok()) {
+    End(FromGrpcStatus(status));
+    return;
+  }
+  bool cancelled = false;
+  {
+    absl::MutexLock lock(&mu_);
+    state_.facts = std::move(probe_facts_);
+    state_.reached = true;
+    cancelled = cancelled_;
+    if (!cancelled) state_.stage = Stage::kStreaming;
+    Changed();
+  }
+  if (cancelled) {
+    End(absl::CancelledError("cancelled before the run started"));
+    return;
+  }
+  OpenRunCall();
+}
+
+void AgentSession::OpenRunCall() {
+  // A Cancel from here on cancels context_, so the call starts cancelled.
+  stub_->async()->Run(&context_, this);
+  StartRead(&incoming_);
+  StartCall();
   {
     absl::MutexLock lock(&write_mu_);
     writable_ = true;
   }
-  v1::RunCommand first;
-  *first.mutable_assignment() = std::move(assignment);
-  writer_ = std::thread([this, writer = stream.get(), first = std::move(first)]() mutable {
-    WriteLoop(writer, std::move(first));
-  });
-  {
-    absl::MutexLock lock(&mu_);
-    state_.stage = Stage::kStreaming;
-  }
+  PumpWrites();  // the assignment
   notifier_->Notify();
-
-  v1::RunReport report;
-  while (stream->Read(&report)) {
-    {
-      absl::MutexLock lock(&mu_);
-      state_.report.Swap(&report);
-      state_.has_report = true;
-      ++state_.reports;
-      state_.last_report_time = absl::Now();
-    }
-    notifier_->Notify();
-  }
-  // Reads are over, so is the call: a write in flight fails with it. Once
-  // the writer thread is gone, Finish may run.
-  {
-    absl::MutexLock lock(&write_mu_);
-    writable_ = false;
-    writer_stop_ = true;
-    queue_.clear();
-    write_wake_.Signal();
-  }
-  writer_.join();
-  End(FromGrpcStatus(stream->Finish()));
 }
 
-void AgentSession::WriteLoop(grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>* stream,
-                             v1::RunCommand command) {
-  while (stream->Write(command)) {
-    {
-      absl::MutexLock lock(&write_mu_);
-      while (queue_.empty() && !writes_done_ && !writer_stop_) write_wake_.Wait(&write_mu_);
-      if (writer_stop_) return;
-      if (!queue_.empty()) {
-        command = std::move(queue_.front());
-        queue_.pop_front();
-        continue;
-      }
+void AgentSession::PumpWrites() {
+  bool half_close = false;
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (write_busy_ || !writable_) return;
+    if (!queue_.empty()) {
+      writing_ = std::move(queue_.front());
+      queue_.pop_front();
+    } else if (writes_done_ && !half_closed_) {
+      half_closed_ = half_close = true;
+    } else {
+      return;
     }
-    // Asked to half-close and nothing is left to write.
-    stream->WritesDone();
+    write_busy_ = true;
+  }
+  // write_busy_ makes this thread the only one starting a write now.
+  if (half_close) {
+    StartWritesDone();
+  } else {
+    StartWrite(&writing_);
+  }
+}
+
+void AgentSession::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&write_mu_);
+    write_busy_ = false;
+    if (!ok) {
+      // The stream broke: its reads end too, and Snapshot shows how.
+      writable_ = false;
+      queue_.clear();
+      return;
+    }
+  }
+  PumpWrites();
+}
+
+void AgentSession::OnWritesDoneDone(bool /*ok*/) {
+  absl::MutexLock lock(&write_mu_);
+  write_busy_ = false;
+}
+
+void AgentSession::OnReadDone(bool ok) {
+  if (!ok) {
+    // Reads are over, so is the call: write no more. OnDone follows once
+    // a write in flight has failed with it.
+    absl::MutexLock lock(&write_mu_);
+    writable_ = false;
+    queue_.clear();
     return;
   }
-  // The stream broke: its reads end too, and Snapshot shows how.
-  absl::MutexLock lock(&write_mu_);
-  writable_ = false;
-  queue_.clear();
+  bool first = false;
+  {
+    absl::MutexLock lock(&mu_);
+    state_.report.Swap(&incoming_);
+    state_.has_report = true;
+    first = ++state_.reports == 1;
+    state_.last_report_time = absl::Now();
+    Changed();
+  }
+  // The first report means the agent took the assignment: the next agent
+  // may be probed and assigned.
+  if (first) ReleaseFanOut();
+  notifier_->Notify();
+  StartRead(&incoming_);
+}
+
+void AgentSession::OnDone(const grpc::Status& status) { End(FromGrpcStatus(status)); }
+
+void AgentSession::ReleaseFanOut() {
+  if (fan_out_ != nullptr && !fan_out_released_.exchange(true)) fan_out_->Done();
 }
 
 void AgentSession::End(absl::Status status) {
+  ReleaseFanOut();
   {
     absl::MutexLock lock(&mu_);
     state_.stage = Stage::kEnded;
     // The call's own status says only "cancelled" when we ended it.
     state_.end_status = abandoned_.ok() ? std::move(status) : abandoned_;
+    Changed();
   }
   notifier_->Notify();
+  // Last: Join may return now and the session be destroyed.
+  ended_.DecrementCount();
 }
 
+void AgentSession::Changed() { version_.fetch_add(1, std::memory_order_release); }
+
 bool AgentSession::Send(const v1::RunCommand& command) {
+  bool abandon = false;
   {
     absl::MutexLock lock(&write_mu_);
     if (!writable_ || writes_done_) return false;
     // Whatever waits reaches the agent first and renews its lease as well.
     if (command.has_heartbeat() && !queue_.empty()) return true;
-    if (queue_.size() < kMaxQueuedCommands) {
+    if (queue_.size() >= kMaxQueuedCommands) {
+      writable_ = false;
+      queue_.clear();
+      abandon = true;
+    } else {
       queue_.push_back(command);
-      write_wake_.Signal();
-      return true;
     }
-    writable_ = false;
-    queue_.clear();
+  }
+  if (!abandon) {
+    PumpWrites();
+    return true;
   }
   const std::string why = absl::StrCat("the agent took none of the last ", kMaxQueuedCommands,
                                        " commands: stopped reading its stream");
@@ -169,10 +231,12 @@ bool AgentSession::Send(const v1::RunCommand& command) {
 }
 
 void AgentSession::WritesDone() {
-  absl::MutexLock lock(&write_mu_);
-  if (!writable_ || writes_done_) return;
-  writes_done_ = true;
-  write_wake_.Signal();
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (!writable_ || writes_done_) return;
+    writes_done_ = true;
+  }
+  PumpWrites();
 }
 
 void AgentSession::Cancel() {
@@ -180,11 +244,14 @@ void AgentSession::Cancel() {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
   }
+  probe_context_.TryCancel();
   context_.TryCancel();
 }
 
 void AgentSession::Join() {
-  if (thread_.joinable()) thread_.join();
+  if (!started_ || joined_) return;
+  ended_.Wait();
+  joined_ = true;
 }
 
 AgentSession::Snapshot AgentSession::snapshot() const {

@@ -1,13 +1,15 @@
-// One agent's side of a run, as the coordinator sees it: the Run stream, a
-// thread that reads the agent's reports, and the latest report.
+// One agent's side of a run, as the coordinator sees it: the Run stream and
+// the latest report.
 //
-// The session thread probes the agent (a fast, bounded check that it is
-// reachable, which also yields its host facts), opens the Run stream, starts
-// the writer thread, then reads reports until the stream ends. The writer
-// thread sends the assignment, then the commands the driver queues with
-// Send(), in order. Send never waits on the network: an agent that stops
-// reading its stream (stopped, swapping, on a congested link) holds up only
-// its own writer thread, never the driver nor the other agents.
+// The session probes the agent (a fast, bounded check that it is reachable,
+// which also yields its host facts), then opens the Run stream, sends the
+// assignment and then the commands the driver queues with Send(), in order,
+// while it takes the agent's reports. Everything runs on gRPC's callback API
+// (a ClientBidiReactor): no thread of its own, so a thousand agents cost a
+// thousand streams, not two thousand threads. Send never waits on the
+// network: an agent that stops reading its stream (stopped, swapping, on a
+// congested link) holds up only its own queue, never the driver nor the
+// other agents.
 //
 // Queued commands are few by construction: a heartbeat is dropped when any
 // command is already waiting (every command renews the agent's lease, and
@@ -15,29 +17,30 @@
 // An agent that leaves kMaxQueuedCommands untaken has stopped taking
 // commands: the session ends its call rather than queue without bound.
 //
-// gRPC's synchronous stream allows one reader and one writer at a time:
-// reads happen only on the session thread, writes only on the writer thread,
-// and Finish() runs on the session thread once reads have ended and the
-// writer thread has been joined.
+// gRPC allows one read and one write in flight per stream: a read is always
+// outstanding while the stream is open, and the write side starts the next
+// write (or the half-close) only when the previous one is done.
 //
-// Thread-safety: Send, Snapshot, WritesDone, Cancel may be called from any
-// thread; Start and Join from the owning (driver) thread only.
+// Thread-safety: Send, Snapshot, version, WritesDone, Cancel may be called
+// from any thread; Start and Join from the owning (driver) thread only.
 #ifndef FOURTUPLE_COORDINATOR_AGENT_SESSION_H_
 #define FOURTUPLE_COORDINATOR_AGENT_SESSION_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/fan_out.h"
 #include "proto/fourtuple.grpc.pb.h"
 #include "proto/fourtuple.pb.h"
 
@@ -59,7 +62,7 @@ class Notifier {
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class AgentSession {
+class AgentSession : private grpc::ClientBidiReactor<v1::RunCommand, v1::RunReport> {
  public:
   // How far the session got; only moves forward.
   enum class Stage {
@@ -84,21 +87,27 @@ class AgentSession {
   // `notifier` must outlive the session.
   AgentSession(std::string endpoint, std::shared_ptr<grpc::ChannelCredentials> credentials,
                Notifier* notifier);
-  ~AgentSession();  // Cancel() and Join().
+  ~AgentSession() override;  // Cancel() and Join().
   AgentSession(const AgentSession&) = delete;
   AgentSession& operator=(const AgentSession&) = delete;
 
   const std::string& endpoint() const { return endpoint_; }
 
-  // Starts the session thread. `probe_timeout` bounds the reachability probe.
-  void Start(const v1::Assignment& assignment, absl::Duration probe_timeout);
+  // Starts the probe, then the Run call. `probe_timeout` bounds the probe.
+  // With `known_facts` (from a probe moments ago) there is no probe: the
+  // session takes them as the probe's answer and opens the Run call. With a
+  // `fan_out` (which must outlive the session), the session waits for a slot
+  // there and gives it back once the agent has sent its first report (it
+  // took the assignment) or the session ended.
+  void Start(const v1::Assignment& assignment, absl::Duration probe_timeout, FanOut* fan_out = nullptr,
+             const v1::HostFacts* known_facts = nullptr);
 
   // Commands an agent may leave untaken before its call is ended.
   static constexpr size_t kMaxQueuedCommands = 32;
 
-  // Queues one command for the writer thread; never waits for the agent.
-  // False when the stream is not open, is broken, or was half-closed (the
-  // report stream then ends too and Snapshot shows it).
+  // Queues one command; never waits for the agent. False when the stream is
+  // not open, is broken, or was half-closed (the report stream then ends too
+  // and Snapshot shows it).
   bool Send(const v1::RunCommand& command);
 
   // Tells the agent no more commands come (half-close), after those queued.
@@ -108,42 +117,70 @@ class AgentSession {
   // connections).
   void Cancel();
 
-  // Waits for the session thread to end.
+  // Waits for the session to end: the probe failed or the call is over.
   void Join();
 
   Snapshot snapshot() const;
 
+  // Moves each time the snapshot changes: the driver copies a snapshot only
+  // when this differs from the version it saw last.
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
  private:
-  void Body(v1::Assignment assignment, absl::Duration probe_timeout);
-  // The writer thread: the assignment, then queued commands, then the
-  // half-close when asked, until the stream breaks or reads end.
-  void WriteLoop(grpc::ClientReaderWriter<v1::RunCommand, v1::RunReport>* stream, v1::RunCommand assignment);
+  void OnProbeDone(const grpc::Status& status);
+  // Opens the Run call (the probe answered, or was not needed).
+  void OpenRunCall();
+  // Starts the next queued write, or the half-close, if none is in flight.
+  // Called without write_mu_ held.
+  void PumpWrites();
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnWritesDoneDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
   void End(absl::Status status);
+  void ReleaseFanOut();
+  void Changed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const std::string endpoint_;
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   Notifier* const notifier_;
 
-  // The Run call's context: TryCancel is thread-safe and, before the call
-  // starts, makes it start cancelled.
-  grpc::ClientContext context_;
+  // Set by Start, before any call begins; live until the session is destroyed.
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Agent::Stub> stub_;
+  v1::ProbeRequest probe_request_;
+  v1::HostFacts probe_facts_;  // written by the probe, read in OnProbeDone
+  bool started_ = false;       // owned by the driver thread
+  bool joined_ = false;        // owned by the driver thread
+  FanOut* fan_out_ = nullptr;
+  std::atomic<bool> fan_out_released_{false};
 
-  // The commands waiting for the writer thread and the write side's state.
+  // TryCancel is thread-safe and, before a call starts, makes it start
+  // cancelled.
+  grpc::ClientContext probe_context_;
+  grpc::ClientContext context_;  // the Run call's
+
+  // Only the callback that owns the read touches it.
+  v1::RunReport incoming_;
+
+  // The commands waiting to be written and the write side's state.
   absl::Mutex write_mu_;
-  absl::CondVar write_wake_;  // a command, the half-close or the end
   std::deque<v1::RunCommand> queue_ ABSL_GUARDED_BY(write_mu_);
+  v1::RunCommand writing_;  // the write in flight; touched by whoever set write_busy_
+  bool write_busy_ ABSL_GUARDED_BY(write_mu_) = false;   // a write or the half-close in flight
   bool writable_ ABSL_GUARDED_BY(write_mu_) = false;     // open, not broken, reads not over
   bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;  // half-close asked for
-  bool writer_stop_ ABSL_GUARDED_BY(write_mu_) = false;  // reads over: write no more
+  bool half_closed_ ABSL_GUARDED_BY(write_mu_) = false;  // half-close started
 
   mutable absl::Mutex mu_;
   Snapshot state_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status abandoned_ ABSL_GUARDED_BY(mu_);  // why Send ended the call, if it did
-
-  std::thread thread_;  // owned by the driver thread
-  std::thread writer_;  // owned by the session thread
+  std::atomic<uint64_t> version_{0};
+  // Counted down by End, the session's last touch of itself: no callback
+  // runs after it.
+  absl::BlockingCounter ended_{1};
 };
 
 }  // namespace fourtuple::coordinator

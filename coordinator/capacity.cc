@@ -19,6 +19,9 @@
 namespace fourtuple::coordinator {
 namespace {
 
+// Agents or host names listed in one sentence; the rest are counted.
+constexpr size_t kNamesListed = 10;
+
 constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
 
 // The widest ephemeral range Linux allows past the privileged ports: what
@@ -235,7 +238,8 @@ void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityR
 
 void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
   const uint64_t n = demand.connections;
-  const bool shared_host = demand.host_agents.size() > 1 && demand.host_connections > n;
+  const bool shared_host =
+      demand.host_agents != nullptr && demand.host_agents->size() > 1 && demand.host_connections > n;
   const double per_connection =
       demand.memory_bytes_per_connection > 0 ? demand.memory_bytes_per_connection : kAgentBytesPerConnection;
   row.memory_available_bytes = facts.memory_available_bytes();
@@ -248,15 +252,15 @@ void CheckMemory(const AgentDemand& demand, const v1::HostFacts& facts, Capacity
   if (shared_host) {
     const uint64_t total = demand.host_connections;
     // Reported once, by the host's first agent.
-    if (total <= row.memory_capacity || demand.host_agents.front() != demand.name) return;
+    if (total <= row.memory_capacity || demand.host_agents->front() != demand.name) return;
     std::string host = HostOf(demand, facts);
-    if (demand.host_names.size() > 1) {
-      absl::StrAppend(&host, " (one kernel, also reported as ",
-                      absl::StrJoin(demand.host_names.begin() + 1, demand.host_names.end(), ", "), ")");
+    if (demand.host_names != nullptr && demand.host_names->size() > 1) {
+      const std::vector<std::string> others(demand.host_names->begin() + 1, demand.host_names->end());
+      absl::StrAppend(&host, " (one kernel, also reported as ", JoinSome(others, kNamesListed), ")");
     }
     row.errors.push_back(absl::StrCat(
-        "host ", host, ": its ", demand.host_agents.size(), " agents (",
-        absl::StrJoin(demand.host_agents, ", "), ") hold ", FormatCount(total),
+        "host ", host, ": its ", FormatCount(demand.host_agents->size()), " agents (",
+        JoinSome(*demand.host_agents, kNamesListed), ") hold ", FormatCount(total),
         " connections between them, which need about ",
         FormatBytes(static_cast<double>(total) * per_connection), " of memory (", FormatBytes(per_connection),
         " each); ", FormatBytes(static_cast<double>(facts.memory_available_bytes())),
@@ -429,10 +433,12 @@ void GroupDemandsByHost(const std::vector<const v1::HostFacts*>& facts, std::vec
       const std::string& name = facts[i]->hostname();
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
+    auto shared_agents = std::make_shared<const std::vector<std::string>>(std::move(agents));
+    auto shared_names = std::make_shared<const std::vector<std::string>>(std::move(names));
     for (size_t i : members) {
-      demands[i].host_agents = agents;
+      demands[i].host_agents = shared_agents;
       demands[i].host_connections = connections;
-      demands[i].host_names = names;
+      demands[i].host_names = shared_names;
     }
   }
 }

@@ -17,6 +17,7 @@
 #define FOURTUPLE_COORDINATOR_CAPACITY_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,10 +69,12 @@ struct AgentDemand {
   // Memory is the host's, not the agent's: every agent on this agent's host
   // (see HostKey) with the connections they hold between them, and the
   // distinct hostnames they report (several when --host-label differs).
-  // Empty: this agent alone. GroupDemandsByHost fills them.
-  std::vector<std::string> host_agents;
+  // Null: this agent alone. GroupDemandsByHost fills them, one list shared
+  // by the host's agents (a thousand agents on a host are one list, not a
+  // thousand copies of it).
+  std::shared_ptr<const std::vector<std::string>> host_agents;
   uint64_t host_connections = 0;
-  std::vector<std::string> host_names;
+  std::shared_ptr<const std::vector<std::string>> host_names;
 };
 
 // What says two agents share a host's memory: the kernel they run on, named

@@ -337,7 +337,8 @@ TEST(CapacityMemoryTest, AgentsOnOneHostShareItsMemory) {
   facts.set_file_max(10000000);
   AgentDemand first = Demand(1000000, 200);
   first.name = "127.0.0.1:7001";
-  first.host_agents = {"127.0.0.1:7001", "127.0.0.1:7002"};
+  first.host_agents = std::make_shared<const std::vector<std::string>>(
+      std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002"});
   first.host_connections = 2000000;
   AgentDemand second = first;
   second.name = "127.0.0.1:7002";
@@ -374,13 +375,13 @@ TEST(CapacityMemoryTest, AgentsWithDifferentLabelsOnOneKernelShareItsMemory) {
   for (size_t i = 0; i < demands.size(); ++i) demands[i].name = absl::StrCat("127.0.0.1:700", i + 1);
   GroupDemandsByHost({&a, &other, &b, nullptr}, demands);
 
-  EXPECT_THAT(demands[0].host_agents, ElementsAre("127.0.0.1:7001", "127.0.0.1:7003"));
+  EXPECT_THAT(*demands[0].host_agents, ElementsAre("127.0.0.1:7001", "127.0.0.1:7003"));
   EXPECT_EQ(demands[0].host_connections, 2000000u);
-  EXPECT_THAT(demands[0].host_names, ElementsAre("lab-a", "lab-b"));
-  EXPECT_EQ(demands[2].host_agents, demands[0].host_agents);
-  EXPECT_THAT(demands[1].host_agents, ElementsAre("127.0.0.1:7002"));
+  EXPECT_THAT(*demands[0].host_names, ElementsAre("lab-a", "lab-b"));
+  EXPECT_EQ(*demands[2].host_agents, *demands[0].host_agents);
+  EXPECT_THAT(*demands[1].host_agents, ElementsAre("127.0.0.1:7002"));
   EXPECT_EQ(demands[1].host_connections, 1000000u);
-  EXPECT_THAT(demands[3].host_agents, IsEmpty());
+  EXPECT_EQ(demands[3].host_agents, nullptr);
 
   EXPECT_THAT(
       ComputeCapacity(demands[0], a).errors,
@@ -390,6 +391,27 @@ TEST(CapacityMemoryTest, AgentsWithDifferentLabelsOnOneKernelShareItsMemory) {
                   "(90% of what is available) and the rest to agents on other hosts, or free memory"));
   EXPECT_THAT(ComputeCapacity(demands[2], b).errors, IsEmpty());      // said once, by the first
   EXPECT_THAT(ComputeCapacity(demands[1], other).errors, IsEmpty());  // alone on its kernel
+}
+
+// A thousand agents on one host (one kernel, one label): one shared list,
+// the connections summed, and the memory error names ten and counts the rest.
+TEST(CapacityMemoryTest, AThousandAgentsOnOneHostShareOneListAndOneSentence) {
+  v1::HostFacts facts = LabFacts();
+  facts.set_memory_available_bytes(1000000000);
+  facts.set_file_max(100000000);
+  std::vector<AgentDemand> demands(1000, Demand(1000, 1));
+  for (size_t i = 0; i < demands.size(); ++i) demands[i].name = absl::StrCat("127.0.0.1:", 10000 + i);
+  GroupDemandsByHost(std::vector<const v1::HostFacts*>(demands.size(), &facts), demands);
+  EXPECT_EQ(demands[999].host_connections, 1000000u);
+  EXPECT_EQ(demands[0].host_agents.get(), demands[999].host_agents.get());  // shared, not copied
+  ASSERT_EQ(demands[0].host_agents->size(), 1000u);
+  const std::vector<std::string> errors = ComputeCapacity(demands[0], facts).errors;
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("its 1,000 agents (127.0.0.1:10000, 127.0.0.1:10001, "));
+  EXPECT_THAT(errors[0], HasSubstr("127.0.0.1:10009 and 990 more) hold 1,000,000 connections"));
+  for (size_t i = 1; i < demands.size(); ++i) {
+    ASSERT_THAT(ComputeCapacity(demands[i], facts).errors, IsEmpty()) << i;  // said once
+  }
 }
 
 // An agent that sends no boot id (an older agent) is placed by its hostname.
@@ -405,9 +427,9 @@ TEST(CapacityMemoryTest, WithoutABootIdTheHostnameSaysWhichHost) {
   demands[1].name = "x:2";
   demands[2].name = "x:3";
   GroupDemandsByHost({&a, &c, &a}, demands);
-  EXPECT_THAT(demands[0].host_agents, ElementsAre("x:1", "x:3"));
-  EXPECT_THAT(demands[0].host_names, ElementsAre("lab2"));
-  EXPECT_THAT(demands[1].host_agents, ElementsAre("x:2"));
+  EXPECT_THAT(*demands[0].host_agents, ElementsAre("x:1", "x:3"));
+  EXPECT_THAT(*demands[0].host_names, ElementsAre("lab2"));
+  EXPECT_THAT(*demands[1].host_agents, ElementsAre("x:2"));
 }
 
 TEST(CapacityMemoryTest, ANonPositiveCostFallsBackToTheDefault) {

@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,6 +30,10 @@ namespace {
 // Size limits: a big lab or a long error must still give a page a browser
 // opens at once and a mail server accepts.
 constexpr size_t kMaxListed = 64;  // source / local addresses listed per agent
+// Agents with a row (and a host facts column) of their own; past this, the
+// ones furthest from done, and a distribution for all.
+constexpr size_t kMaxAgentRows = 50;
+constexpr size_t kMaxHostColumns = 16;
 constexpr size_t kMaxPlanChars = 100000;
 constexpr size_t kMaxLabelChars = kMaxChartLabelChars;  // names in headings and table labels
 constexpr size_t kMaxCellChars = 400;                   // free text in table cells (errors, notes)
@@ -292,17 +299,80 @@ std::string EchoFailures(const ReportJson* agent) {
   return any ? absl::StrCat(FormatNumber(total), breakdown) : std::string(kMissingValue);
 }
 
+// The agents that get a row: all of them, or past kMaxAgentRows those
+// furthest from done (not done first, then the lowest share of their
+// connections established, then the most failures), in report order.
+std::vector<size_t> AgentsShown(const ReportJson* agents) {
+  std::vector<size_t> order(ArraySize(agents));
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (order.size() <= kMaxAgentRows) return order;
+  std::vector<std::tuple<bool, double, double>> keys;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const ReportJson* agent = ElementAt(agents, i);
+    const std::string* state = StringValue(FindField(agent, "state"));
+    const double requested = NonNegativeNumber(FindField(agent, "requested")).value_or(0);
+    const double established = NonNegativeNumber(FindField(agent, "established")).value_or(0);
+    const double failed = NonNegativeNumber(FindField(agent, "failed")).value_or(0);
+    keys.emplace_back(state != nullptr && *state == "done", requested > 0 ? established / requested : 1.0,
+                      -failed);
+  }
+  std::stable_sort(order.begin(), order.end(), [&keys](size_t a, size_t b) { return keys[a] < keys[b]; });
+  order.resize(kMaxAgentRows);
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+// Past kMaxAgentRows agents: how many are in each state, and how the
+// per-agent counts spread (min, median, p90, max).
+std::string AgentsDistribution(const ReportJson* agents) {
+  const size_t n = ArraySize(agents);
+  std::map<std::string, size_t> states;
+  std::map<std::string, std::vector<double>> values;
+  static constexpr const char* kKeys[] = {"requested", "established", "failed", "echo_verified"};
+  for (size_t i = 0; i < n; ++i) {
+    const ReportJson* agent = ElementAt(agents, i);
+    const std::string* state = StringValue(FindField(agent, "state"));
+    ++states[state == nullptr ? std::string(kMissingValue) : *state];
+    for (const char* key : kKeys) {
+      if (std::optional<double> v = NonNegativeNumber(FindField(agent, key)); v.has_value()) {
+        values[key].push_back(*v);
+      }
+    }
+  }
+  std::string by_state;
+  for (const auto& [state, count] : states) {
+    absl::StrAppend(&by_state, by_state.empty() ? "" : ", ", FormatCount(count), " ", EscapeHtml(state));
+  }
+  std::string out =
+      absl::StrCat("<p>", FormatCount(n), " agents: ", by_state, ". The table lists the ", kMaxAgentRows,
+                   " furthest from done (not done first, then the fewest of their connections "
+                   "established, then the most failures).</p>"
+                   "<table><thead><tr><th>per agent</th><th>min</th><th>median</th><th>p90</th>"
+                   "<th>max</th></tr></thead><tbody>");
+  for (const char* key : kKeys) {
+    std::vector<double>& v = values[key];
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end());
+    const auto at = [&v](double q) { return FormatNumber(v[static_cast<size_t>(q * (v.size() - 1))]); };
+    absl::StrAppend(&out, "<tr><td>", key, "</td><td class=\"n\">", at(0), "</td><td class=\"n\">", at(0.5),
+                    "</td><td class=\"n\">", at(0.9), "</td><td class=\"n\">", at(1), "</td></tr>");
+  }
+  absl::StrAppend(&out, "</tbody></table>");
+  return out;
+}
+
 std::string AgentsTable(const ReportJson& report) {
   const ReportJson* agents = FindField(&report, "agents");
   std::string out = "<h2 id=\"agents\">Agents</h2>";
   if (ArraySize(agents) == 0) return out + "<p>No agents in the report.</p>";
+  if (ArraySize(agents) > kMaxAgentRows) absl::StrAppend(&out, AgentsDistribution(agents));
   absl::StrAppend(&out,
                   "<div class=\"scroll\"><table><thead><tr><th>agent (host)</th><th>state</th>"
                   "<th>requested</th><th>established</th><th>failed</th><th>failures</th>"
                   "<th>echo verified</th><th>echo failed</th><th>pro&shy;cesses</th>"
                   "<th>source addresses</th></tr></thead><tbody>");
   constexpr int kColumns = 10;
-  for (size_t i = 0; i < ArraySize(agents); ++i) {
+  for (size_t i : AgentsShown(agents)) {
     const ReportJson* agent = ElementAt(agents, i);
     const auto number = [agent](const char* key) {
       return absl::StrCat("<td class=\"n\">", FormatJsonNumber(FindField(agent, key)), "</td>");
@@ -331,12 +401,30 @@ std::string BytesFact(const ReportJson* facts, const char* key) {
   return bytes.has_value() ? FormatBytes(*bytes) : std::string(kMissingValue);
 }
 
-// Host facts, one column per agent so the hosts compare side by side.
+// Host facts, one column per agent so the hosts compare side by side; past
+// kMaxHostColumns agents, one column per host (its first agent's facts),
+// at most kMaxHostColumns of them.
 std::string HostFactsTable(const ReportJson& report) {
   const ReportJson* agents = FindField(&report, "agents");
+  std::vector<size_t> columns;
+  std::set<std::string> hosts_seen;
+  size_t hosts_left_out = 0;
+  for (size_t i = 0; i < ArraySize(agents); ++i) {
+    if (ArraySize(agents) <= kMaxHostColumns) {
+      columns.push_back(i);
+      continue;
+    }
+    const std::string* host = StringValue(FindField(ElementAt(agents, i), "host"));
+    if (!hosts_seen.insert(host == nullptr ? std::string() : *host).second) continue;
+    if (columns.size() < kMaxHostColumns) {
+      columns.push_back(i);
+    } else {
+      ++hosts_left_out;
+    }
+  }
   std::vector<const ReportJson*> facts;
   bool any = false;
-  for (size_t i = 0; i < ArraySize(agents); ++i) {
+  for (size_t i : columns) {
     const ReportJson* f = FindField(ElementAt(agents, i), "host_facts");
     if (f != nullptr && !f->is_object()) f = nullptr;
     any = any || f != nullptr;
@@ -424,8 +512,17 @@ std::string HostFactsTable(const ReportJson& report) {
        }},
   };
 
-  std::string out = "<h2 id=\"host-facts\">Host facts</h2><div class=\"scroll\"><table><thead><tr><th></th>";
-  for (size_t i = 0; i < facts.size(); ++i) {
+  std::string out = "<h2 id=\"host-facts\">Host facts</h2>";
+  if (ArraySize(agents) > kMaxHostColumns) {
+    absl::StrAppend(
+        &out, "<p>One column per host, from its first agent's facts: ", FormatCount(hosts_seen.size()),
+        hosts_seen.size() == 1 ? " host" : " hosts", " for ", FormatCount(ArraySize(agents)), " agents",
+        hosts_left_out == 0 ? std::string()
+                            : absl::StrCat(" (", FormatCount(hosts_left_out), " hosts not shown)"),
+        ".</p>");
+  }
+  absl::StrAppend(&out, "<div class=\"scroll\"><table><thead><tr><th></th>");
+  for (size_t i : columns) {
     absl::StrAppend(&out, "<th>", Swatch(SeriesColor(i)),
                     EscapeHtml(TruncateUtf8(AgentLabel(agents, i), kMaxLabelChars)), "</th>");
   }

@@ -56,8 +56,10 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
   }
   GroupDemandsByHost(facts, demands);
 
+  result.facts.resize(probes.size());
   std::vector<CapacityRow> rows;
   for (size_t i = 0; i < probes.size(); ++i) {
+    if (probes[i].facts.ok()) result.facts[i] = *probes[i].facts;
     AgentPlan& agent = plan.agents[i];
     if (!probes[i].facts.ok()) {
       result.unreachable.push_back(DescribeProbeFailure(agent.endpoint, probes[i].facts.status()));

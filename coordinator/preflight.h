@@ -10,10 +10,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "coordinator/plan.h"
+#include "proto/fourtuple.pb.h"
 
 namespace fourtuple::coordinator {
 
@@ -25,6 +27,9 @@ struct PreflightResult {
   // What gave: the limits the errors are about ("memory", "ports", ...), each
   // once, in the order they were first found.
   std::vector<std::string> exceeded_limits;
+  // What each plan agent's probe said, in plan order (none when it did not
+  // answer): the run starts from these instead of probing again.
+  std::vector<std::optional<v1::HostFacts>> facts;
 
   bool ok() const { return unreachable.empty() && errors.empty(); }
 };

@@ -1,42 +1,58 @@
 #include "coordinator/probe_command.h"
 
 #include <cstdio>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/human_format.h"
 #include "common/terminal_text.h"
+#include "coordinator/fan_out.h"
 #include "coordinator/text_table.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::coordinator {
 
+namespace {
+
+// One probe's call state, alive until the probe's callback has run.
+struct ProbeCall {
+  std::unique_ptr<v1::Agent::Stub> stub;
+  grpc::ClientContext context;
+  v1::ProbeRequest request;
+  v1::HostFacts facts;
+};
+
+}  // namespace
+
 std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials,
                                      absl::Duration timeout) {
   std::vector<ProbeResult> results(endpoints.size());
-  std::vector<std::thread> threads;
-  threads.reserve(endpoints.size());
+  std::vector<ProbeCall> calls(endpoints.size());
+  // Safe to destroy once Wait returns, unlike a mutex a callback unlocks.
+  absl::BlockingCounter pending(static_cast<int>(endpoints.size()));
+  FanOut fan_out(kMaxProbesInFlight);
   for (size_t i = 0; i < endpoints.size(); ++i) {
     results[i].endpoint = endpoints[i];
-    threads.emplace_back([&result = results[i], &credentials, timeout] {
-      std::unique_ptr<v1::Agent::Stub> stub =
-          v1::Agent::NewStub(grpc::CreateChannel(result.endpoint, credentials));
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-      v1::HostFacts facts;
-      grpc::Status status = stub->Probe(&context, v1::ProbeRequest(), &facts);
-      if (status.ok()) {
-        result.facts = std::move(facts);
-      } else {
-        result.facts = FromGrpcStatus(status);
-      }
+    fan_out.Submit([&, i] {
+      ProbeCall& call = calls[i];
+      call.stub = v1::Agent::NewStub(grpc::CreateChannel(endpoints[i], credentials));
+      call.context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      call.stub->async()->Probe(&call.context, &call.request, &call.facts, [&, i](grpc::Status status) {
+        if (status.ok()) {
+          results[i].facts = std::move(calls[i].facts);
+        } else {
+          results[i].facts = FromGrpcStatus(status);
+        }
+        fan_out.Done();
+        pending.DecrementCount();
+      });
     });
   }
-  for (std::thread& thread : threads) thread.join();
+  pending.Wait();
   return results;
 }
 

@@ -1,8 +1,8 @@
 // `coordinator probe`: asks agents for their host facts and prints them as a
 // plain table (one column per agent), and the probing that preflight shares.
 //
-// Thread-safety: ProbeAgents starts one short-lived thread per agent and
-// joins them; the formatting functions are pure.
+// Thread-safety: ProbeAgents runs its probes on gRPC's callback threads and
+// returns when all have ended; the formatting functions are pure.
 #ifndef FOURTUPLE_COORDINATOR_PROBE_COMMAND_H_
 #define FOURTUPLE_COORDINATOR_PROBE_COMMAND_H_
 
@@ -23,7 +23,12 @@ struct ProbeResult {
   absl::StatusOr<v1::HostFacts> facts = absl::UnknownError("not probed");
 };
 
-// Probes every endpoint concurrently, each bounded by `timeout`.
+// Probes at most this many agents at once (fan_out.h).
+inline constexpr size_t kMaxProbesInFlight = 128;
+
+// Probes every endpoint, kMaxProbesInFlight at a time, each bounded by
+// `timeout` from its own start: a thousand unreachable agents are all named
+// within a few timeouts, in one pass.
 std::vector<ProbeResult> ProbeAgents(const std::vector<std::string>& endpoints,
                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials,
                                      absl::Duration timeout);

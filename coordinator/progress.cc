@@ -1,6 +1,8 @@
 #include "coordinator/progress.h"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,16 @@ std::string PadRight(const std::string& text, size_t width) {
   return columns >= width ? text : text + std::string(width - columns, ' ');
 }
 
+// Sorts the agents furthest behind first: those out of the run (lost,
+// failed), then by the share of their connections established, then by
+// their failures, most first.
+std::tuple<bool, double, int64_t> BehindKey(const AgentProgress& a) {
+  const bool in_run = a.state != "lost" && a.state != "failed";
+  const double share =
+      a.requested == 0 ? 1.0 : static_cast<double>(a.established) / static_cast<double>(a.requested);
+  return {in_run, share, -static_cast<int64_t>(a.failed)};
+}
+
 }  // namespace
 
 double ConnectRate::Sample(double elapsed_seconds, uint64_t established) {
@@ -46,10 +58,15 @@ double ConnectRate::Sample(double elapsed_seconds, uint64_t established) {
 
 std::string FormatProgressLine(const ProgressSnapshot& s) {
   const ProgressCounts& t = s.totals;
-  return absl::StrFormat("%s %-8s open %s  established %s/%s  failed %s  rate %s  echo verified %s/%s",
-                         Stamp(s.elapsed_seconds), s.phase, FormatCount(t.open), FormatCount(t.established),
-                         FormatCount(s.requested), FormatCount(t.failed), FormatRate(s.connect_rate),
-                         FormatCount(t.echo_verified), FormatCount(EchoExpected(s)));
+  std::string line =
+      absl::StrFormat("%s %-8s open %s  established %s/%s  failed %s  rate %s  echo verified %s/%s",
+                      Stamp(s.elapsed_seconds), s.phase, FormatCount(t.open), FormatCount(t.established),
+                      FormatCount(s.requested), FormatCount(t.failed), FormatRate(s.connect_rate),
+                      FormatCount(t.echo_verified), FormatCount(EchoExpected(s)));
+  if (s.phase == "assign") {
+    absl::StrAppend(&line, "  agents ready ", FormatCount(s.agents_ready), "/", FormatCount(s.agents.size()));
+  }
+  return line;
 }
 
 std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
@@ -69,15 +86,34 @@ std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
                         FormatCount(t.echo_verified), FormatCount(EchoExpected(s)), s.echo_rounds_done,
                         s.echo_rounds);
 
-  // One aligned line per agent: names and states padded, counts right-aligned.
+  // Which agents get a line: all of them, or past kMaxAgentLines a count per
+  // state and the ones furthest behind.
+  std::vector<const AgentProgress*> shown;
+  for (const AgentProgress& a : s.agents) shown.push_back(&a);
+  if (shown.size() > kMaxAgentLines) {
+    std::map<std::string, size_t> by_state;
+    for (const AgentProgress& a : s.agents) ++by_state[a.state];
+    std::string states;
+    for (const auto& [state, count] : by_state) {
+      absl::StrAppend(&states, states.empty() ? "" : ", ", FormatCount(count), " ", EscapeForTerminal(state));
+    }
+    absl::StrAppend(&out, "  ", CountPhrase(s.agents.size(), "agent", "agents"), ": ", states,
+                    "; furthest behind:\n");
+    std::stable_sort(shown.begin(), shown.end(), [](const AgentProgress* a, const AgentProgress* b) {
+      return BehindKey(*a) < BehindKey(*b);
+    });
+    shown.resize(kMaxAgentLines);
+  }
+
+  // One aligned line per agent shown: names and states padded, counts right-aligned.
   std::vector<std::string> names, states;
-  for (const AgentProgress& a : s.agents) {
-    names.push_back(EscapeForTerminal(a.name));
-    states.push_back(EscapeForTerminal(a.state));
+  for (const AgentProgress* a : shown) {
+    names.push_back(EscapeForTerminal(a->name));
+    states.push_back(EscapeForTerminal(a->state));
   }
   size_t name_w = 0, state_w = 0, open_w = 0, est_w = 0, failed_w = 0, echo_w = 0;
-  for (size_t i = 0; i < s.agents.size(); ++i) {
-    const AgentProgress& a = s.agents[i];
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const AgentProgress& a = *shown[i];
     name_w = std::max(name_w, DisplayWidth(names[i]));
     state_w = std::max(state_w, DisplayWidth(states[i]));
     open_w = std::max(open_w, FormatCount(a.open).size());
@@ -85,8 +121,8 @@ std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
     failed_w = std::max(failed_w, FormatCount(a.failed).size());
     echo_w = std::max(echo_w, FormatCount(a.echo_verified).size());
   }
-  for (size_t i = 0; i < s.agents.size(); ++i) {
-    const AgentProgress& a = s.agents[i];
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const AgentProgress& a = *shown[i];
     absl::StrAppend(&out, "  ", PadRight(names[i], name_w), "  ", PadRight(states[i], state_w), "  open ",
                     PadLeft(FormatCount(a.open), open_w), "  established ",
                     PadLeft(absl::StrCat(FormatCount(a.established), "/", FormatCount(a.requested)), est_w),
@@ -99,6 +135,17 @@ std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
 std::string FormatFailureLine(double elapsed_seconds, absl::string_view agent, absl::string_view reason) {
   std::string line = absl::StrCat(Stamp(elapsed_seconds), " agent ", EscapeForTerminal(agent), ": ",
                                   EscapeForTerminal(reason));
+  const absl::string_view hint = ReasonHint(reason);
+  if (!hint.empty()) absl::StrAppend(&line, " -- ", hint);
+  return line;
+}
+
+std::string FormatFailureLine(double elapsed_seconds, const std::vector<std::string>& agents, size_t named,
+                              absl::string_view reason) {
+  if (agents.size() == 1) return FormatFailureLine(elapsed_seconds, agents.front(), reason);
+  std::string line =
+      absl::StrCat(Stamp(elapsed_seconds), " ", CountPhrase(agents.size(), "agent", "agents"), " (",
+                   EscapeForTerminal(JoinSome(agents, named)), "): ", EscapeForTerminal(reason));
   const absl::string_view hint = ReasonHint(reason);
   if (!hint.empty()) absl::StrAppend(&line, " -- ", hint);
   return line;

@@ -1,14 +1,18 @@
 // Live progress of a run, for the person watching it.
 //
-// Not on a terminal (logs, CI): one plain line per report interval,
+// Not on a terminal (logs, CI): one plain line per report interval (while
+// the run is being assigned, ending in "agents ready N/M"),
 //   [   12.0s] connect  open 24,000  established 24,000/100,000  failed 0  rate 8,000/s  echo verified
 //   0/100,000
 // On a terminal: a status block redrawn in place each interval (cursor up,
 // clear lines) with the totals, the connect rate, echo progress, a progress
-// bar toward the plan's connection count and one line per agent.
-// Either way, a failure reason is announced the first time each agent
-// reports it, with its cause and fix (common/failure_reason.h), as a line of
-// its own that scrolls above the status block. Counts are grouped
+// bar toward the plan's connection count and one line per agent; past
+// kMaxAgentLines agents, a count of agents per state and the agents furthest
+// behind (lost and failed ones first) instead, so the block stays a screen
+// high with a thousand agents.
+// Either way, a failure reason is announced the first time agents report
+// it, with its cause and fix (common/failure_reason.h), as one line of its
+// own per reason and interval that scrolls above the status block. Counts are grouped
 // (common/human_format.h); agent names, states and reasons come from
 // elsewhere and are escaped (terminal_text.h).
 //
@@ -20,6 +24,7 @@
 #ifndef FOURTUPLE_COORDINATOR_PROGRESS_H_
 #define FOURTUPLE_COORDINATOR_PROGRESS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <set>
@@ -61,6 +66,8 @@ struct ProgressSnapshot {
   uint32_t echo_rounds_done = 0;  // rounds finished on every agent still in the run
   double connect_rate = 0;        // connections established per second, lately
   ProgressCounts totals;
+  // While the run is being assigned: agents that took it and are READY.
+  size_t agents_ready = 0;
   std::vector<AgentProgress> agents;  // in plan order
 };
 
@@ -78,6 +85,10 @@ class ConnectRate {
 // The plain line for one interval (no newline).
 std::string FormatProgressLine(const ProgressSnapshot& snapshot);
 
+// Agents listed one per line in the status block; more than this many are
+// summarised (see above).
+inline constexpr size_t kMaxAgentLines = 12;
+
 // The terminal status block: lines each ending in '\n', no escapes. `width`
 // is the progress bar's width in characters.
 std::string FormatProgressFrame(const ProgressSnapshot& snapshot, int width = 40);
@@ -85,6 +96,10 @@ std::string FormatProgressFrame(const ProgressSnapshot& snapshot, int width = 40
 // The line announcing a failure reason's first appearance on an agent (no
 // newline): "[   0.4s] agent 127.0.0.1:7001: ECONNREFUSED -- <cause and fix>".
 std::string FormatFailureLine(double elapsed_seconds, absl::string_view agent, absl::string_view reason);
+// The same for a reason that appeared on several agents at once, naming the
+// first `named`: "[  0.4s] 1,000 agents (a, b and 998 more): ECONNREFUSED -- ...".
+std::string FormatFailureLine(double elapsed_seconds, const std::vector<std::string>& agents, size_t named,
+                              absl::string_view reason);
 
 // What moves the cursor back to the top of a block of `lines` lines and
 // clears from there down, so the next frame replaces it.

@@ -19,7 +19,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // What a terminal shows after the text written to it: printable characters
 // overwrite at the cursor; '\n' moves to the start of the next line, '\r' to
@@ -111,6 +113,41 @@ TEST(ProgressTest, PlainLine) {
   EXPECT_EQ(FormatProgressLine(TwoAgents()),
             "[   12.0s] connect  open 24,000  established 25,000/100,000  failed 1,000  rate 8,000/s  "
             "echo verified 0/200,000");
+}
+
+// A thousand agents: a count per state and the twelve furthest behind (the
+// lost one first), so the block stays a screen high.
+TEST(ProgressTest, TerminalFrameSummarisesManyAgents) {
+  ProgressSnapshot s = TwoAgents();
+  s.agents.clear();
+  for (int i = 0; i < 1000; ++i) {
+    AgentProgress a;
+    a.name = absl::StrCat("10.0.", i / 250, ".", i % 250 + 1, ":7000");
+    a.state = "connecting";
+    a.requested = 1000;
+    a.established = i == 500 ? 100 : 900 + static_cast<uint64_t>(i % 100);
+    s.agents.push_back(a);
+  }
+  s.agents[700].state = "lost";
+  const std::string frame = FormatProgressFrame(s, 10);
+  const std::vector<std::string> lines = absl::StrSplit(frame, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2 + 1 + kMaxAgentLines) << frame;
+  EXPECT_EQ(lines[2], "  1,000 agents: 999 connecting, 1 lost; furthest behind:");
+  // Furthest behind first: the lost agent, then the one at 10%.
+  EXPECT_THAT(lines[3], ::testing::StartsWith("  10.0.2.201:7000  lost "));
+  EXPECT_THAT(lines[4], ::testing::StartsWith("  10.0.2.1:7000    connecting "));
+  EXPECT_THAT(frame, Not(HasSubstr("10.0.0.100:7000")));  // 999 of 1,000: not behind
+}
+
+TEST(ProgressTest, FailureLineForManyAgentsNamesAFew) {
+  std::vector<std::string> agents;
+  for (int i = 0; i < 40; ++i) agents.push_back(absl::StrCat("127.0.0.1:", 7000 + i));
+  EXPECT_THAT(
+      FormatFailureLine(1.5, agents, 3, "ECONNREFUSED"),
+      ::testing::StartsWith("[    1.5s] 40 agents (127.0.0.1:7000, 127.0.0.1:7001, 127.0.0.1:7002 and 37 "
+                            "more): ECONNREFUSED -- "));
+  EXPECT_EQ(FormatFailureLine(1.5, {"127.0.0.1:7000"}, 3, "ECONNREFUSED"),
+            FormatFailureLine(1.5, "127.0.0.1:7000", "ECONNREFUSED"));
 }
 
 TEST(ProgressTest, TerminalFrame) {

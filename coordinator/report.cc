@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -86,6 +87,9 @@ absl::string_view AgentStateName(AgentState state) {
   }
   return "unknown";
 }
+
+// Agents listed in the text summary; past this, those furthest from done.
+constexpr size_t kMaxSummaryAgents = 20;
 
 Report BuildReport(const RunRecord& record) {
   uint64_t requested = 0, established = 0, failed = 0;
@@ -311,8 +315,31 @@ std::string FormatSummary(const Json& report) {
     std::vector<std::vector<std::string>> rows = {{"agent", "host", "state", "requested", "established",
                                                    "failed", "echo verified", "echo failed", "failures"}};
     std::vector<std::string> errors;
+    // Past kMaxSummaryAgents, the ones furthest from done, in report order.
+    std::vector<const Json*> shown;
     for (const Json& agent : agents) {
-      if (!agent.is_object()) continue;
+      if (agent.is_object()) shown.push_back(&agent);
+    }
+    const size_t listed = shown.size();
+    if (shown.size() > kMaxSummaryAgents) {
+      std::vector<std::pair<std::tuple<bool, double, int64_t>, size_t>> keyed;
+      for (size_t i = 0; i < shown.size(); ++i) {
+        const Json& agent = *shown[i];
+        const double requested = static_cast<double>(u(agent, "requested"));
+        keyed.push_back({{s(agent, "state", "?") == "done",
+                          requested > 0 ? static_cast<double>(u(agent, "established")) / requested : 1.0,
+                          -static_cast<int64_t>(u(agent, "failed"))},
+                         i});
+      }
+      std::stable_sort(keyed.begin(), keyed.end());
+      keyed.resize(kMaxSummaryAgents);
+      std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+      std::vector<const Json*> picked;
+      for (const auto& item : keyed) picked.push_back(shown[item.second]);
+      shown = std::move(picked);
+    }
+    for (const Json* agent_pointer : shown) {
+      const Json& agent = *agent_pointer;
       std::string agent_failures;
       for (const auto& item : child(agent, "failures").items()) {
         if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;
@@ -332,6 +359,10 @@ std::string FormatSummary(const Json& report) {
     }
     absl::StrAppend(&out,
                     FormatTextTable(rows, {false, false, false, true, true, true, true, true, false}, "  "));
+    if (listed > shown.size()) {
+      absl::StrAppend(&out, "  (", FormatCount(shown.size()), " of ", FormatCount(listed),
+                      " agents: those furthest from done; the report lists all)\n");
+    }
     for (const std::string& error : errors) absl::StrAppend(&out, error, "\n");
   }
   const Json& notes = child(report, "notes");

@@ -195,6 +195,7 @@ int ExecuteRunCommand(const CommandLine& command_line, const std::atomic<bool>* 
   RunOptions options;
   options.plan = *plan;
   options.run_id = command_line.Has("run-id") ? command_line.Get("run-id") : NewRunId();
+  options.known_facts = std::move(preflight.facts);
   options.credentials = credentials;
   options.stop = stop;
   // A status block redrawn in place reads well on a terminal only; logs and

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "common/status_macros.h"
 #include "common/terminal_text.h"
 #include "coordinator/agent_session.h"
+#include "coordinator/fan_out.h"
 #include "coordinator/probe_command.h"
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
@@ -33,6 +35,10 @@ namespace {
 constexpr absl::Duration kStopPoll = absl::Milliseconds(200);
 // After the close phase, how long a stream may take to end once half-closed.
 constexpr absl::Duration kStreamEndTimeout = absl::Seconds(5);
+// Agents being probed and assigned at once (fan_out.h).
+constexpr size_t kMaxAssignmentsInFlight = 64;
+// Agents named in one log line or note; the rest are counted.
+constexpr size_t kAgentsNamed = 10;
 
 std::string RandomRunId() {
   std::random_device random;
@@ -90,6 +96,9 @@ class RunDriver {
  private:
   struct AgentView {
     AgentSession::Snapshot snapshot;
+    uint64_t version = 0;  // the session's version the snapshot is from
+    // When a report first said CONNECTED (to within a report interval).
+    absl::Time connected_at = absl::InfiniteFuture();
     std::optional<AgentState> final_state;  // decided: set aside or finished
     std::string error;
   };
@@ -113,7 +122,11 @@ class RunDriver {
       sessions_.push_back(std::make_unique<AgentSession>(plan_.agents[i].endpoint, credentials_, &notifier_));
     }
     for (size_t i = 0; i < plan_.agents.size(); ++i) {
-      sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout);
+      const std::optional<v1::HostFacts>* known =
+          i < options_.known_facts.size() && options_.known_facts[i].has_value() ? &options_.known_facts[i]
+                                                                                 : nullptr;
+      sessions_[i]->Start(MakeAssignment(i), options_.probe_timeout, &fan_out_,
+                          known != nullptr ? &**known : nullptr);
     }
     LOG_INFO("run %s: assigning %s to %s", run_id_,
              CountPhrase(plan_.connections, "connection", "connections"),
@@ -167,11 +180,17 @@ class RunDriver {
       return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
     }
     started_ = true;
-    for (size_t i = 0; i < views_.size(); ++i) {
-      const v1::RunReport& report = views_[i].snapshot.report;
-      LOG_INFO("agent %s (%s): ready, %d worker processes", plan_.agents[i].endpoint, report.host(),
-               report.processes());
+    // One line for all: a thousand "ready" lines would bury everything else.
+    std::set<std::string> hosts;
+    uint64_t processes = 0;
+    for (const AgentView& view : views_) {
+      hosts.insert(view.snapshot.report.host());
+      processes += view.snapshot.report.processes();
     }
+    LOG_INFO("%s ready after %s on %s, %s", CountPhrase(views_.size(), "agent", "agents"),
+             FormatDuration(absl::Trunc(absl::Now() - start_, absl::Milliseconds(1))),
+             CountPhrase(hosts.size(), "host", "hosts"),
+             CountPhrase(processes, "worker process", "worker processes"));
     return absl::OkStatus();
   }
 
@@ -221,6 +240,8 @@ class RunDriver {
       record_.barrier_timed_out = true;
       LOG_WARNING("ramp_timeout (%s) passed before every agent finished connecting",
                   FormatDuration(plan_.ramp_timeout));
+    } else if (barrier) {
+      LogBarrier(connect_start, barrier_time);
     }
     QueryTarget();
 
@@ -241,7 +262,7 @@ class RunDriver {
           }
         }
         record_.notes.push_back(
-            absl::StrCat("echo round ", round, " did not finish in time on ", absl::StrJoin(late, ", ")));
+            absl::StrCat("echo round ", round, " did not finish in time on ", JoinSome(late, kAgentsNamed)));
         LOG_WARNING("%s", record_.notes.back());
       }
       if (round < plan_.echo.rounds) {
@@ -301,14 +322,34 @@ class RunDriver {
       agent.state = *view.final_state;
       agent.requested = shares_[i].connections;
       agent.has_report = view.snapshot.has_report;
-      agent.last = view.snapshot.report;
+      agent.last.Swap(&view.snapshot.report);
       agent.host = view.snapshot.facts.hostname();
       agent.has_facts = view.snapshot.reached;
-      agent.facts = view.snapshot.facts;
+      agent.facts.Swap(&view.snapshot.facts);
       agent.error = view.error;
       record_.agents.push_back(std::move(agent));
     }
     return std::move(record_);
+  }
+
+  // How the agents arrived at the barrier: with many agents the last one
+  // decides when the hold starts.
+  void LogBarrier(absl::Time connect_start, absl::Time barrier_time) const {
+    absl::Time first = absl::InfiniteFuture(), last = absl::InfinitePast();
+    size_t connected = 0;
+    for (const AgentView& view : views_) {
+      if (view.connected_at == absl::InfiniteFuture()) continue;
+      ++connected;
+      first = std::min(first, view.connected_at);
+      last = std::max(last, view.connected_at);
+    }
+    if (connected == 0) return;
+    LOG_INFO(
+        "barrier after %.3f s: %s connected, the first %.3f s and the last %.3f s after the connect "
+        "command (spread %.3f s)",
+        absl::ToDoubleSeconds(barrier_time - connect_start), CountPhrase(connected, "agent", "agents"),
+        absl::ToDoubleSeconds(first - connect_start), absl::ToDoubleSeconds(last - connect_start),
+        absl::ToDoubleSeconds(last - first));
   }
 
   // ------------------------------------------------------------ plumbing
@@ -377,20 +418,34 @@ class RunDriver {
     }
   }
 
-  // Takes fresh snapshots and sets aside agents that dropped out.
+  // Takes fresh snapshots of the sessions that changed and sets aside agents
+  // that dropped out. Runs on every report from any agent: a snapshot is
+  // copied only when its session moved, so a thousand agents cost a thousand
+  // copies per report interval, not a thousand per report.
   void Observe() {
     const absl::Time now = absl::Now();
     const absl::Duration silence_limit = std::max(plan_.lease, 3 * plan_.report_interval);
     uint64_t open = 0;
+    // This pass's, endpoint and why, logged as one line each.
+    std::vector<std::pair<std::string, std::string>> lost, failed;
     for (size_t i = 0; i < sessions_.size(); ++i) {
       AgentView& view = views_[i];
-      view.snapshot = sessions_[i]->snapshot();
+      const uint64_t version = sessions_[i]->version();
+      const bool changed = version != view.version;
+      if (changed) {
+        view.snapshot = sessions_[i]->snapshot();
+        view.version = version;
+      }
       if (!started_ || !Active(i)) continue;
       const AgentSession::Snapshot& s = view.snapshot;
+      if (view.connected_at == absl::InfiniteFuture() && PhaseAtLeast(s.report, v1::RUN_PHASE_CONNECTED)) {
+        view.connected_at = now;
+      }
+      const std::string& endpoint = plan_.agents[i].endpoint;
       if (s.has_report && s.report.phase() == v1::RUN_PHASE_FAILED) {
         view.final_state = AgentState::kFailed;
         view.error = s.report.error().empty() ? "the agent reported FAILED" : s.report.error();
-        LOG_ERROR("agent %s failed: %s", plan_.agents[i].endpoint, view.error);
+        failed.emplace_back(endpoint, view.error);
         sessions_[i]->Cancel();
       } else if (s.stage == AgentSession::Stage::kEnded) {
         if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
@@ -399,7 +454,7 @@ class RunDriver {
           view.final_state = AgentState::kLost;
           view.error = absl::StrCat("stream ended (", absl::StatusCodeToString(s.end_status.code()),
                                     "): ", s.end_status.message());
-          LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
+          lost.emplace_back(endpoint, view.error);
         }
       } else if (s.report.phase() == v1::RUN_PHASE_CLOSED) {
         view.final_state = AgentState::kDone;
@@ -407,24 +462,54 @@ class RunDriver {
         view.final_state = AgentState::kLost;
         view.error = absl::StrCat(
             "no report for ", FormatDuration(absl::Trunc(now - s.last_report_time, absl::Milliseconds(1))));
-        LOG_ERROR("agent %s lost: %s", plan_.agents[i].endpoint, view.error);
+        lost.emplace_back(endpoint, view.error);
         sessions_[i]->Cancel();
       }
       if (Active(i) || view.final_state == AgentState::kDone) open += s.report.open();
-      AnnounceNewFailures(i);
+      if (changed) NoteNewFailures(i);
     }
+    LogSetAside("failed", failed);
+    LogSetAside("lost", lost);
     if (started_) record_.peak_open = std::max(record_.peak_open, open);
   }
 
-  // A failure reason's first appearance on an agent, as it happens: the
-  // report's map is small (one entry per reason), so this is cheap.
-  void AnnounceNewFailures(size_t i) {
+  // "agent A lost: why" for one agent; for several, one line naming the
+  // first few: "12 agents lost: A (why), B (why) ... and 2 more".
+  static void LogSetAside(absl::string_view how,
+                          const std::vector<std::pair<std::string, std::string>>& agents) {
+    if (agents.empty()) return;
+    if (agents.size() == 1) {
+      LOG_ERROR("agent %s %s: %s", agents.front().first, how, agents.front().second);
+      return;
+    }
+    std::vector<std::string> named;
+    for (size_t i = 0; i < agents.size() && i < kAgentsNamed; ++i) {
+      named.push_back(absl::StrCat(agents[i].first, " (", agents[i].second, ")"));
+    }
+    if (agents.size() > kAgentsNamed) named.resize(agents.size());  // counted, not shown
+    LOG_ERROR("%s %s: %s", CountPhrase(agents.size(), "agent", "agents"), how, JoinSome(named, kAgentsNamed));
+  }
+
+  // A failure reason's first appearance on an agent, gathered until the
+  // next progress interval: the report's map is small (one entry per
+  // reason), so this is cheap.
+  void NoteNewFailures(size_t i) {
     const auto& failures = views_[i].snapshot.report.failures();
     if (failures.empty()) return;
     const std::map<std::string, uint64_t> sorted(failures.begin(), failures.end());
     for (const std::string& reason : failures_seen_.FirstSeen(i, sorted)) {
-      display_.Announce(FormatFailureLine(Elapsed(), plan_.agents[i].endpoint, reason));
+      new_failures_[reason].push_back(plan_.agents[i].endpoint);
     }
+  }
+
+  // One line per reason that appeared since the last interval, naming the
+  // first few agents: a reason that hits a thousand agents at once is one
+  // line, not a thousand.
+  void AnnounceNewFailures() {
+    for (const auto& [reason, agents] : new_failures_) {
+      display_.Announce(FormatFailureLine(Elapsed(), agents, kAgentsNamed, reason));
+    }
+    new_failures_.clear();
   }
 
   ProgressCounts Counts() const {
@@ -458,6 +543,7 @@ class RunDriver {
       sample.agents_open.push_back(holding ? views_[i].snapshot.report.open() : 0);
     }
     record_.timeline.push_back(std::move(sample));
+    AnnounceNewFailures();
     display_.Update(Snapshot(t, counts));
     next_tick_ += plan_.report_interval;
     if (next_tick_ <= now) next_tick_ = now + plan_.report_interval;
@@ -488,6 +574,7 @@ class RunDriver {
       agent.failed = report.failed();
       agent.echo_verified = report.echo_verified();
       snapshot.agents.push_back(std::move(agent));
+      if (view.snapshot.has_report && PhaseAtLeast(report, v1::RUN_PHASE_READY)) ++snapshot.agents_ready;
       if (Active(i) || view.final_state == AgentState::kDone) {
         rounds_done = std::min(rounds_done.value_or(report.echo_rounds_done()), report.echo_rounds_done());
       }
@@ -516,7 +603,8 @@ class RunDriver {
   // Owned by the driver thread.
   std::vector<AgentShare> shares_;
   std::string run_id_;
-  Notifier notifier_;  // outlives the sessions (declared before them)
+  Notifier notifier_;                        // outlives the sessions (declared before them)
+  FanOut fan_out_{kMaxAssignmentsInFlight};  // likewise
   std::vector<std::unique_ptr<AgentSession>> sessions_;
   std::vector<AgentView> views_;
   bool started_ = false;  // every agent was READY
@@ -526,7 +614,8 @@ class RunDriver {
   ProgressDisplay display_;
   ConnectRate connect_rate_;
   FailureTracker failures_seen_;
-  std::unique_ptr<TargetPoller> target_poller_;  // made by the first QueryTarget
+  std::map<std::string, std::vector<std::string>> new_failures_;  // reason -> agents, since the last Tick
+  std::unique_ptr<TargetPoller> target_poller_;                   // made by the first QueryTarget
   RunRecord record_;
 };
 

@@ -19,13 +19,16 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "coordinator/plan.h"
 #include "coordinator/report.h"
+#include "proto/fourtuple.pb.h"
 
 namespace fourtuple::coordinator {
 
@@ -37,6 +40,12 @@ struct RunOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Bounds the reachability probe of each agent.
   absl::Duration probe_timeout = absl::Seconds(5);
+  // Host facts preflight already probed, per plan agent (a missing one is
+  // probed again). Those agents are not probed a second time: their Run
+  // stream starts at once and has ready_timeout to say READY. A probe's
+  // tight bound is what a laptop wants for one agent that is down, not for
+  // a thousand agents on a busy host that answered seconds ago.
+  std::vector<std::optional<v1::HostFacts>> known_facts;
   // How long agents may take to accept the assignment and start workers.
   absl::Duration ready_timeout = absl::Seconds(60);
   // How long agents may take, after the close command, to send their final

@@ -52,7 +52,9 @@ Json WhatGaveFromPreflight(const std::vector<std::string>& exceeded_limits) {
 
 std::string FormatWhatGave(const Json& what_gave) {
   if (!what_gave.is_array()) return "";
-  std::string out;
+  // A thousand lost agents are a thousand entries: the line names a few.
+  constexpr size_t kPartsNamed = 5;
+  std::vector<std::string> parts;
   for (const Json& entry : what_gave) {
     if (!entry.is_object() || !entry.contains("limit") || !entry["limit"].is_string()) continue;
     std::string part = EscapeForTerminal(entry["limit"].get<std::string>());
@@ -67,9 +69,9 @@ std::string FormatWhatGave(const Json& what_gave) {
       inside = EscapeForTerminal(entry["detail"].get<std::string>());
     }
     if (!inside.empty()) absl::StrAppend(&part, " (", inside, ")");
-    absl::StrAppend(&out, out.empty() ? "" : ", ", part);
+    parts.push_back(std::move(part));
   }
-  return out;
+  return JoinSome(parts, kPartsNamed);
 }
 
 }  // namespace fourtuple::coordinator

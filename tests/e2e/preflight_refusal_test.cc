@@ -98,10 +98,10 @@ TEST(PreflightRefusalTest, BusyAgentRefusalWritesTheReport) {
                                  "first", dir);
   ASSERT_TRUE(first.ok()) << first.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline && (*first)->ReadStderr().find("ready,") == std::string::npos) {
+  while (absl::Now() < deadline && (*first)->ReadStderr().find(" ready after ") == std::string::npos) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  ASSERT_NE((*first)->ReadStderr().find("ready,"), std::string::npos) << (*first)->Describe();
+  ASSERT_NE((*first)->ReadStderr().find(" ready after "), std::string::npos) << (*first)->Describe();
 
   const std::string plan =
       WritePlan(dir, "plan.json", Plan(target_endpoint, agent.endpoint, {"127.0.1.2"}, 10).dump(2));
