@@ -13,7 +13,9 @@
 # 0.5 ms, whichever is larger).
 #
 # usage: bench/pacing.sh [--rates=5000,20000,50000] [--seconds=2]
-#          [--target-processes=2] [--agent-processes=auto] [--bin=DIR] [--keep]
+#          [--target-processes=auto] [--agent-processes=auto] [--bin=DIR] [--keep]
+# target-server gets enough processes to hold the largest run (each holds up
+# to ~19,000 connections under the 20,000 fd limit) unless told otherwise.
 # Runs above 50,000 connections take the machine's benchmark lock when one
 # exists (flock /work/bench.lock bench/pacing.sh ... does it explicitly).
 set -euo pipefail
@@ -22,7 +24,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 rates="5000,20000,50000"
 seconds=2
-target_processes=2
+target_processes=auto
 agent_processes=auto
 bin="$repo/build/bin"
 keep=0
@@ -44,6 +46,14 @@ for program in target-server agent coordinator; do
   [[ -x "$bin/$program" ]] || { echo "pacing.sh: no $program in $bin (build first, or --bin=DIR)" >&2; exit 2; }
 done
 
+IFS=, read -r -a rate_list <<< "$rates"
+if [[ "$target_processes" == auto ]]; then
+  largest=0
+  for rate in "${rate_list[@]}"; do (( rate * seconds > largest )) && largest=$(( rate * seconds )); done
+  target_processes=$(( largest / 15000 + 1 ))
+  (( target_processes < 2 )) && target_processes=2
+fi
+
 work="$(mktemp -d /tmp/pacing.XXXXXX)"
 pids=()
 cleanup() {
@@ -55,6 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The floor holds its pending connects open: room for a burst of them.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 gcc -O2 -Wall -Wextra -Werror -o "$work/paced_client" "$here/floor/paced_client.c"
 
 wait_ready() {  # FILE NAME
@@ -76,7 +88,6 @@ port="${target##*:}"
 echo "pacing: target-server $target ($target_processes processes), agent $agent (--processes=$agent_processes)," \
      "$seconds s per rate, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %-10s %9s %9s %9s %9s %10s\n' rate client p50_ms p99_ms p99.9_ms max_ms queued_p99
-IFS=, read -r -a rate_list <<< "$rates"
 for rate in "${rate_list[@]}"; do
   n=$(( rate * seconds ))
   cat > "$work/plan.$rate.json" <<PLAN
@@ -100,7 +111,7 @@ print("%-8s %-10s %9s %9s %9s %9s %10s   (%s, %d established, %.0f conn/s)" % (
     r["outcome"], r["totals"]["established"], r["totals"]["connect_rate"]))
 PY
   set +e
-  "$work/paced_client" -p "$port" -r "$rate" -n "$n" -s 8 > "$work/floor.$rate.out" 2>&1
+  "$work/paced_client" -p "$port" -r "$rate" -n "$n" -s 8 -w 4096 > "$work/floor.$rate.out" 2>&1
   set -e
   python3 - "$work/floor.$rate.out" "$rate" "$work/report.$rate.json" <<'PY'
 import json, re, sys

@@ -6,7 +6,12 @@
  * connection is closed with an RST as soon as it is established: the floor
  * holds nothing, so its figures are the kernel's and the target's alone.
  *
- * usage: paced_client -p PORT -r RATE -n N [-a ADDR] [-s S] [-t TIMEOUT_MS]
+ * At most W connects are pending at once (as fourtuple's max_in_flight) and
+ * at most 64 leave between two looks at the completions, so a client that
+ * cannot keep up falls behind its schedule (late_ms_max says by how much)
+ * instead of piling up sockets.
+ *
+ * usage: paced_client -p PORT -r RATE -n N [-a ADDR] [-s S] [-w W] [-t TIMEOUT_MS]
  * Prints one line: "paced_client: n=N rate=R established=E failed=F
  * late_ms_max=L p50_ms=.. p99_ms=.. p999_ms=.. max_ms=.." (late: how far
  * the loop fell behind the schedule at worst). */
@@ -46,10 +51,10 @@ static double quantile_ms(const uint32_t *sorted, long n, double q) {
 }
 
 int main(int argc, char **argv) {
-  long port = 0, rate = 0, n = 0, sources = 8, timeout_ms = 5000;
+  long port = 0, rate = 0, n = 0, sources = 8, in_flight = 4096, timeout_ms = 5000;
   const char *addr = "127.0.0.1";
   int opt;
-  while ((opt = getopt(argc, argv, "p:r:n:a:s:t:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:r:n:a:s:w:t:")) != -1) {
     switch (opt) {
       case 'p':
         port = parse_number("-p", optarg, 1, 65535);
@@ -66,11 +71,15 @@ int main(int argc, char **argv) {
       case 's':
         sources = parse_number("-s", optarg, 1, 250);
         break;
+      case 'w':
+        in_flight = parse_number("-w", optarg, 1, 1000000);
+        break;
       case 't':
         timeout_ms = parse_number("-t", optarg, 1, 600000);
         break;
       default:
-        fprintf(stderr, "usage: %s -p PORT -r RATE -n N [-a ADDR] [-s S] [-t TIMEOUT_MS]\n", kProgramName);
+        fprintf(stderr, "usage: %s -p PORT -r RATE -n N [-a ADDR] [-s S] [-w W] [-t TIMEOUT_MS]\n",
+                kProgramName);
         return 2;
     }
   }
@@ -99,7 +108,9 @@ int main(int argc, char **argv) {
   while (started < n || pending > 0) {
     uint64_t now = now_ns();
     /* Every connection now due leaves, each at its own moment. */
-    while (started < n && start + (uint64_t)started * interval_ns <= now) {
+    int batch = 0;
+    while (started < n && start + (uint64_t)started * interval_ns <= now && pending < in_flight &&
+           batch++ < 64) {
       uint64_t due = start + (uint64_t)started * interval_ns;
       if (now - due > late_max_ns) late_max_ns = now - due;
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -123,7 +134,7 @@ int main(int argc, char **argv) {
     }
     struct timespec wait = {0, 0};
     struct timespec *waitp = &wait;
-    if (started < n) {
+    if (started < n && pending < in_flight) {
       uint64_t due = start + (uint64_t)started * interval_ns;
       uint64_t left = due > now ? due - now : 0;
       wait.tv_sec = (time_t)(left / 1000000000u);
