@@ -88,7 +88,7 @@ absl::string_view AgentStateName(AgentState state) {
 Report BuildReport(const RunRecord& record) {
   uint64_t requested = 0, established = 0, failed = 0;
   uint64_t echo_verified = 0, echo_failed = 0, closed_by_peer = 0;
-  uint64_t echo_sent = 0, echo_mismatched = 0, echo_timed_out = 0;
+  uint64_t echo_sent = 0, echo_mismatched = 0;
   std::map<std::string, uint64_t> failures;
   Histogram connect_latency, echo_rtt, connect_queue;
   std::vector<HostTurnAways> turn_aways;
@@ -111,7 +111,6 @@ Report BuildReport(const RunRecord& record) {
     connect_queue.Merge(last.connect_queue());
     echo_sent += last.echo_sent();
     echo_mismatched += last.echo_mismatched();
-    echo_timed_out += last.echo_timed_out();
 
     Json item;
     item["endpoint"] = agent.endpoint;
@@ -152,18 +151,15 @@ Report BuildReport(const RunRecord& record) {
     reasons.push_back(absl::StrCat(FormatCount(requested - established), " of ", FormatCount(requested),
                                    " connections not established"));
   }
-  const EchoCheckCounts checks =
-      CountEchoChecks({.rounds = record.plan.echo.rounds,
-                       .established = established,
-                       .sent = echo_sent,
-                       .verified = echo_verified,
-                       .failed = echo_failed,
-                       .mismatched = echo_mismatched,
-                       .timed_out = echo_timed_out,
-                       .closed_by_peer = closed_by_peer,
-                       .not_established = requested - std::min(requested, established),
-                       .interrupted = record.interrupted,
-                       .send_expect = !record.plan.echo.send.empty()});
+  const EchoCheckCounts checks = CountEchoChecks({.rounds = record.plan.echo.rounds,
+                                                  .established = established,
+                                                  .sent = echo_sent,
+                                                  .verified = echo_verified,
+                                                  .failed = echo_failed,
+                                                  .mismatched = echo_mismatched,
+                                                  .closed_by_peer = closed_by_peer,
+                                                  .interrupted = record.interrupted,
+                                                  .send_expect = !record.plan.echo.send.empty()});
   if (echo_verified < echo_expected || echo_failed > 0) {
     reasons.push_back(
         absl::StrCat(FormatCount(echo_verified), " of ", FormatCount(echo_expected), " echo checks passed (",

@@ -105,7 +105,8 @@ std::string FormatLatencyTable(const Json& latency) {
 }
 
 std::string FormatEchoChecks(const Json& totals) {
-  if (!Child(totals, "echo_planned").is_number_integer()) return "";
+  // No rounds in the plan: the echo line above says so already.
+  if (!Child(totals, "echo_planned").is_number_integer() || Count(totals, "echo_planned") == 0) return "";
   std::string out = absl::StrCat("echo checks: ", FormatCount(Count(totals, "echo_planned")), " planned, ",
                                  FormatCount(Count(totals, "echo_ran")), " ran, ",
                                  FormatCount(Count(totals, "echo_verified")), " passed, ",

@@ -32,9 +32,7 @@ struct EchoCheckInputs {
   uint64_t verified = 0;
   uint64_t failed = 0;
   uint64_t mismatched = 0;
-  uint64_t timed_out = 0;
   uint64_t closed_by_peer = 0;
-  uint64_t not_established = 0;
   bool interrupted = false;
   bool send_expect = false;  // the plan's echo.send/echo.expect mode
 };
