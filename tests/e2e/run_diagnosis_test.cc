@@ -127,7 +127,9 @@ TEST(RunDiagnosisTest, AQuickRunHasNoSlowConnectWarning) {
   agent::testing::TestEchoServer target;
   const std::string plan_path =
       WritePlan(dir, "plan.json", Plan(agent.endpoint, target.endpoint(), 200).dump(2));
-  Outcome run = RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan_path}, dir, absl::Seconds(60));
+  Outcome run =
+      RunCoordinator(COORDINATOR_BIN, {"run", "--plan=" + plan_path, "--report=" + dir + "/report.json"}, dir,
+                     absl::Seconds(60));
   EXPECT_EQ(run.code, 0) << run.err << run.out;
   EXPECT_EQ(run.out.find("warning:"), std::string::npos) << run.out;
   EXPECT_EQ(run.err.find("tcp_max_syn_backlog"), std::string::npos) << run.err;
