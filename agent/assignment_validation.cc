@@ -133,6 +133,11 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     return FieldError("connect_rate", absl::StrCat(assignment.connect_rate(), " is outside 0..",
                                                    kMaxConnectRate, " per second (0 = unlimited)"));
   }
+  if (!std::isfinite(assignment.echo_rate()) || assignment.echo_rate() < 0 ||
+      assignment.echo_rate() > kMaxConnectRate) {
+    return FieldError("echo_rate", absl::StrCat(assignment.echo_rate(), " is outside 0..", kMaxConnectRate,
+                                                " per second (0 = unlimited)"));
+  }
   // Any larger value is fine: no worker has more connects pending than
   // connections (SplitIntoSlices caps each share).
   if (assignment.max_in_flight() < 1) {

@@ -67,6 +67,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
   std::vector<uint64_t> by_source(std::min<size_t>(source_names.size(), kMaxSourceAddresses), 0);
   Histogram connect_latency;
   Histogram echo_rtt;
+  Histogram connect_queue;
   std::string error;
 
   for (size_t i = 0; i < workers.size(); ++i) {
@@ -87,6 +88,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
     for (size_t s = 0; s < by_source.size(); ++s) by_source[s] += Load(w.established_by_source[s]);
     connect_latency.Add(w.connect_latency);
     echo_rtt.Add(w.echo_rtt);
+    connect_queue.Add(w.connect_queue);
     std::string message = WorkerError(w);
     if (!message.empty()) {
       absl::StrAppend(&error, error.empty() ? "" : "; ", "worker ", i, ": ", message);
@@ -117,6 +119,8 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
 
   report->clear_connect_latency();
   report->clear_echo_rtt();
+  report->clear_connect_queue();
+  connect_queue.ToProto(report->mutable_connect_queue());
   connect_latency.ToProto(report->mutable_connect_latency());
   echo_rtt.ToProto(report->mutable_echo_rtt());
   if (!error.empty()) report->set_error(error);

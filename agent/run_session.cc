@@ -15,6 +15,9 @@ namespace fourtuple::agent {
 
 absl::StatusOr<std::unique_ptr<RunSession>> RunSession::Start(Config config) {
   std::unique_ptr<RunSession> session(new RunSession(std::move(config)));
+  if (absl::StatusOr<ListenCounters> counters = ReadListenCounters(); counters.ok()) {
+    session->listen_baseline_ = *counters;
+  }
   const Config& c = session->config_;
   ASSIGN_OR_RETURN(session->pool_, WorkerPool::Exec(c.workers, sizeof(AgentWorkerShared), c.worker_argv));
   for (int i = 0; i < session->pool_->count(); ++i) {
@@ -62,7 +65,19 @@ v1::RunReport RunSession::BuildReport() {
   report.set_processes(static_cast<uint32_t>(config_.workers));
   report.set_requested(config_.assignment.assignment.connections());
   report.set_elapsed_seconds(absl::ToDoubleSeconds(absl::Now() - config_.started));
+  AddListenCounters(report);
   return report;
+}
+
+void RunSession::AddListenCounters(v1::RunReport& report) const {
+  if (!listen_baseline_.has_value()) return;
+  absl::StatusOr<ListenCounters> now = ReadListenCounters();
+  if (!now.ok()) return;
+  const ListenCounters since = ListenCountersSince(*listen_baseline_, *now);
+  report.set_kernel_counters(true);
+  report.set_listen_overflows(since.listen_overflows);
+  report.set_listen_drops(since.listen_drops);
+  report.set_syncookies_sent(since.syncookies_sent);
 }
 
 void RunSession::Terminate(absl::Duration grace) {

@@ -9,6 +9,7 @@
 #define FOURTUPLE_AGENT_RUN_SESSION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "agent/report_aggregator.h"
 #include "agent/run_loop.h"
 #include "agent/worker/worker_protocol.h"
+#include "common/listen_counters.h"
 #include "common/worker_pool.h"
 #include "proto/fourtuple.pb.h"
 
@@ -70,11 +72,15 @@ class RunSession final : public RunWorkers {
 
  private:
   explicit RunSession(Config config) : config_(std::move(config)) {}
+  void AddListenCounters(v1::RunReport& report) const;
 
   // Constant after Start().
   Config config_;
   std::unique_ptr<WorkerPool> pool_;
   std::vector<const AgentWorkerShared*> shared_;
+  // This host's listener counters when the run started (reports carry the
+  // change since); unset when /proc/net/netstat could not be read.
+  std::optional<ListenCounters> listen_baseline_;
 
   uint64_t seq_ = 0;
   bool terminated_ = false;

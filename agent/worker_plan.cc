@@ -67,6 +67,11 @@ std::vector<v1::WorkerStart> SplitIntoSlices(const v1::Assignment& assignment, i
       rate_given += rate;
     }
     slice.set_connect_rate(rate);
+    slice.set_echo_rate(assignment.echo_rate() > 0 && n > 0
+                            ? assignment.echo_rate() * static_cast<double>(count) / static_cast<double>(n)
+                            : 0);
+    slice.set_worker_index(static_cast<uint32_t>(i));
+    slice.set_worker_count(static_cast<uint32_t>(w));
 
     const uint32_t share = static_cast<uint32_t>(in_flight / w + (i < in_flight % w ? 1 : 0));
     slice.set_max_in_flight(

@@ -92,12 +92,14 @@ TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
   assignment.add_targets("127.0.0.1:9000");
   assignment.set_connections(connections);
   assignment.set_connect_rate(rate);
+  assignment.set_echo_rate(rate / 2);
   assignment.set_max_in_flight(in_flight);
   std::vector<v1::WorkerStart> slices = SplitIntoSlices(assignment, workers);
   ASSERT_EQ(slices.size(), static_cast<size_t>(workers));
 
   uint64_t next = 0, smallest = UINT64_MAX, largest = 0;
-  double rate_sum = 0;
+  double rate_sum = 0, echo_rate_sum = 0;
+  uint32_t index = 0;
   uint64_t in_flight_sum = 0;
   for (const v1::WorkerStart& slice : slices) {
     EXPECT_EQ(slice.first_connection(), next) << "slices must be contiguous";
@@ -105,6 +107,10 @@ TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
     smallest = std::min<uint64_t>(smallest, slice.connections());
     largest = std::max<uint64_t>(largest, slice.connections());
     rate_sum += slice.connect_rate();
+    echo_rate_sum += slice.echo_rate();
+    // Each worker knows its place, to offset its pace into the interval.
+    EXPECT_EQ(slice.worker_index(), index++);
+    EXPECT_EQ(slice.worker_count(), static_cast<uint32_t>(workers));
     if (rate > 0)
       EXPECT_GT(slice.connect_rate(), 0) << "0 would mean unlimited";
     else
@@ -117,6 +123,7 @@ TEST_P(SplitTest, SlicesCoverEverythingAndSharesAddUp) {
   EXPECT_EQ(next, connections);
   EXPECT_LE(largest - smallest, 1u);
   EXPECT_NEAR(rate_sum, rate, rate * 1e-9);
+  EXPECT_NEAR(echo_rate_sum, rate / 2, rate * 1e-9);
   EXPECT_EQ(in_flight_sum,
             std::max<uint64_t>(std::min<uint64_t>(in_flight, connections), static_cast<uint64_t>(workers)));
 }

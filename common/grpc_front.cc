@@ -96,6 +96,12 @@ void ApplyFrontLimits(grpc::ServerBuilder& builder, const FrontLimits& limits) {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(limits.max_connection_idle)));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams);
+  // A front serves a handful of callers: one completion queue and at most
+  // two idle pollers instead of one queue per core, each with pollers
+  // (threads, stacks and malloc arenas that an idle agent would keep).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
 }
 
 absl::Status ShedAcceptsWhenOutOfDescriptors(int port) {

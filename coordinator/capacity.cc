@@ -333,25 +333,24 @@ void CheckSources(const AgentDemand& demand, const v1::HostFacts& facts, Capacit
   }
 }
 
-// The listen backlogs bound how many SYNs a listener queues; a burst above
-// them is retried after a second instead of failing, which looks like slow
-// connects. They are the target host's settings that count.
+// net.core.somaxconn caps every listener's accept queue on its host. A
+// connect burst above it can overflow a slow target's queue, and the kernel
+// then drops SYNs that the clients retry after 1 s, 3 s, ...: slow connects.
+// Only the target host's value counts, so the warning comes only when the
+// target listens on this agent's host (connect_burst is 0 otherwise; after
+// the run the report diagnoses overflows wherever they happened).
+// tcp_max_syn_backlog is left alone: with SYN cookies (the default) a full
+// SYN queue answers with cookies instead of dropping.
 void CheckBacklogs(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
   const uint64_t burst = demand.connect_burst;
-  if (burst == 0) return;
-  const std::string host = HostOf(demand, facts);
-  auto warn = [&](absl::string_view sysctl, uint64_t value) {
-    if (value >= burst) return;
-    row.warnings.push_back(
-        absl::StrCat("agent ", demand.name, ": ", sysctl, " is ", FormatCount(value), " on host ", host,
-                     ", below the connect burst of ", FormatCount(burst),
-                     " (max_in_flight); this is the agent host's value and the target host's is the one "
-                     "that counts: where the target runs, raise it to at least ",
-                     FormatCount(burst), " (sysctl -w ", sysctl, "=", burst,
-                     ") or lower max_in_flight, else SYNs queue and connects slow down"));
-  };
-  warn("net.core.somaxconn", facts.somaxconn());
-  warn("net.ipv4.tcp_max_syn_backlog", facts.tcp_max_syn_backlog());
+  if (burst == 0 || facts.somaxconn() == 0 || facts.somaxconn() >= burst) return;
+  row.warnings.push_back(
+      absl::StrCat("agent ", demand.name, ": net.core.somaxconn is ", FormatCount(facts.somaxconn()),
+                   " on host ", HostOf(demand, facts),
+                   ", where the target listens, below this agent's max_in_flight of ", FormatCount(burst),
+                   ": if the target accepts slowly its accept queue overflows and connects wait "
+                   "for SYN retransmits (1 s, 3 s, ...); raise it (sysctl -w net.core.somaxconn=",
+                   burst, ") and the target's listen backlog, or lower max_in_flight"));
 }
 
 std::string FdCell(const CapacityRow& row) {

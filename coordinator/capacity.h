@@ -60,8 +60,9 @@ struct AgentDemand {
   // decides: its --processes flag (HostFacts.processes) or, when that is
   // auto too, as many as the fd budget needs.
   uint32_t processes = 0;
-  // Connects this agent keeps in flight at once (its max_in_flight share);
-  // 0 skips the listen-backlog warnings.
+  // Connects this agent keeps in flight at once (its max_in_flight share)
+  // when the target listens on this agent's host; 0 skips the listen-backlog
+  // warning (another host's backlog is not this host's business).
   uint32_t connect_burst = 0;
   // Memory per connection on this agent's host, bytes. Default
   // kAgentBytesPerConnection; pass 2x when the target shares the host.

@@ -79,7 +79,7 @@ std::vector<std::vector<std::string>> CompareReports(const ReportJson& a, const 
   add("echo failed", At({"totals", "echo_failed"}), Count);
   add("echo rate", At({"totals", "echo_rate"}), FormatRate);
   add("echo time", At({"totals", "echo_seconds"}), FormatSeconds);
-  for (const char* kind : {"connect", "echo_rtt"}) {
+  for (const char* kind : {"connect", "connect_queue", "echo_rtt"}) {
     for (const auto& [key, name] : std::vector<std::pair<const char*, const char*>>{
              {"p50", "p50"}, {"p99", "p99"}, {"p999", "p99.9"}, {"max", "max"}}) {
       add(absl::StrCat(kind, " ", name), At({"latency_ms", kind, key}), Milliseconds);

@@ -281,8 +281,8 @@ class PlanParser {
 
   absl::Status ParseEcho(const json& echo) {
     if (!echo.is_object()) return WrongType("plan.echo", "an object", echo);
-    RETURN_IF_ERROR(CheckKnownFields(echo, "plan.echo",
-                                     {"rounds", "payload_bytes", "send", "expect", "interval", "timeout"}));
+    RETURN_IF_ERROR(CheckKnownFields(
+        echo, "plan.echo", {"rounds", "payload_bytes", "send", "expect", "interval", "timeout", "rate"}));
     if (echo.contains("rounds")) {
       ASSIGN_OR_RETURN(const uint64_t rounds,
                        ReadCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
@@ -298,6 +298,17 @@ class PlanParser {
         OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(), &plan_.echo.interval));
     RETURN_IF_ERROR(OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout,
                                      Millis(kMaxTimeoutMs)));
+    if (echo.contains("rate")) {
+      const json& rate = echo["rate"];
+      if (!rate.is_number() || !std::isfinite(rate.get<double>()) || rate.get<double>() < 0 ||
+          rate.get<double>() > kMaxConnectRate) {
+        return WrongType("plan.echo.rate",
+                         absl::StrCat("echo checks per second in a round, a number from 0 to ",
+                                      kMaxConnectRate, " (0 = as fast as max_in_flight allows)"),
+                         rate);
+      }
+      plan_.echo.rate = rate.get<double>();
+    }
     return absl::OkStatus();
   }
 
@@ -393,9 +404,16 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   }
   out["echo"]["interval"] = DurationToString(plan.echo.interval);
   out["echo"]["timeout"] = DurationToString(plan.echo.timeout);
+  if (plan.echo.rate.has_value()) out["echo"]["rate"] = *plan.echo.rate;
   out["report_interval"] = DurationToString(plan.report_interval);
   out["lease"] = DurationToString(plan.lease);
   return out;
+}
+
+double RoundEchoRate(const Plan& plan) {
+  if (plan.echo.rate.has_value()) return *plan.echo.rate;
+  const double interval = absl::ToDoubleSeconds(plan.echo.interval);
+  return interval > 0 ? static_cast<double>(plan.connections) / interval : 0;
 }
 
 }  // namespace fourtuple::coordinator

@@ -37,6 +37,10 @@ struct EchoPlan {
   absl::Duration interval = absl::Seconds(1);
   // How long each connection waits for its payload to come back.
   absl::Duration timeout = absl::Seconds(5);
+  // Echo checks started per second in a round, whole run (0 = as fast as
+  // max_in_flight allows). Unset: the round is spread over `interval`
+  // (connections / interval), or unpaced when interval is 0.
+  std::optional<double> rate;
 };
 
 struct AgentPlan {
@@ -92,6 +96,10 @@ struct Plan {
   // An agent closes the run's connections when nothing arrives for this long.
   absl::Duration lease = absl::Seconds(10);
 };
+
+// The pace of an echo round for the whole run: echo.rate, or else the plan's
+// connections spread over echo.interval; 0 = unpaced.
+double RoundEchoRate(const Plan& plan);
 
 // Parses and validates plan JSON text. Truncated or malformed JSON is reported
 // with its line and column.

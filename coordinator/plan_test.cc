@@ -202,6 +202,27 @@ TEST(PlanTest, PayloadBytesBounds) {
   EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"payload_bytes": 4096})")).ok());
 }
 
+TEST(PlanTest, EchoRateIsOptionalAndDefaultsToTheIntervalsSpread) {
+  absl::StatusOr<Plan> plan = ParsePlan(Minimal(R"(, "echo": {"interval": "500ms"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->echo.rate.has_value());
+  EXPECT_DOUBLE_EQ(RoundEchoRate(*plan), static_cast<double>(plan->connections) / 0.5);
+  EXPECT_FALSE(PlanToJson(*plan)["echo"].contains("rate"));
+
+  plan = ParsePlan(Minimal(R"(, "echo": {"interval": "0s"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(RoundEchoRate(*plan), 0);  // no interval to spread over: unpaced
+
+  plan = ParsePlan(Minimal(R"(, "echo": {"rate": 250.5})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(RoundEchoRate(*plan), 250.5);
+  EXPECT_EQ(PlanToJson(*plan)["echo"]["rate"], 250.5);
+
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"rate": -1})")),
+              HasSubstr("plan.echo.rate: expected echo checks per second in a round, a number from 0"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"rate": "fast"})")), HasSubstr("plan.echo.rate"));
+}
+
 TEST(PlanTest, SendExpectDecodesJsonEscapes) {
   absl::StatusOr<Plan> plan =
       ParsePlan(Minimal(R"(, "echo": {"rounds": 2, "send": "PING\r\n", "expect": "+PONG\r\n"})"));

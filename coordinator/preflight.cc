@@ -24,6 +24,21 @@ bool TargetSharesTheHost(const Plan& plan) {
   return true;
 }
 
+// Whether a target endpoint is an address of the agent's host (loopback
+// included): then that host's listen settings are the target's.
+bool TargetListensOn(const Plan& plan, const v1::HostFacts& facts) {
+  for (const std::string& text : plan.target_endpoints) {
+    absl::StatusOr<Endpoint> endpoint = ParseEndpoint(text);
+    if (!endpoint.ok()) continue;
+    if (endpoint->address.IsLoopback()) return true;
+    const std::string address = endpoint->address.ToString();
+    for (const std::string& local : facts.local_addresses()) {
+      if (local == address) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
@@ -51,7 +66,7 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
     demand.connections = (*shares)[i].connections;
     demand.target_endpoints = static_cast<uint32_t>(plan.target_endpoints.size());
     demand.processes = 0;  // the assignment leaves the worker count to the agent
-    demand.connect_burst = (*shares)[i].max_in_flight;
+    demand.connect_burst = TargetListensOn(plan, *facts[i]) ? (*shares)[i].max_in_flight : 0;
     demand.memory_bytes_per_connection = bytes_per_connection;
   }
   GroupDemandsByHost(facts, demands);

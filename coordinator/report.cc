@@ -13,6 +13,8 @@
 #include "common/human_format.h"
 #include "common/ready_file.h"
 #include "common/terminal_text.h"
+#include "coordinator/slow_connects.h"
+#include "coordinator/summary_checks.h"
 #include "coordinator/text_table.h"
 #include "coordinator/what_gave.h"
 
@@ -25,13 +27,9 @@ using Json = nlohmann::ordered_json;
 double Round3(double value) { return std::round(value * 1000.0) / 1000.0; }
 
 Json Percentiles(const Histogram& histogram) {
-  Json out;
-  out["p50"] = Round3(histogram.PercentileUs(0.50) / 1000.0);
-  out["p99"] = Round3(histogram.PercentileUs(0.99) / 1000.0);
-  out["p999"] = Round3(histogram.PercentileUs(0.999) / 1000.0);
-  out["max"] = Round3(histogram.max_us() / 1000.0);
-  out["count"] = histogram.count();
-  return out;
+  return LatencyEntry(histogram.count(), Round3(histogram.PercentileUs(0.50) / 1000.0),
+                      Round3(histogram.PercentileUs(0.99) / 1000.0),
+                      Round3(histogram.PercentileUs(0.999) / 1000.0), Round3(histogram.max_us() / 1000.0));
 }
 
 // The first fields of every report.
@@ -94,8 +92,10 @@ constexpr size_t kMaxSummaryAgents = 20;
 Report BuildReport(const RunRecord& record) {
   uint64_t requested = 0, established = 0, failed = 0;
   uint64_t echo_verified = 0, echo_failed = 0, closed_by_peer = 0;
+  uint64_t echo_sent = 0, echo_mismatched = 0;
   std::map<std::string, uint64_t> failures;
-  Histogram connect_latency, echo_rtt;
+  Histogram connect_latency, echo_rtt, connect_queue;
+  std::vector<HostTurnAways> turn_aways;
   Json agents = Json::array();
   std::vector<std::string> reasons;
   std::vector<std::string> agents_gone;  // lost or failed agents, for what_gave
@@ -112,6 +112,9 @@ Report BuildReport(const RunRecord& record) {
     for (const auto& [reason, count] : last.failures()) failures[reason] += count;
     connect_latency.Merge(last.connect_latency());
     echo_rtt.Merge(last.echo_rtt());
+    connect_queue.Merge(last.connect_queue());
+    echo_sent += last.echo_sent();
+    echo_mismatched += last.echo_mismatched();
 
     Json item;
     item["endpoint"] = agent.endpoint;
@@ -129,6 +132,14 @@ Report BuildReport(const RunRecord& record) {
     item["echo_closed"] = last.echo_closed();
     item["processes"] = last.processes();
     item["by_source_address"] = CountMap(last.established_by_source());
+    if (last.kernel_counters()) {
+      Json& kernel = item["listen_turn_aways"];
+      kernel["listen_overflows"] = last.listen_overflows();
+      kernel["listen_drops"] = last.listen_drops();
+      kernel["syncookies_sent"] = last.syncookies_sent();
+      turn_aways.push_back({item["host"].get<std::string>(), last.listen_overflows(), last.listen_drops(),
+                            last.syncookies_sent()});
+    }
     if (agent.has_facts) item["host_facts"] = HostFactsJson(agent.facts);
     if (!agent.error.empty()) item["error"] = agent.error;
     if (agent.state != AgentState::kDone) {
@@ -144,11 +155,21 @@ Report BuildReport(const RunRecord& record) {
     reasons.push_back(absl::StrCat(FormatCount(requested - established), " of ", FormatCount(requested),
                                    " connections not established"));
   }
+  const EchoCheckCounts checks = CountEchoChecks({.rounds = record.plan.echo.rounds,
+                                                  .established = established,
+                                                  .sent = echo_sent,
+                                                  .verified = echo_verified,
+                                                  .failed = echo_failed,
+                                                  .mismatched = echo_mismatched,
+                                                  .closed_by_peer = closed_by_peer,
+                                                  .interrupted = record.interrupted,
+                                                  .send_expect = !record.plan.echo.send.empty()});
   if (echo_verified < echo_expected || echo_failed > 0) {
-    reasons.push_back(absl::StrCat(FormatCount(echo_verified), " of ", FormatCount(echo_expected),
-                                   " echo checks verified (",
-                                   CountPhrase(record.plan.echo.rounds, "round", "rounds"), " x ",
-                                   CountPhrase(established, "connection", "connections"), ")"));
+    reasons.push_back(
+        absl::StrCat(FormatCount(echo_verified), " of ", FormatCount(echo_expected), " echo checks passed (",
+                     CountPhrase(record.plan.echo.rounds, "round", "rounds"), " x ",
+                     CountPhrase(established, "connection", "connections"), "): ", FormatCount(checks.failed),
+                     " failed, ", FormatCount(checks.skipped), " skipped"));
   }
   if (closed_by_peer > 0) {
     // Held connections that the target (or a middlebox) dropped: the server
@@ -193,6 +214,10 @@ Report BuildReport(const RunRecord& record) {
   totals["peak_open"] = record.peak_open;
   totals["echo_verified"] = echo_verified;
   totals["echo_failed"] = echo_failed;
+  totals["echo_planned"] = checks.planned;
+  totals["echo_ran"] = checks.ran;
+  totals["echo_skipped"] = checks.skipped;
+  if (!checks.skipped_because.empty()) totals["echo_skipped_because"] = checks.skipped_because;
   totals["connect_seconds"] = Round3(record.connect_seconds);
   totals["connect_rate"] = Round3(record.connect_seconds > 0 ? established / record.connect_seconds : 0.0);
   totals["echo_seconds"] = Round3(record.echo_seconds);
@@ -202,6 +227,11 @@ Report BuildReport(const RunRecord& record) {
   for (const auto& [reason, count] : failures) out["failures"][reason] = count;
   out["latency_ms"]["connect"] = Percentiles(connect_latency);
   out["latency_ms"]["echo_rtt"] = Percentiles(echo_rtt);
+  out["latency_ms"]["connect_queue"] = Percentiles(connect_queue);
+  if (std::string slow = SlowConnectWarning(connect_latency, turn_aways, record.plan.max_in_flight);
+      !slow.empty()) {
+    out["warnings"].push_back(std::move(slow));
+  }
   out["agents"] = std::move(agents);
   if (record.target.has_value()) {
     Json& target = out["target"];
@@ -276,6 +306,7 @@ std::string FormatSummary(const Json& report) {
                   FormatCount(u(totals, "echo_verified")), " verified, ",
                   FormatCount(u(totals, "echo_failed")), " failed, ", CountPhrase(rounds, "round", "rounds"),
                   " in ", FormatSeconds(d(totals, "echo_seconds")), ")\n");
+  absl::StrAppend(&out, FormatEchoChecks(totals));
 
   const Json& failures = child(report, "failures");
   bool any_failure = false;
@@ -285,17 +316,19 @@ std::string FormatSummary(const Json& report) {
     any_failure = true;
     absl::StrAppendFormat(&out, "  %-16s %s", EscapeForTerminal(item.key()),
                           FormatCount(item.value().get<uint64_t>()));
-    absl::string_view hint = ReasonHint(item.key());
+    const std::string hint = ModeReasonHint(item.key(), child(report, "plan"));
     if (!hint.empty()) absl::StrAppend(&out, "  -- ", hint);
     absl::StrAppend(&out, "\n");
   }
+  absl::StrAppend(&out, FormatMismatchDetail(report));
 
-  const Json& latency = child(report, "latency_ms");
-  absl::StrAppend(&out, "latency (ms)      p50      p99    p99.9      max\n");
-  for (const char* name : {"connect", "echo_rtt"}) {
-    const Json& row = child(latency, name);
-    absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", name, d(row, "p50"), d(row, "p99"),
-                          d(row, "p999"), d(row, "max"));
+  absl::StrAppend(&out, FormatLatencyTable(child(report, "latency_ms")));
+  const Json& warnings = child(report, "warnings");
+  if (warnings.is_array()) {
+    for (const Json& warning : warnings) {
+      if (warning.is_string())
+        absl::StrAppend(&out, "warning: ", EscapeForTerminal(warning.get<std::string>()), "\n");
+    }
   }
 
   const Json& target = child(report, "target");

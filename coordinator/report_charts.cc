@@ -243,7 +243,8 @@ ReportFigure LatencyFigure(const ReportJson* latency) {
     const char* key;
     const char* name;
   };
-  constexpr Kind kKinds[] = {{"connect", "connect"}, {"echo_rtt", "echo round trip"}};
+  constexpr Kind kKinds[] = {
+      {"connect", "connect"}, {"connect_queue", "queued before connect"}, {"echo_rtt", "echo round trip"}};
   constexpr const char* kStatKeys[] = {"p50", "p99", "p999", "max"};
 
   ReportFigure figure;

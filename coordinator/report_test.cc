@@ -159,7 +159,7 @@ TEST(ReportTest, MissingEchoFails) {
   EXPECT_FALSE(report.pass);
   EXPECT_EQ(report.json["totals"]["echo_failed"], 1);
   EXPECT_THAT(report.json["fail_reasons"][0].get<std::string>(),
-              HasSubstr("3,999 of 4,000 echo checks verified (2 rounds x 2,000 connections)"));
+              HasSubstr("3,999 of 4,000 echo checks passed (2 rounds x 2,000 connections): 1 failed"));
   EXPECT_EQ(report.json["agents"][0]["echo_timed_out"], 1);
 }
 

@@ -204,6 +204,7 @@ class RunDriver {
     }
     assignment.set_connections(shares_[i].connections);
     assignment.set_connect_rate(shares_[i].connect_rate);
+    assignment.set_echo_rate(shares_[i].echo_rate);
     assignment.set_max_in_flight(shares_[i].max_in_flight);
     assignment.set_connect_timeout_ms(absl::ToInt64Milliseconds(plan_.connect_timeout));
     if (plan_.echo.send.empty()) {

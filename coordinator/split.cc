@@ -72,6 +72,7 @@ absl::StatusOr<std::vector<AgentShare>> SplitPlan(const Plan& plan) {
     const double fraction = static_cast<double>(counts[i]) / static_cast<double>(plan.connections);
     shares[i].connections = counts[i];
     shares[i].connect_rate = plan.connect_rate * fraction;
+    shares[i].echo_rate = RoundEchoRate(plan) * fraction;
     const double in_flight = std::round(static_cast<double>(plan.max_in_flight) * fraction);
     shares[i].max_in_flight =
         static_cast<uint32_t>(std::clamp(in_flight, 1.0, static_cast<double>(plan.max_in_flight)));

@@ -22,6 +22,7 @@ namespace fourtuple::coordinator {
 struct AgentShare {
   uint64_t connections = 0;
   double connect_rate = 0;  // 0 = unlimited
+  double echo_rate = 0;     // echo checks per second in a round; 0 = unlimited
   uint32_t max_in_flight = 1;
 };
 

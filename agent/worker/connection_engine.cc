@@ -201,6 +201,11 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   first_connection_ = start.first_connection();
   connections_ = static_cast<uint32_t>(start.connections());
   max_in_flight_ = start.max_in_flight();
+  connect_rate_ = start.connect_rate();
+  echo_rate_ = start.echo_rate();
+  pace_phase_ = start.worker_count() > 1 && start.worker_index() < start.worker_count()
+                    ? static_cast<double>(start.worker_index()) / start.worker_count()
+                    : 0;
   exchange_ = *std::move(exchange);
   connect_timeout_us_ = a.connect_timeout_ms() * 1000;
   echo_timeout_us_ = a.echo_timeout_ms() * 1000;
@@ -213,7 +218,8 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
 
   uint64_t now = NowMicros();
   wheel_.Reset(table_.data(), TickOf(now));
-  limiter_.emplace(start.connect_rate(), RateLimiter::DefaultBurst(start.connect_rate()), now);
+  limiter_.emplace(connect_rate_, RateLimiter::DefaultBurst(connect_rate_), now);
+  echo_limiter_.reset();
   connect_started_ = false;
   connect_cursor_ = 0;
   in_flight_ = 0;
@@ -236,6 +242,11 @@ absl::Status ConnectionEngine::BeginConnect() {
   if (failed_) return absl::FailedPreconditionError("connect after a failure");
   if (connect_started_) return absl::OkStatus();
   connect_started_ = true;
+  // The schedule starts with the ramp, each worker at its own offset into
+  // the interval so the workers' connects interleave.
+  ramp_start_us_ = NowMicros();
+  limiter_.emplace(connect_rate_, RateLimiter::DefaultBurst(connect_rate_), ramp_start_us_,
+                   pace_phase_ * (connect_rate_ > 0 ? 1e6 / connect_rate_ : 0));
   PumpConnects();
   UpdatePhase();
   return absl::OkStatus();
@@ -297,6 +308,8 @@ void ConnectionEngine::ResetShared() {
   for (auto& counter : s.established_by_source) Set(counter, 0);
   ResetHistogram(s.connect_latency);
   ResetHistogram(s.echo_rtt);
+  ResetHistogram(s.connect_queue);
+  ResetHistogram(s.connect_gap);
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -327,11 +340,11 @@ void ConnectionEngine::UpdatePhase() {
 
 // ------------------------------------------------------------ the loop
 
-int ConnectionEngine::WaitMillis(int max_wait_ms) {
-  int wait = max_wait_ms;
+int64_t ConnectionEngine::WaitMicros(int max_wait_ms) {
+  int64_t wait = max_wait_ms < 0 ? -1 : int64_t{max_wait_ms} * 1000;
   auto consider = [&wait](uint64_t micros) {
-    int ms = static_cast<int>(std::min<uint64_t>((micros + 999) / 1000, INT_MAX));
-    if (wait < 0 || ms < wait) wait = ms;
+    const int64_t us = static_cast<int64_t>(std::min<uint64_t>(micros, INT64_MAX));
+    if (wait < 0 || us < wait) wait = us;
   };
   uint64_t now = NowMicros();
   if (!wheel_.empty()) consider((now / kEngineTickUs + 1) * kEngineTickUs - now);
@@ -339,11 +352,27 @@ int ConnectionEngine::WaitMillis(int max_wait_ms) {
       in_flight_ < max_in_flight_) {
     consider(limiter_->MicrosUntilToken(now));
   }
+  if (EchoWaitsForToken()) consider(echo_limiter_->MicrosUntilToken(now));
   return wait;
 }
 
+int ConnectionEngine::WaitForEvents(int64_t wait_us) {
+  // Paced connects are microseconds apart: a millisecond timeout would
+  // bunch a millisecond of them into one wake-up.
+  if (have_pwait2_) {
+    timespec timeout{};
+    timeout.tv_sec = wait_us / 1'000'000;
+    timeout.tv_nsec = (wait_us % 1'000'000) * 1000;
+    int count = epoll_pwait2(epoll_fd_, events_.get(), kMaxEvents, wait_us < 0 ? nullptr : &timeout, nullptr);
+    if (count >= 0 || errno != ENOSYS) return count;
+    have_pwait2_ = false;  // a kernel older than 5.11
+  }
+  const int wait_ms = wait_us < 0 ? -1 : static_cast<int>(std::min<int64_t>((wait_us + 999) / 1000, INT_MAX));
+  return epoll_wait(epoll_fd_, events_.get(), kMaxEvents, wait_ms);
+}
+
 absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
-  int count = epoll_wait(epoll_fd_, events_.get(), kMaxEvents, WaitMillis(max_wait_ms));
+  int count = WaitForEvents(WaitMicros(max_wait_ms));
   if (count < 0) {
     if (errno != EINTR) return PosixError("epoll_wait", errno);
     count = 0;
@@ -380,8 +409,17 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
 void ConnectionEngine::PumpConnects() {
   if (!connect_started_ || closed_ || failed_) return;
   uint64_t now = NowMicros();
+  const double interval_us = limiter_->interval_us();
   while (connect_cursor_ < connections_ && in_flight_ < max_in_flight_ && limiter_->TryTake(now)) {
+    // When the schedule had this connection due: the ramp's start plus its
+    // place in the rate (at once, when unlimited). Any later is our queue.
+    const uint64_t due_us =
+        ramp_start_us_ + static_cast<uint64_t>((connect_cursor_ + pace_phase_) * interval_us);
+    shared_->connect_queue.Record(now > due_us ? now - due_us : 0);
+    if (connect_cursor_ > 0) shared_->connect_gap.Record(now - last_connect_us_);
+    last_connect_us_ = now;
     StartConnect(connect_cursor_++);
+    now = NowMicros();
   }
 }
 
@@ -548,6 +586,11 @@ bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
     ssize_t sent = send(c.fd, data, size, MSG_NOSIGNAL);
     if (sent > 0) {
       c.echo_sent = static_cast<uint16_t>(c.echo_sent + sent);
+      // The round trip runs from the moment the whole payload was written: a
+      // write the socket held back is our delay, not the target's.
+      if (c.echo_sent == exchange_.send_bytes() && c.echo_sent != sent) {
+        c.stamp_us = static_cast<uint32_t>(NowMicros());
+      }
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
@@ -643,18 +686,23 @@ void ConnectionEngine::StartRound(uint32_t round) {
   shared_->echo_round.store(round, std::memory_order_relaxed);
   echo_active_ = true;
   echo_cursor_ = 0;
+  echo_limiter_.emplace(echo_rate_, RateLimiter::DefaultBurst(echo_rate_), NowMicros(),
+                        pace_phase_ * (echo_rate_ > 0 ? 1e6 / echo_rate_ : 0));
   PumpEchoes();
 }
 
 void ConnectionEngine::PumpEchoes() {
   if (!echo_active_) return;
   uint64_t now = NowMicros();
-  // A steady stream of at most max_in_flight outstanding echoes, not one
-  // burst of every connection at once.
-  while (echo_cursor_ < connect_cursor_ && echo_outstanding_ < max_in_flight_) {
+  // A steady stream at the round's pace, at most max_in_flight outstanding,
+  // not one burst of every connection at once: a burst would measure our
+  // own queue at the target, not its round trip.
+  while (echo_outstanding_ < max_in_flight_) {
+    while (echo_cursor_ < connect_cursor_ && table_[echo_cursor_].state != ConnState::kIdle) ++echo_cursor_;
+    if (echo_cursor_ >= connect_cursor_ || !echo_limiter_->TryTake(now)) break;
     uint32_t slot = echo_cursor_++;
-    Connection& c = table_[slot];
-    if (c.state == ConnState::kIdle) StartEcho(slot, c, now);
+    StartEcho(slot, table_[slot], now);
+    now = NowMicros();
   }
   if (echo_cursor_ >= connect_cursor_ && echo_outstanding_ == 0) {
     echo_active_ = false;
@@ -665,6 +713,11 @@ void ConnectionEngine::PumpEchoes() {
       StartRound(next);
     }
   }
+}
+
+bool ConnectionEngine::EchoWaitsForToken() const {
+  return echo_active_ && !closed_ && !failed_ && echo_cursor_ < connect_cursor_ &&
+         echo_outstanding_ < max_in_flight_;
 }
 
 void ConnectionEngine::OnTimeout(uint32_t slot) {

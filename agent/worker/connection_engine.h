@@ -105,7 +105,8 @@ class ConnectionEngine {
   absl::Status WatchExternal(int fd, int tag);
 
   // One turn of the loop: waits for events at most max_wait_ms (-1: no
-  // limit; shorter when a timer tick or a rate-limiter token is due),
+  // limit; shorter, to the microsecond, when a timer tick or a rate-limiter
+  // token is due),
   // handles them, expires timeouts, starts connects and echoes the limits
   // allow and updates the phase. Returns the tags of readable outside fds.
   absl::StatusOr<uint32_t> RunOnce(int max_wait_ms);
@@ -133,7 +134,11 @@ class ConnectionEngine {
 
   void ResetShared();
   void UpdatePhase();
-  int WaitMillis(int max_wait_ms);
+  // How long RunOnce may wait, in microseconds (-1: no limit).
+  int64_t WaitMicros(int max_wait_ms);
+  // epoll_pwait2 (microsecond timeouts) where the kernel has it, else
+  // epoll_wait with the wait rounded up to a millisecond.
+  int WaitForEvents(int64_t wait_us);
 
   // Connecting.
   void PumpConnects();
@@ -157,6 +162,9 @@ class ConnectionEngine {
   void StartEcho(uint32_t slot, Connection& c, uint64_t now);
   void FinishEcho(uint32_t slot, Connection& c);
   void PumpEchoes();
+  // Whether a paced echo may start now (an idle connection is waiting for a
+  // slot); the rate limiter then says when.
+  bool EchoWaitsForToken() const;
   void StartRound(uint32_t round);
   void OnTimeout(uint32_t slot);
   // The far side closed or reset an established connection.
@@ -187,6 +195,9 @@ class ConnectionEngine {
   uint64_t first_connection_ = 0;
   uint32_t connections_ = 0;
   uint32_t max_in_flight_ = 1;
+  double connect_rate_ = 0;  // this worker's share; 0 = unlimited
+  double echo_rate_ = 0;     // echo checks per second, this worker's share; 0 = unlimited
+  double pace_phase_ = 0;    // 0..1: where in an interval this worker's tokens fall
   // What a round sends and expects: the unique-id payload or echo.send/expect.
   EchoExchange exchange_ = EchoExchange::UniquePayload(kMinPayloadBytes);
   uint64_t connect_timeout_us_ = 0;
@@ -205,6 +216,10 @@ class ConnectionEngine {
   ConnectionTable table_;
   TimerWheel<Connection> wheel_{kEngineWheelBuckets};
   std::optional<RateLimiter> limiter_;
+  std::optional<RateLimiter> echo_limiter_;  // per round
+  bool have_pwait2_ = true;                  // false once the kernel said ENOSYS
+  uint64_t ramp_start_us_ = 0;               // when BeginConnect came
+  uint64_t last_connect_us_ = 0;             // the previous connect() call, for connect_gap
   uint32_t next_generation_ = 1;
   bool connect_started_ = false;
   uint32_t connect_cursor_ = 0;  // slots below have been attempted

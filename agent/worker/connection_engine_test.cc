@@ -43,6 +43,7 @@ struct StartOptions {
   uint64_t first_connection = 0;
   uint64_t connections = 100;
   double connect_rate = 0;
+  double echo_rate = 0;
   uint32_t max_in_flight = 256;
   uint32_t payload_bytes = 64;
   std::string send;  // echo.send / echo.expect (then payload_bytes is 0)
@@ -68,6 +69,7 @@ v1::WorkerStart MakeStart(const StartOptions& o) {
   start.set_first_connection(o.first_connection);
   start.set_connections(o.connections);
   start.set_connect_rate(o.connect_rate);
+  start.set_echo_rate(o.echo_rate);
   start.set_max_in_flight(o.max_in_flight);
   return start;
 }
@@ -326,6 +328,78 @@ TEST_F(ConnectionEngineTest, RateLimitSpacesConnects) {
   }
   ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
   EXPECT_EQ(Load(shared_->established), 150u);
+}
+
+// Histogram percentile of a worker's shared histogram.
+uint64_t PercentileUs(const SharedHistogram& shared, double q) {
+  Histogram h;
+  h.Add(shared);
+  return h.PercentileUs(q);
+}
+
+TEST_F(ConnectionEngineTest, ALateLoopBanksAtMostAMillisecondOfConnects) {
+  UseFakeClock();
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 200;
+  o.connect_rate = 10'000;  // one every 100 us
+  o.max_in_flight = 1000;
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  EXPECT_EQ(Load(shared_->attempted), 1u);
+  // The loop wakes 20 ms late: only one millisecond's worth (10) leaves at
+  // once, not the 200 that 20 ms would allow; the rest follow at the rate.
+  AdvanceAndRun(absl::Milliseconds(20));
+  EXPECT_EQ(Load(shared_->attempted), 1u + 10u);
+  AdvanceAndRun(absl::Microseconds(100));
+  EXPECT_EQ(Load(shared_->attempted), 12u);
+  // Those that left late waited in our queue: about 19 ms at worst.
+  EXPECT_GE(Load(shared_->connect_queue.max_us), 18'000u);
+  EXPECT_EQ(Load(shared_->connect_queue.count), 12u);
+  ASSERT_TRUE(RunUntil([&] {
+    clock_.Advance(absl::Microseconds(100));
+    return engine_->phase() == WorkerPhase::kConnected;
+  }));
+  EXPECT_EQ(Load(shared_->established), 200u);
+}
+
+TEST_F(ConnectionEngineTest, ConnectsLeaveEvenlyOnTheWallClock) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 2000;
+  o.connect_rate = 10'000;  // 100 us apart: finer than any millisecond timeout
+  o.max_in_flight = 2000;
+  ASSERT_TRUE(engine_->Start(MakeStart(o)).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
+  EXPECT_EQ(Load(shared_->established), 2000u);
+  // The gaps between connect() calls, from the engine's own stamps: paced
+  // one by one, most sit near 100 us. Clumps (a millisecond's worth sent
+  // back to back after each wake-up) would put the median at a few us.
+  ASSERT_EQ(Load(shared_->connect_gap.count), 1999u);
+  EXPECT_GE(PercentileUs(shared_->connect_gap, 0.5), 50u);
+  EXPECT_LE(PercentileUs(shared_->connect_gap, 0.5), 200u);
+}
+
+TEST_F(ConnectionEngineTest, EchoRoundsFollowTheirRate) {
+  UseFakeClock();
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 100;
+  o.echo_rate = 1000;  // one echo per ms
+  Connect(o);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  EXPECT_EQ(Load(shared_->echo_sent), 1u);
+  for (int ms = 1; ms <= 10; ++ms) AdvanceAndRun(absl::Milliseconds(1));
+  EXPECT_EQ(Load(shared_->echo_sent), 11u);
+  ASSERT_TRUE(RunUntil([&] {
+    clock_.Advance(absl::Milliseconds(1));
+    return shared_->echo_rounds_done.load() == 1;
+  }));
+  EXPECT_EQ(Load(shared_->echo_verified), 100u);
 }
 
 TEST_F(ConnectionEngineTest, PeerCloseWhileIdleIsCounted) {

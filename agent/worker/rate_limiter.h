@@ -17,16 +17,23 @@ class RateLimiter {
   // rate <= 0 (or not finite) means unlimited. The bucket starts with one
   // token, so the first connection leaves at once and the rest follow at the
   // rate instead of as one initial burst.
-  RateLimiter(double rate_per_second, double burst, uint64_t now_us)
+  // `phase_us` delays the first token: workers sharing one rate offset
+  // their schedules so their connects interleave instead of leaving in pairs.
+  RateLimiter(double rate_per_second, double burst, uint64_t now_us, double phase_us = 0)
       : unlimited_(!(rate_per_second > 0) || !std::isfinite(rate_per_second)),
         interval_us_(unlimited_ ? 0 : 1e6 / rate_per_second),
         tolerance_us_((std::max(1.0, burst) - 1) * interval_us_),
-        next_us_(static_cast<double>(now_us) + tolerance_us_) {}
+        next_us_(static_cast<double>(now_us) + tolerance_us_ + (unlimited_ ? 0 : phase_us)) {}
 
-  // A burst that absorbs the loop's wake-up jitter: 20 ms worth of tokens.
-  static double DefaultBurst(double rate_per_second) { return std::max(1.0, rate_per_second * 0.02); }
+  // A burst that absorbs the loop's wake-up jitter and no more: at most one
+  // millisecond worth of tokens. The loop wakes with microsecond timeouts, so
+  // a larger bank would only let connects leave in clumps that queue at the
+  // target and inflate the latency it is measured by.
+  static double DefaultBurst(double rate_per_second) { return std::max(1.0, rate_per_second * 0.001); }
 
   bool unlimited() const { return unlimited_; }
+  // Microseconds between tokens (0 when unlimited).
+  double interval_us() const { return interval_us_; }
 
   // Takes one token if one is available at now_us.
   bool TryTake(uint64_t now_us) {

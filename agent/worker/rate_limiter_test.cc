@@ -36,7 +36,8 @@ TEST(RateLimiterTest, BurstCapsWhatIdleTimeBanks) {
 TEST(RateLimiterTest, LongRunRateIsExact) {
   RateLimiter limiter(2500, RateLimiter::DefaultBurst(2500), 0);
   int taken = 0;
-  for (uint64_t t = 0; t <= 2'000'000; t += 10'000) taken += TakeAll(limiter, t);  // 10 ms loop ticks
+  // A loop that wakes when the next token is due, each time 50 us late.
+  for (uint64_t t = 0; t <= 2'000'000; t += limiter.MicrosUntilToken(t) + 50) taken += TakeAll(limiter, t);
   EXPECT_NEAR(taken, 5000, 2);
 }
 
@@ -54,9 +55,18 @@ TEST(RateLimiterTest, ClockGoingBackIsIgnored) {
   EXPECT_EQ(TakeAll(limiter, 12'000), 2);
 }
 
-TEST(RateLimiterTest, DefaultBurstIsTwentyMillisecondsAndAtLeastOne) {
-  EXPECT_DOUBLE_EQ(RateLimiter::DefaultBurst(10000), 200);
+TEST(RateLimiterTest, DefaultBurstIsOneMillisecondAndAtLeastOne) {
+  EXPECT_DOUBLE_EQ(RateLimiter::DefaultBurst(10000), 10);
   EXPECT_DOUBLE_EQ(RateLimiter::DefaultBurst(10), 1);
+}
+
+TEST(RateLimiterTest, PhaseDelaysTheFirstToken) {
+  RateLimiter limiter(1000, 1, 0, 500);  // one token per ms, the first at 0.5 ms
+  EXPECT_FALSE(limiter.TryTake(0));
+  EXPECT_EQ(limiter.MicrosUntilToken(0), 500u);
+  EXPECT_TRUE(limiter.TryTake(500));
+  EXPECT_FALSE(limiter.TryTake(1000));
+  EXPECT_TRUE(limiter.TryTake(1500));
 }
 
 }  // namespace

@@ -87,7 +87,14 @@ struct AgentWorkerShared {
 
   std::atomic<uint64_t> established_by_source[kMaxSourceAddresses];
   SharedHistogram connect_latency;  // connect() to established, us
-  SharedHistogram echo_rtt;         // payload sent to last byte back, us
+  // From when the plan's schedule (connect_rate) had a connection due to its
+  // connect() call: time spent in this tool's own queue (in-flight cap, a
+  // loop that fell behind), never the target's. us.
+  SharedHistogram connect_queue;
+  // Between one connect() call of this worker and the next, us: how evenly
+  // the ramp is paced (tests read it; no report carries it).
+  SharedHistogram connect_gap;
+  SharedHistogram echo_rtt;  // payload sent to last byte back, us
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set
