@@ -75,6 +75,8 @@ class RunSession final : public RunWorkers {
   Config config_;
   std::unique_ptr<WorkerPool> pool_;
   std::vector<const AgentWorkerShared*> shared_;
+  size_t block_bytes_ = sizeof(AgentWorkerShared);
+  SourceTally source_tally_;
 
   uint64_t seq_ = 0;
   bool terminated_ = false;

@@ -124,7 +124,14 @@ Report BuildReport(const RunRecord& record) {
     item["echo_timed_out"] = last.echo_timed_out();
     item["echo_closed"] = last.echo_closed();
     item["processes"] = last.processes();
+    item["source_addresses_used"] = last.source_addresses_used();
+    const v1::PrefixSourceSummary& sources = last.source_address_summary();
+    item["source_address_summary"] = {{"addresses", sources.addresses()},
+                                      {"min", sources.min()},
+                                      {"median", sources.median()},
+                                      {"max", sources.max()}};
     item["by_source_address"] = CountMap(last.established_by_source());
+    item["failed_by_source_address"] = CountMap(last.failed_by_source());
     if (agent.has_facts) item["host_facts"] = HostFactsJson(agent.facts);
     if (!agent.error.empty()) item["error"] = agent.error;
     if (agent.state != AgentState::kDone) {
