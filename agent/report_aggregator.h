@@ -30,12 +30,11 @@ struct PhaseSummary {
 PhaseSummary SummarizePhases(absl::Span<const AgentWorkerShared* const> workers);
 
 // Per source address totals over the workers, kept between reports so a
-// report at a million addresses allocates nothing: 12 bytes per address the
-// run reaches (SourceSpace::Used()).
+// report at a million addresses reuses them: 8 bytes per address the run
+// reaches (SourceSpace::Used()).
 struct SourceTally {
   std::vector<uint32_t> established;
   std::vector<uint32_t> failed;
-  std::vector<uint32_t> scratch;  // for the median
 };
 
 // Source addresses a report names one by one; the rest are only in the

@@ -70,6 +70,8 @@ Json HostFactsJson(const v1::HostFacts& f) {
   out["processes"] = f.processes();
   out["local_addresses"] = Json::array();
   for (const std::string& address : f.local_addresses()) out["local_addresses"].push_back(address);
+  out["local_routes"] = Json::array();
+  for (const std::string& route : f.local_routes()) out["local_routes"].push_back(route);
   return out;
 }
 

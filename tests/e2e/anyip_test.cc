@@ -189,6 +189,7 @@ TEST_F(AnyipTest, ConnectionsPerSourceAddressFillsEachAddressFirst) {
   StartProcesses("127.0.0.1");
   json plan = Plan(target_endpoint_, agent_endpoint_, "198.18.0.0/15", 1000);
   plan["agents"][0]["connections_per_source_address"] = 10;
+  plan["hold"] = "10s";  // the kernel table is read while they are held: time for it under load
   json report = RunAndCountSources(plan, "^198[.]1[89][.]", 100);
   ASSERT_TRUE(report.is_object());
   const json& agent = report["agents"][0];
