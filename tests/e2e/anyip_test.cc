@@ -26,6 +26,7 @@
 namespace fourtuple {
 namespace {
 
+using ::fourtuple::testing::Hostname;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Outcome;
 using ::fourtuple::testing::ReadFileOrEmpty;
@@ -36,12 +37,6 @@ using ::fourtuple::testing::WritePlan;
 using json = nlohmann::json;
 
 const std::string kSourcesScript = std::string(SOURCE_DIR) + "/deploy/host/sources.sh";
-
-std::string Hostname() {
-  char name[256] = {};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 json Plan(const std::string& target, const std::string& agent, const std::string& prefix,
           uint64_t connections) {
