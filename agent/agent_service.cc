@@ -1,5 +1,6 @@
 #include "agent/agent_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <thread>
@@ -9,9 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/assignment_validation.h"
+#include "agent/return_path_probe.h"
 #include "agent/worker_plan.h"
 #include "common/grpc_status.h"
 #include "common/host_facts.h"
+#include "common/local_routes.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -103,6 +106,7 @@ void FillHostFacts(const HostFacts& facts, v1::HostFacts* out) {
   out->set_conntrack_max(facts.conntrack_max);
   out->set_conntrack_count(facts.conntrack_count);
   for (const std::string& address : facts.local_addresses) out->add_local_addresses(address);
+  for (const std::string& route : facts.local_routes) out->add_local_routes(route);
 }
 
 }  // namespace
@@ -144,7 +148,12 @@ absl::StatusOr<RunSession::Config> AgentService::PrepareRun(const v1::Assignment
   policy.allow_targets = config_.options.allow_targets;
   policy.allow_targets_text = config_.options.allow_targets_text;
   policy.local_addresses = ParseLocalAddresses(facts->local_addresses);
+  policy.local_routes = ParseLocalRoutes(facts->local_routes);
   ASSIGN_OR_RETURN(ValidatedAssignment validated, ValidateAssignment(assignment, policy));
+  // A prefix the target cannot answer: said once, before any worker starts.
+  RETURN_IF_ERROR(ProbeReturnPaths(
+      validated,
+      std::min(absl::Milliseconds(static_cast<int64_t>(assignment.connect_timeout_ms())), absl::Seconds(3))));
 
   WorkerCountRequest request;
   request.connections = assignment.connections();

@@ -8,6 +8,7 @@
 #include "agent/worker/echo_exchange.h"
 #include "agent/worker/worker_protocol.h"
 #include "common/human_format.h"
+#include "common/local_routes.h"
 #include "common/terminal_text.h"
 
 namespace fourtuple::agent {
@@ -24,8 +25,6 @@ absl::Status CheckRange(absl::string_view field, uint64_t value, uint64_t low, u
   }
   return absl::OkStatus();
 }
-
-bool IsV4Loopback(const IpAddress& address) { return address.family == AF_INET && address.IsLoopback(); }
 
 absl::Status ValidateRunId(absl::string_view run_id) {
   if (run_id.empty()) return FieldError("run_id", "missing");
@@ -48,15 +47,6 @@ std::vector<IpAddress> ParseLocalAddresses(const std::vector<std::string>& texts
     if (address.ok()) out.push_back(*address);
   }
   return out;
-}
-
-bool IsLocalAddress(const IpAddress& address, const std::vector<IpAddress>& local) {
-  bool host_has_v4_loopback = false;
-  for (const IpAddress& candidate : local) {
-    if (candidate == address) return true;
-    host_has_v4_loopback = host_has_v4_loopback || IsV4Loopback(candidate);
-  }
-  return host_has_v4_loopback && IsV4Loopback(address);
 }
 
 std::string RunIdForLog(absl::string_view run_id) {
@@ -90,33 +80,27 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     out.targets.push_back(*target);
   }
 
-  // Sources: single local addresses, within bounds.
-  if (assignment.source_addresses_size() < 1 || assignment.source_addresses_size() > kMaxSourceAddresses) {
-    return FieldError("source_addresses", absl::StrCat(assignment.source_addresses_size(),
-                                                       " addresses; expected 1..", kMaxSourceAddresses));
-  }
-  for (int i = 0; i < assignment.source_addresses_size(); ++i) {
-    std::string field = absl::StrCat("source_addresses[", i, "]");
-    absl::StatusOr<IpAddress> source = ParseIpAddress(assignment.source_addresses(i));
-    if (!source.ok()) {
-      return FieldError(field, absl::StrCat(source.status().message(),
-                                            " (single addresses only: the coordinator expands ranges)"));
-    }
-    if (!IsLocalAddress(*source, policy.local_addresses)) {
-      return FieldError(field, absl::StrCat(source->ToString(),
-                                            " is not an address of this host (add it as an alias, "
-                                            "or pick one from Probe's local_addresses)"));
+  // Sources: addresses and prefixes this host binds, within bounds.
+  absl::StatusOr<SourceSpace> sources = SourceSpace::FromAssignment(assignment);
+  if (!sources.ok()) return absl::InvalidArgumentError(sources.status().message());
+  for (size_t i = 0; i < sources->entries().size(); ++i) {
+    const std::string field = absl::StrCat("source_addresses[", i, "]");
+    const Cidr& entry = sources->entries()[i];
+    if (!SourceIsLocal(entry, policy.local_addresses, policy.local_routes)) {
+      return FieldError(field, absl::StrCat(entry.IsSingle() ? entry.network.ToString() : entry.ToString(),
+                                            entry.IsSingle() ? " is not an address of this host"
+                                                             : " is inside no local route of this host",
+                                            ": ", HowToMakeLocal(entry)));
     }
     // Every source pairs with every target (round-robin), so one family mismatch
     // would fail a fixed share of the connections.
-    if (source->family != out.targets.front().address.family) {
+    if (entry.network.family != out.targets.front().address.family) {
       return FieldError(
-          field, absl::StrCat(source->ToString(), " cannot reach target ", out.targets.front().ToString(),
+          field, absl::StrCat(entry.ToString(), " cannot reach target ", out.targets.front().ToString(),
                               ": sources and targets must be the same IP family"));
     }
-    out.sources.push_back(*source);
-    out.source_names.push_back(source->ToString());
   }
+  out.sources = *std::move(sources);
   for (size_t i = 1; i < out.targets.size(); ++i) {
     if (out.targets[i].address.family != out.targets.front().address.family) {
       return FieldError(absl::StrCat("targets[", i, "]"),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/worker/source_space.h"
 #include "common/address.h"
 #include "common/wire_limits.h"
 #include "proto/fourtuple.pb.h"
@@ -22,24 +23,19 @@ struct ValidationPolicy {
   std::vector<Cidr> allow_targets;         // --allow-targets
   std::string allow_targets_text;          // for messages
   std::vector<IpAddress> local_addresses;  // addresses on this host's interfaces
+  std::vector<Cidr> local_routes;          // prefixes of this host's local routes
 };
 
 // An assignment that passed validation, with its addresses parsed.
 struct ValidatedAssignment {
   v1::Assignment assignment;
   std::vector<Endpoint> targets;
-  std::vector<IpAddress> sources;
-  std::vector<std::string> source_names;  // canonical text of each source, for reports
+  SourceSpace sources;  // the source entries as one space of addresses
 };
 
 // Parses HostFacts.local_addresses strings; entries that do not parse (say a
 // scoped IPv6 link-local "fe80::1%eth0") are skipped: they are never sources.
 std::vector<IpAddress> ParseLocalAddresses(const std::vector<std::string>& texts);
-
-// True when `address` can be bound on this host: one of `local`, or any
-// 127.x.y.z when the host has IPv4 loopback (Linux routes all of 127.0.0.0/8
-// to lo, so every such address binds without an alias).
-bool IsLocalAddress(const IpAddress& address, const std::vector<IpAddress>& local);
 
 // INVALID_ARGUMENT for malformed or out-of-range fields and non-local
 // sources; PERMISSION_DENIED for a target outside policy.allow_targets.

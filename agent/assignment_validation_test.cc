@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/worker/worker_protocol.h"
+#include "common/local_routes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -57,8 +58,9 @@ TEST(AssignmentValidationTest, AcceptsValidAndParsesAddresses) {
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->targets.size(), 2u);
   EXPECT_EQ(result->targets[1].port, 9001);
-  ASSERT_EQ(result->sources.size(), 2u);
-  EXPECT_EQ(result->source_names, (std::vector<std::string>{"127.0.1.1", "127.0.1.2"}));
+  ASSERT_EQ(result->sources.entries().size(), 2u);
+  EXPECT_EQ(result->sources.AddressOf(0).ToString(), "127.0.1.1");
+  EXPECT_EQ(result->sources.AddressOf(1).ToString(), "127.0.1.2");
   EXPECT_EQ(result->assignment.connections(), 1000u);
 }
 
@@ -70,7 +72,7 @@ TEST(AssignmentValidationTest, Ipv6Loopback) {
   a.add_source_addresses("::1");
   absl::StatusOr<ValidatedAssignment> result = ValidateAssignment(a, LoopbackPolicy());
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->source_names[0], "::1");
+  EXPECT_EQ(result->sources.AddressOf(0).ToString(), "::1");
 }
 
 TEST(AssignmentValidationTest, RunId) {
@@ -132,8 +134,15 @@ TEST(AssignmentValidationTest, Sources) {
   // Ranges and CIDRs are the coordinator's to expand.
   ExpectRefused([](auto& a) { a.set_source_addresses(1, "127.0.1.1-127.0.1.8"); },
                 absl::StatusCode::kInvalidArgument, "assignment.source_addresses[1]");
-  ExpectRefused([](auto& a) { a.set_source_addresses(0, "127.0.2.0/29"); },
+  ExpectRefused([](auto& a) { a.set_source_addresses(0, "127.0.2.0/33"); },
                 absl::StatusCode::kInvalidArgument, "assignment.source_addresses[0]");
+  ExpectRefused([](auto& a) { a.set_source_addresses(0, "0.0.0.0/0"); }, absl::StatusCode::kInvalidArgument,
+                "assignment.source_addresses[0]: a prefix of length 0");
+  // A prefix inside no local route: named, with the fix.
+  ExpectRefused([](auto& a) { a.set_source_addresses(1, "198.18.0.0/15"); },
+                absl::StatusCode::kInvalidArgument,
+                "source_addresses[1]: 198.18.0.0/15 is inside no local route of this host: make the prefix "
+                "local (deploy/host/sources.sh anyip add lo 198.18.0.0/15");
   // Not an address of this host: named.
   ExpectRefused([](auto& a) { a.set_source_addresses(1, "192.0.2.99"); }, absl::StatusCode::kInvalidArgument,
                 "source_addresses[1]: 192.0.2.99");
@@ -144,15 +153,36 @@ TEST(AssignmentValidationTest, Sources) {
 
 TEST(AssignmentValidationTest, LoopbackRangeIsLocalWhenHostHasLoopback) {
   std::vector<IpAddress> with_lo = ParseLocalAddresses({"127.0.0.1", "10.1.2.3"});
-  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("127.0.0.1"), with_lo));
-  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("127.200.3.4"), with_lo));
-  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("10.1.2.3"), with_lo));
-  EXPECT_FALSE(IsLocalAddress(*ParseIpAddress("10.1.2.4"), with_lo));
-  EXPECT_FALSE(IsLocalAddress(*ParseIpAddress("::1"), with_lo));
+  auto local = [](const char* text, const std::vector<IpAddress>& addresses,
+                  const std::vector<Cidr>& routes = {}) {
+    return SourceIsLocal(*ParseCidr(text), addresses, routes);
+  };
+  EXPECT_TRUE(local("127.0.0.1", with_lo));
+  EXPECT_TRUE(local("127.200.3.4", with_lo));
+  EXPECT_TRUE(local("127.1.0.0/16", with_lo));
+  EXPECT_TRUE(local("10.1.2.3", with_lo));
+  EXPECT_FALSE(local("10.1.2.4", with_lo));
+  EXPECT_FALSE(local("::1", with_lo));
 
   std::vector<IpAddress> without_lo = ParseLocalAddresses({"10.1.2.3"});
-  EXPECT_FALSE(IsLocalAddress(*ParseIpAddress("127.0.0.1"), without_lo));
-  EXPECT_TRUE(IsLocalAddress(*ParseIpAddress("10.1.2.3"), without_lo));
+  EXPECT_FALSE(local("127.0.0.1", without_lo));
+  EXPECT_TRUE(local("10.1.2.3", without_lo));
+}
+
+// A prefix is local inside one local route, whatever its size; a single
+// address inside one is too.
+TEST(AssignmentValidationTest, PrefixesAreLocalInsideALocalRoute) {
+  std::vector<IpAddress> addresses = ParseLocalAddresses({"127.0.0.1", "::1"});
+  std::vector<Cidr> routes = ParseLocalRoutes({"198.18.0.0/15", "2001:db8:7::/64", "not a route"});
+  auto local = [&](const char* text) { return SourceIsLocal(*ParseCidr(text), addresses, routes); };
+  EXPECT_TRUE(local("198.18.0.0/15"));
+  EXPECT_TRUE(local("198.19.4.0/24"));
+  EXPECT_TRUE(local("198.19.4.7"));
+  EXPECT_FALSE(local("198.16.0.0/14"));  // wider than the route
+  EXPECT_TRUE(local("2001:db8:7::/64"));
+  EXPECT_TRUE(local("2001:db8:7::1234:5678"));
+  EXPECT_FALSE(local("2001:db8:8::/64"));
+  EXPECT_FALSE(local("2001:db8::/32"));
 }
 
 TEST(AssignmentValidationTest, Sizes) {

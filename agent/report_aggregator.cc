@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/failure_reason.h"
@@ -20,6 +21,71 @@ v1::RunPhase ToRunPhase(uint32_t phase) {
   if (phase == static_cast<uint32_t>(WorkerPhase::kStarting)) return v1::RUN_PHASE_UNSPECIFIED;
   if (phase > static_cast<uint32_t>(WorkerPhase::kFailed)) return v1::RUN_PHASE_FAILED;
   return static_cast<v1::RunPhase>(phase);
+}
+
+// The per-address fields of the report from the tally.
+void ReportSources(const SourceSpace& sources, SourceTally* tally, v1::RunReport* report) {
+  const std::vector<uint32_t>& established = tally->established;
+  const std::vector<uint32_t>& failed = tally->failed;
+  const size_t used = established.size();
+  uint64_t with_connections = 0;
+  for (uint32_t count : established) with_connections += count != 0;
+  report->set_source_addresses_used(with_connections);
+
+  v1::PrefixSourceSummary& summary = *report->mutable_source_address_summary();
+  summary.set_addresses(used);
+  // Counts per address take few distinct values (a /64 gives each address
+  // one connection): the median from a histogram of them, not from a sorted
+  // copy of a million counts.
+  std::map<uint32_t, uint64_t> addresses_with;
+  for (uint32_t count : established) ++addresses_with[count];
+  uint64_t seen = 0;
+  for (const auto& [count, addresses] : addresses_with) {
+    seen += addresses;
+    if (seen > used / 2) {
+      summary.set_median(count);
+      break;
+    }
+  }
+  summary.set_min(addresses_with.empty() ? 0 : addresses_with.begin()->first);
+  summary.set_max(addresses_with.empty() ? 0 : addresses_with.rbegin()->first);
+
+  // Which addresses to name: all of few; else the failing (most failures
+  // first, at most half the list), then the busiest.
+  std::vector<size_t> named;
+  if (used <= kReportedSourceAddresses) {
+    for (size_t i = 0; i < used; ++i) named.push_back(i);
+  } else {
+    auto top = [&](const std::vector<uint32_t>& by, size_t want) {
+      // A min-heap of the `want` largest nonzero values seen so far.
+      auto greater = [&by](size_t a, size_t b) { return by[a] > by[b]; };
+      std::vector<size_t> heap;
+      for (size_t i = 0; i < used; ++i) {
+        if (by[i] == 0 || std::find(named.begin(), named.end(), i) != named.end()) continue;
+        if (heap.size() < want) {
+          heap.push_back(i);
+          std::push_heap(heap.begin(), heap.end(), greater);
+        } else if (by[i] > by[heap.front()]) {
+          std::pop_heap(heap.begin(), heap.end(), greater);
+          heap.back() = i;
+          std::push_heap(heap.begin(), heap.end(), greater);
+        }
+      }
+      std::sort_heap(heap.begin(), heap.end(), greater);
+      named.insert(named.end(), heap.begin(), heap.end());
+    };
+    top(failed, kReportedSourceAddresses / 2);
+    top(established, kReportedSourceAddresses - named.size());
+  }
+  auto& established_map = *report->mutable_established_by_source();
+  auto& failed_map = *report->mutable_failed_by_source();
+  established_map.clear();
+  failed_map.clear();
+  for (size_t i : named) {
+    const std::string name = sources.AddressOf(i).ToString();
+    established_map[name] += established[i];
+    if (failed[i] != 0) failed_map[name] += failed[i];
+  }
 }
 
 }  // namespace
@@ -54,8 +120,8 @@ std::string WorkerError(const AgentWorkerShared& worker) {
   return std::string(worker.error, strnlen(worker.error, sizeof(worker.error)));
 }
 
-void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
-                      const std::vector<std::string>& source_names, v1::RunReport* report) {
+void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t block_bytes,
+                      const SourceSpace& sources, SourceTally* tally, v1::RunReport* report) {
   PhaseSummary summary = SummarizePhases(workers);
   report->set_phase(summary.phase);
   report->set_echo_rounds_done(summary.echo_rounds_done);
@@ -64,7 +130,10 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
   uint64_t echo_sent = 0, echo_verified = 0, echo_mismatched = 0, echo_timed_out = 0, echo_closed = 0;
   uint32_t echo_round = 0;
   uint64_t failures[kReasonSlots] = {};
-  std::vector<uint64_t> by_source(std::min<size_t>(source_names.size(), kMaxSourceAddresses), 0);
+  const uint64_t used = sources.Used();
+  tally->established.assign(used, 0);
+  tally->failed.assign(used, 0);
+  const uint64_t capacity = SourceCountsIn(block_bytes);
   Histogram connect_latency;
   Histogram echo_rtt;
   Histogram connect_queue;
@@ -85,7 +154,13 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
     echo_closed += Load(w.echo_closed);
     echo_round = std::max(echo_round, w.echo_round.load(std::memory_order_relaxed));
     for (int slot = 0; slot < kReasonSlots; ++slot) failures[slot] += Load(w.failures[slot]);
-    for (size_t s = 0; s < by_source.size(); ++s) by_source[s] += Load(w.established_by_source[s]);
+    const uint64_t first = Load(w.source_window_first);
+    const uint64_t length = std::min(Load(w.source_window_length), capacity);
+    for (uint64_t j = 0; j < length && first < used; ++j) {
+      const uint64_t ordinal = (first + j) % used;
+      tally->established[ordinal] += w.source_counts[j].established.load(std::memory_order_relaxed);
+      tally->failed[ordinal] += w.source_counts[j].failed.load(std::memory_order_relaxed);
+    }
     connect_latency.Add(w.connect_latency);
     echo_rtt.Add(w.echo_rtt);
     connect_queue.Add(w.connect_queue);
@@ -113,9 +188,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
   for (int slot = 0; slot < kReasonSlots; ++slot) {
     if (failures[slot] != 0) failure_map[std::string(ReasonName(slot))] += failures[slot];
   }
-  auto& source_map = *report->mutable_established_by_source();
-  source_map.clear();
-  for (size_t s = 0; s < by_source.size(); ++s) source_map[source_names[s]] += by_source[s];
+  ReportSources(sources, tally, report);
 
   report->clear_connect_latency();
   report->clear_echo_rtt();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "agent/worker/source_space.h"
 #include "agent/worker/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
 
@@ -28,14 +29,29 @@ struct PhaseSummary {
 // at CONNECTED is still ECHOING.
 PhaseSummary SummarizePhases(absl::Span<const AgentWorkerShared* const> workers);
 
+// Per source address totals over the workers, kept between reports so a
+// report at a million addresses reuses them: 8 bytes per address the run
+// reaches (SourceSpace::Used()).
+struct SourceTally {
+  std::vector<uint32_t> established;
+  std::vector<uint32_t> failed;
+};
+
+// Source addresses a report names one by one; the rest are only in the
+// summary and source_addresses_used.
+inline constexpr size_t kReportedSourceAddresses = 256;
+
 // Fills every worker-derived field of `report`: phase, counters (summed),
-// failures by reason name (nonzero only), established_by_source (keyed by
-// source_names[i], every source present, duplicates summed), merged
+// failures by reason name (nonzero only), per source address
+// (established_by_source and failed_by_source: every address when there are
+// at most kReportedSourceAddresses, else those with failures then the
+// busiest; source_addresses_used, source_address_summary), merged
 // histograms, echo_round (max) / echo_rounds_done (min), and error (each
 // worker's message, "worker 1: ..."). Leaves seq, host, processes,
-// requested and elapsed_seconds to the caller.
-void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers,
-                      const std::vector<std::string>& source_names, v1::RunReport* report);
+// requested and elapsed_seconds to the caller. Each block holds
+// SourceCountsIn(block_bytes) counters.
+void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t block_bytes,
+                      const SourceSpace& sources, SourceTally* tally, v1::RunReport* report);
 
 // The message a worker wrote to its block, or "" when none.
 std::string WorkerError(const AgentWorkerShared& worker);

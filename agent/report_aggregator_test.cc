@@ -17,6 +17,16 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
+// The source space of an assignment with these source entries, one target
+// and `connections`.
+SourceSpace Space(std::initializer_list<const char*> sources, uint64_t connections) {
+  v1::Assignment assignment;
+  assignment.add_targets("127.0.0.1:9");
+  for (const char* source : sources) assignment.add_source_addresses(source);
+  assignment.set_connections(connections);
+  return *SourceSpace::FromAssignment(assignment);
+}
+
 // Zero-filled blocks, as WorkerPool hands them out.
 class FakeWorkers {
  public:
@@ -58,20 +68,26 @@ TEST(ReportAggregatorTest, SumsCountersFailuresSourcesAndHistograms) {
   workers[0].echo_mismatched = 1;
   workers[1].echo_timed_out = 1;
   workers[1].echo_closed = 1;
-  // Sources 0..2 of three; both workers use all of them (round-robin by id).
-  workers[0].established_by_source[0] = 500;
-  workers[0].established_by_source[1] = 495;
-  workers[0].established_by_source[2] = 495;
-  workers[1].established_by_source[0] = 500;
-  workers[1].established_by_source[1] = 500;
-  workers[1].established_by_source[2] = 500;
+  // Sources 0..2 of three; both workers use all of them (round-robin by id):
+  // worker 1's window starts at ordinal 1500 mod 3 = 0 too.
+  for (int i = 0; i < 2; ++i) workers[i].source_window_length = 3;
+  workers[0].source_counts[0].established = 500;
+  workers[0].source_counts[1].established = 495;
+  workers[0].source_counts[1].failed = 5;
+  workers[0].source_counts[2].established = 495;
+  workers[0].source_counts[2].failed = 5;
+  workers[1].source_counts[0].established = 500;
+  workers[1].source_counts[1].established = 500;
+  workers[1].source_counts[2].established = 500;
   workers[0].connect_latency.Record(100);
   workers[0].connect_latency.Record(200);
   workers[1].connect_latency.Record(5000);
   workers[1].echo_rtt.Record(42);
 
   v1::RunReport report;
-  AggregateWorkers(workers.views(), {"127.0.1.1", "127.0.1.2", "127.0.1.3"}, &report);
+  SourceTally tally;
+  AggregateWorkers(workers.views(), sizeof(AgentWorkerShared),
+                   Space({"127.0.1.1", "127.0.1.2", "127.0.1.3"}, 3000), &tally, &report);
   EXPECT_EQ(report.phase(), v1::RUN_PHASE_CONNECTED);
   EXPECT_EQ(report.attempted(), 3000u);
   EXPECT_EQ(report.established(), 2990u);
@@ -88,6 +104,12 @@ TEST(ReportAggregatorTest, SumsCountersFailuresSourcesAndHistograms) {
   EXPECT_THAT(
       report.established_by_source(),
       UnorderedElementsAre(Pair("127.0.1.1", 1000u), Pair("127.0.1.2", 995u), Pair("127.0.1.3", 995u)));
+  EXPECT_THAT(report.failed_by_source(), UnorderedElementsAre(Pair("127.0.1.2", 5u), Pair("127.0.1.3", 5u)));
+  EXPECT_EQ(report.source_addresses_used(), 3u);
+  EXPECT_EQ(report.source_address_summary().addresses(), 3u);
+  EXPECT_EQ(report.source_address_summary().min(), 995u);
+  EXPECT_EQ(report.source_address_summary().median(), 995u);
+  EXPECT_EQ(report.source_address_summary().max(), 1000u);
   EXPECT_EQ(report.connect_latency().count(), 3u);
   EXPECT_EQ(report.connect_latency().max_us(), 5000u);
   EXPECT_EQ(report.connect_latency().sum_us(), 5300u);
@@ -98,16 +120,35 @@ TEST(ReportAggregatorTest, SumsCountersFailuresSourcesAndHistograms) {
   EXPECT_TRUE(report.error().empty());
 }
 
-TEST(ReportAggregatorTest, EverySourceAppearsAndDuplicatesAreSummed) {
-  FakeWorkers workers(1);
-  workers.SetPhases({WorkerPhase::kConnected});
-  workers[0].established_by_source[0] = 4;
-  workers[0].established_by_source[2] = 6;
+// A /15 prefix, 1,000 connections, one per address: the workers' windows
+// (the second wrapping past the last ordinal back to 0) fold into per
+// address totals, and the report names 256 of the 1,000 addresses, the
+// failing one first.
+TEST(ReportAggregatorTest, PrefixWindowsFoldAndTheListIsBounded) {
+  FakeWorkers workers(2);
+  workers.SetPhases({WorkerPhase::kConnected, WorkerPhase::kConnected});
+  workers[0].source_window_first = 0;
+  workers[0].source_window_length = 500;
+  workers[1].source_window_first = 500;
+  workers[1].source_window_length = 600;  // 500..999, then 0..99
+  for (int j = 0; j < 500; ++j) workers[0].source_counts[j].established = 1;
+  for (int j = 0; j < 600; ++j) workers[1].source_counts[j].established = 1;
+  workers[0].source_counts[5].established = 0;
+  workers[0].source_counts[5].failed = 1;
   v1::RunReport report;
-  AggregateWorkers(workers.views(), {"127.0.0.1", "127.0.0.2", "127.0.0.1"}, &report);
-  EXPECT_THAT(report.established_by_source(),
-              UnorderedElementsAre(Pair("127.0.0.1", 10u), Pair("127.0.0.2", 0u)));
-  EXPECT_TRUE(report.failures().empty());
+  SourceTally tally;
+  AggregateWorkers(workers.views(), sizeof(AgentWorkerShared), Space({"198.18.0.0/15"}, 1000), &tally,
+                   &report);
+  EXPECT_EQ(report.source_addresses_used(), 1000u);
+  EXPECT_EQ(report.source_address_summary().addresses(), 1000u);
+  EXPECT_EQ(report.source_address_summary().min(), 1u);
+  EXPECT_EQ(report.source_address_summary().median(), 1u);
+  EXPECT_EQ(report.source_address_summary().max(), 2u);
+  EXPECT_EQ(report.established_by_source().size(), kReportedSourceAddresses);
+  EXPECT_EQ(report.established_by_source().at("198.18.0.0"), 2u);
+  EXPECT_EQ(report.established_by_source().at("198.18.0.99"), 2u);
+  EXPECT_EQ(report.established_by_source().at("198.18.0.5"), 1u);
+  EXPECT_THAT(report.failed_by_source(), UnorderedElementsAre(Pair("198.18.0.5", 1u)));
 }
 
 TEST(ReportAggregatorTest, PhaseIsTheLeastAdvanced) {
@@ -135,7 +176,8 @@ TEST(ReportAggregatorTest, EchoingWhileAnyWorkerStillEchoes) {
   workers.SetPhases({WorkerPhase::kConnected, WorkerPhase::kConnected});
   workers[1].echo_rounds_done = 1;
   v1::RunReport report;
-  AggregateWorkers(workers.views(), {"127.0.0.1"}, &report);
+  SourceTally tally;
+  AggregateWorkers(workers.views(), sizeof(AgentWorkerShared), Space({"127.0.0.1"}, 1), &tally, &report);
   EXPECT_EQ(report.phase(), v1::RUN_PHASE_CONNECTED);
   EXPECT_EQ(report.echo_round(), 1u);
   EXPECT_EQ(report.echo_rounds_done(), 1u);
@@ -151,7 +193,8 @@ TEST(ReportAggregatorTest, AnyFailedWorkerFailsTheRunWithItsError) {
   std::strcpy(workers[1].error, "epoll_create1: EMFILE");
   workers[1].error_set.store(1);
   v1::RunReport report;
-  AggregateWorkers(workers.views(), {"127.0.0.1"}, &report);
+  SourceTally tally;
+  AggregateWorkers(workers.views(), sizeof(AgentWorkerShared), Space({"127.0.0.1"}, 1), &tally, &report);
   EXPECT_EQ(report.phase(), v1::RUN_PHASE_FAILED);
   EXPECT_EQ(report.error(), "worker 1: epoll_create1: EMFILE");
 }

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -19,11 +20,18 @@ absl::StatusOr<std::unique_ptr<RunSession>> RunSession::Start(Config config) {
     session->listen_baseline_ = *counters;
   }
   const Config& c = session->config_;
-  ASSIGN_OR_RETURN(session->pool_, WorkerPool::Exec(c.workers, sizeof(AgentWorkerShared), c.worker_argv));
+  std::vector<v1::WorkerStart> slices = SplitIntoSlices(c.assignment.assignment, c.workers);
+  // Every block holds the longest slice's window of source address counters.
+  uint64_t window = 0;
+  for (const v1::WorkerStart& slice : slices) {
+    window =
+        std::max(window, c.assignment.sources.WindowOf(slice.first_connection(), slice.connections()).length);
+  }
+  session->block_bytes_ = SharedBytesFor(window);
+  ASSIGN_OR_RETURN(session->pool_, WorkerPool::Exec(c.workers, session->block_bytes_, c.worker_argv));
   for (int i = 0; i < session->pool_->count(); ++i) {
     session->shared_.push_back(static_cast<const AgentWorkerShared*>(session->pool_->shared(i)));
   }
-  std::vector<v1::WorkerStart> slices = SplitIntoSlices(c.assignment.assignment, c.workers);
   for (int i = 0; i < c.workers; ++i) {
     v1::WorkerCommand command;
     *command.mutable_start() = std::move(slices[i]);
@@ -59,7 +67,7 @@ void RunSession::KeepAlive() {
 
 v1::RunReport RunSession::BuildReport() {
   v1::RunReport report;
-  AggregateWorkers(shared_, config_.assignment.source_names, &report);
+  AggregateWorkers(shared_, block_bytes_, config_.assignment.sources, &source_tally_, &report);
   report.set_seq(++seq_);
   report.set_host(config_.host);
   report.set_processes(static_cast<uint32_t>(config_.workers));

@@ -81,6 +81,8 @@ class RunSession final : public RunWorkers {
   // This host's listener counters when the run started (reports carry the
   // change since); unset when /proc/net/netstat could not be read.
   std::optional<ListenCounters> listen_baseline_;
+  size_t block_bytes_ = sizeof(AgentWorkerShared);
+  SourceTally source_tally_;
 
   uint64_t seq_ = 0;
   bool terminated_ = false;

@@ -11,6 +11,7 @@
 # usage: bench/scale.sh --connections N [--json FILE] [--sources S] [--agents A]
 #          [--in-flight W] [--hold SECONDS] [--time-limit SECONDS]
 #          [--agent-flags 'FLAGS'] [--bin DIR] [--no-floor] [--keep]
+#          [--source-prefix PREFIX [--per-address Q]]
 #   --sources S      source addresses, 127.x on loopback (default 250; the floor
 #                    uses the same count, at most 254)
 #   --agents A       agent processes, each with --processes=auto (default 2)
@@ -19,6 +20,15 @@
 #   --time-limit S   the whole run is killed after S seconds (default 300 + N/1000)
 #   --agent-flags F  extra flags for every agent (experiments)
 #   --no-floor       fourtuple only (the table then has no ratios)
+#   --source-prefix P  source addresses by the prefix instead of 127.x aliases:
+#                    P (IPv4 such as 198.18.0.0/15, or IPv6 such as
+#                    2001:db8:7::/64) is made local in the namespace with one
+#                    route (deploy/host/sources.sh anyip), each agent gets its
+#                    own slice of it, and every program listens on that
+#                    family's loopback (127.0.0.1 or [::1]): target, control
+#                    and agents. Implies --no-floor.
+#   --per-address Q  with --source-prefix: connections per source address
+#                    (connections_per_source_address; default: one each)
 # Exit: 0 both passed, 1 a run failed, 2 bad arguments, 3 refused (memory,
 # permissions, missing binaries).
 set -euo pipefail
@@ -101,12 +111,26 @@ EOF
   fi
 
   # --- fourtuple ---------------------------------------------------------------
+  loopback=127.0.0.1
+  if [[ -n "$source_prefix" ]]; then
+    "$repo/deploy/host/sources.sh" anyip add lo "$source_prefix"
+    [[ "$source_prefix" == *:* ]] && loopback="[::1]"
+    # Each agent its own slice of the prefix (a /64 into /80s, a /15 into /16s...).
+    mapfile -t agent_prefixes < <("$python" -c '
+import ipaddress, math, sys
+net = ipaddress.ip_network(sys.argv[1])
+agents = int(sys.argv[2])
+bits = max(1, math.ceil(math.log2(agents))) if agents > 1 else 0
+if net.version == 6: bits = max(bits, 16)
+for sub in list(net.subnets(prefixlen_diff=bits))[:agents]: print(sub)' "$source_prefix" "$agents")
+    fact source_prefix "$source_prefix"
+  fi
   echo "fourtuple: target-server --processes=$server_processes, $agents agents --processes=auto" \
        "$agent_flags, $sources source addresses, hold ${hold}s   (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   fact fourtuple_load "$(cut -d' ' -f1-3 /proc/loadavg)"
   t0="$(now)"
-  "$bin/target-server" --listen=127.0.0.1:47800 --processes="$server_processes" --backlog=65535 \
-    --control=127.0.0.1:0 --stats-interval=250ms --ready-file="$work/target.json" \
+  "$bin/target-server" --listen="$loopback:47800" --processes="$server_processes" --backlog=65535 \
+    --control="$loopback:0" --stats-interval=250ms --ready-file="$work/target.json" \
     > "$work/target.out" 2> "$work/target.err" &
   pids+=($!)
   target_pid=$!
@@ -116,7 +140,7 @@ EOF
   per_agent=$(( sources / agents ))
   for i in $(seq 1 "$agents"); do
     # shellcheck disable=SC2086
-    "$bin/agent" --listen=127.0.0.1:0 --processes=auto --ready-file="$work/agent$i.json" $agent_flags \
+    "$bin/agent" --listen="$loopback:0" --processes=auto --ready-file="$work/agent$i.json" $agent_flags \
       2> "$work/agent$i.err" &
     pids+=($!)
     agent_pids+=($!)
@@ -124,12 +148,18 @@ EOF
     count=$(( per_agent + (i <= sources % agents ? 1 : 0) ))
     endpoint="$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"][0])' "$work/agent$i.json")"
     [[ -n "$agent_entries" ]] && agent_entries+=","
-    agent_entries+="{\"endpoint\": \"$endpoint\", \"source_addresses\": [\"127.1.$i.1-127.1.$i.$count\"]}"
+    if [[ -n "$source_prefix" ]]; then
+      agent_entries+="{\"endpoint\": \"$endpoint\", \"source_addresses\": [\"${agent_prefixes[$((i - 1))]}\"]"
+      (( per_address > 0 )) && agent_entries+=", \"connections_per_source_address\": $per_address"
+      agent_entries+="}"
+    else
+      agent_entries+="{\"endpoint\": \"$endpoint\", \"source_addresses\": [\"127.1.$i.1-127.1.$i.$count\"]}"
+    fi
   done
   control="$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["control"])' "$work/target.json")"
   cat > "$work/plan.json" <<PLAN
 {
-  "target": {"endpoints": ["127.0.0.1:47800"], "control": "$control"},
+  "target": {"endpoints": ["$loopback:47800"], "control": "$control"},
   "agents": [$agent_entries],
   "connections": $connections,
   "connect_rate": 0,
@@ -172,7 +202,7 @@ fi
 # Outside: arguments, the memory check, the floor build, then this script again
 # inside `unshare --net` under a time limit.
 connections="" json="" sources=250 agents=2 in_flight=1024 hold="" time_limit="" agent_flags=""
-bin="$repo/build/bin" floor_dir="$here/floor" run_floor=1 keep=0
+bin="$repo/build/bin" floor_dir="$here/floor" run_floor=1 keep=0 source_prefix="" per_address=0
 usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -186,6 +216,8 @@ while [[ $# -gt 0 ]]; do
     --agent-flags) agent_flags="${2:-}"; shift 2 ;;
     --bin) bin="${2:-}"; shift 2 ;;
     --no-floor) run_floor=0; shift ;;
+    --source-prefix) source_prefix="${2:-}"; run_floor=0; shift 2 ;;
+    --per-address) per_address="${2:-}"; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "scale.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -204,8 +236,11 @@ positive --in-flight "$in_flight"
 (( agents <= 250 )) || { echo "scale.sh: --agents expects 1..250, got $agents" >&2; exit 2; }
 (( sources >= agents && sources / agents <= 254 )) || {
   echo "scale.sh: --sources expects $agents..$(( agents * 254 )) for $agents agents (each agent's addresses are 127.1.i.1-254), got $sources" >&2; exit 2; }
+[[ -z "$source_prefix" || "$source_prefix" == */* ]] || {
+  echo "scale.sh: --source-prefix expects ADDR/LEN, got '$source_prefix'" >&2; exit 2; }
+(( per_address == 0 )) || positive --per-address "$per_address"
 # The port search needs room: a source address serves at most 64,512 ports per target endpoint.
-(( connections <= sources * 64000 )) || {
+[[ -n "$source_prefix" ]] || (( connections <= sources * 64000 )) || {
   echo "scale.sh: $connections connections from $sources source addresses to one port exceed 64,000 per address: raise --sources" >&2; exit 2; }
 hold="${hold:-$(( 5 + connections / 25000 ))}"
 time_limit="${time_limit:-$(( 300 + connections / 1000 ))}"
@@ -268,7 +303,8 @@ echo "scale: page cache of the programs under test dropped (cold start, as after
 cat > "$work/config.sh" <<EOF
 connections=$connections sources=$sources agents=$agents in_flight=$in_flight hold=$hold
 phase_timeout=$phase_timeout echo_timeout=$echo_timeout fd_per_process=$fd_per_process run_floor=$run_floor
-bin='$bin' agent_flags='$agent_flags' python='$python'
+bin='$bin' agent_flags='$agent_flags' python='$python' source_prefix='$source_prefix' per_address=$per_address
+repo='$repo'
 EOF
 echo "scale: N=$connections on $(nproc) cores, MemAvailable $(( available >> 20 )) MiB, load $(cut -d' ' -f1-3 /proc/loadavg), time limit ${time_limit}s"
 set +e

@@ -113,6 +113,10 @@ def fourtuple_result(work, n, f, hold):
         "what_gave": report.get("what_gave", []),
         "load": f.get("fourtuple_load"),
     }
+    agents = report.get("agents", [])
+    result["source_addresses_used"] = sum(int(a.get("source_addresses_used", 0)) for a in agents)
+    report_path = os.path.join(work, "report.json")
+    result["report_bytes"] = os.path.getsize(report_path) if os.path.exists(report_path) else 0
     records = snapshots(os.path.join(work, "fourtuple.snapshots"))
     coordinator = records.get("coordinator", {})
     result["coordinator_peak_rss_bytes"] = coordinator.get("peak_rss", 0)
@@ -184,6 +188,8 @@ ROWS = [  # key, label, format
     ("kernel_bytes_per_connection", "kernel B/conn pair (Slab growth / N)", "{:.0f}"),
     ("server_processes", "server processes", "{:.0f}"),
     ("client_processes", "client processes", "{:.0f}"),
+    ("source_addresses_used", "distinct source addresses used", "{:.0f}"),
+    ("report_bytes", "report JSON (bytes)", "{:.0f}"),
 ]
 
 

@@ -38,24 +38,11 @@ IpAddress FromInteger(int family, absl::uint128 value) {
   return address;
 }
 
-int AddressBits(int family) { return family == AF_INET ? 32 : 128; }
-
 // Mask with the top `prefix_length` of `bits` bits set.
 absl::uint128 PrefixMask(int bits, int prefix_length) {
   if (prefix_length == 0) return 0;
   absl::uint128 all = bits == 128 ? absl::Uint128Max() : absl::uint128(0xffffffffu);
   return all & ~((absl::uint128(1) << (bits - prefix_length)) - 1);
-}
-
-// Debian's Abseil has no StrCat for uint128.
-std::string Uint128ToString(absl::uint128 value) {
-  if (value == 0) return "0";
-  std::string digits;
-  while (value != 0) {
-    digits.insert(digits.begin(), static_cast<char>('0' + absl::Uint128Low64(value % 10)));
-    value /= 10;
-  }
-  return digits;
 }
 
 std::string TooMany(absl::string_view what, absl::uint128 count, size_t max_addresses) {
@@ -334,6 +321,22 @@ bool Cidr::Contains(const IpAddress& address) const {
   return (ToInteger(address) & mask) == (ToInteger(network) & mask);
 }
 
+bool Cidr::Covers(const Cidr& inner) const {
+  return inner.network.family == network.family && inner.prefix_length >= prefix_length &&
+         Contains(inner.network);
+}
+
+absl::uint128 Cidr::Size() const {
+  const int host_bits = AddressBits(network.family) - prefix_length;
+  return host_bits >= 128 ? absl::Uint128Max() : absl::uint128(1) << host_bits;
+}
+
+IpAddress Cidr::At(absl::uint128 offset) const {
+  return FromInteger(network.family, ToInteger(network) + offset);
+}
+
+bool Cidr::IsSingle() const { return prefix_length == AddressBits(network.family); }
+
 std::string Cidr::ToString() const { return absl::StrCat(network.ToString(), "/", prefix_length); }
 
 absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
@@ -350,6 +353,18 @@ absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
     return cidr;
   }
   return ParsePrefix(text);
+}
+
+int AddressBits(int family) { return family == AF_INET ? 32 : 128; }
+
+std::string Uint128ToString(absl::uint128 value) {
+  if (value == 0) return "0";
+  std::string digits;
+  while (value != 0) {
+    digits.insert(digits.begin(), static_cast<char>('0' + absl::Uint128Low64(value % 10)));
+    value /= 10;
+  }
+  return digits;
 }
 
 }  // namespace fourtuple

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -57,13 +58,30 @@ absl::StatusOr<std::vector<Endpoint>> ParseEndpointList(absl::string_view text, 
 
 // An IPv4/IPv6 prefix ("127.0.0.0/8"); used by --allow-targets. ParseCidr
 // reads a lone address as its /32 or /128.
+//
+// A plan's source prefix is a Cidr too: its addresses are reached by offset
+// (At), never listed, so a /64 costs what a single address does.
 struct Cidr {
   IpAddress network;
   int prefix_length = 0;
   bool Contains(const IpAddress& address) const;
+  // Every address of `inner` is in this prefix.
+  bool Covers(const Cidr& inner) const;
+  // 2^(address bits - prefix_length), saturated at 2^128 - 1.
+  absl::uint128 Size() const;
+  // The address `offset` past the network address (offset < Size()).
+  IpAddress At(absl::uint128 offset) const;
+  // A single address (/32, /128).
+  bool IsSingle() const;
   std::string ToString() const;
 };
 absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
+
+// 32 for AF_INET, 128 for AF_INET6.
+int AddressBits(int family);
+
+// Decimal text of a 128-bit count (Debian's Abseil has no StrCat for it).
+std::string Uint128ToString(absl::uint128 value);
 
 }  // namespace fourtuple
 

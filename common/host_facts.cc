@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/address.h"
+#include "common/local_routes.h"
 #include "common/posix_error.h"
 #include "common/status_macros.h"
 
@@ -177,6 +178,7 @@ absl::StatusOr<HostFacts> ReadHostFacts() {
   }
 
   ASSIGN_OR_RETURN(facts.local_addresses, LocalAddresses());
+  ASSIGN_OR_RETURN(facts.local_routes, ReadLocalRoutes());
   return facts;
 }
 

@@ -32,6 +32,7 @@ struct HostFacts {
   uint64_t conntrack_max = 0;
   uint64_t conntrack_count = 0;
   std::vector<std::string> local_addresses;  // getifaddrs, IPv4 and IPv6
+  std::vector<std::string> local_routes;     // "ADDR/LEN" of every local route (local_routes.h)
 
   // Ports per source address per target endpoint.
   uint32_t EphemeralPorts() const {

@@ -14,6 +14,7 @@
 #include "common/address.h"
 #include "common/host_facts.h"
 #include "common/human_format.h"
+#include "common/local_routes.h"
 #include "coordinator/text_table.h"
 
 namespace fourtuple::coordinator {
@@ -56,37 +57,44 @@ std::string HostOf(const AgentDemand& demand, const v1::HostFacts& facts) {
   return facts.hostname().empty() ? demand.name : facts.hostname();
 }
 
-// The source addresses the host does not have, in plan order. The whole of
-// 127/8 is routed to lo when 127.0.0.1 is there, so any 127.x.y.z binds
-// without an alias; every other address must be on an interface.
+// The source entries the host cannot bind, in plan order: a single address
+// must be on an interface (any 127.x.y.z binds when 127.0.0.1 is there), a
+// prefix inside one of the host's local routes (common/local_routes.h).
 std::vector<std::string> NonLocalSources(const std::vector<std::string>& sources,
                                          const v1::HostFacts& facts) {
+  std::vector<std::string> address_texts(facts.local_addresses().begin(), facts.local_addresses().end());
   std::vector<IpAddress> local;
-  bool loopback_v4 = false;
-  for (const std::string& text : facts.local_addresses()) {
+  for (const std::string& text : address_texts) {
     absl::StatusOr<IpAddress> address = ParseIpAddress(text);
-    // A form ParseIpAddress does not read (a scoped "fe80::1%eth0") can only
-    // match by its text, below.
-    if (!address.ok()) continue;
-    if (address->family == AF_INET && address->IsLoopback() && ntohl(address->v4.s_addr) == INADDR_LOOPBACK) {
-      loopback_v4 = true;
-    }
-    local.push_back(*address);
+    if (address.ok()) local.push_back(*address);
   }
+  const std::vector<Cidr> routes =
+      ParseLocalRoutes(std::vector<std::string>(facts.local_routes().begin(), facts.local_routes().end()));
   std::vector<std::string> missing;
   for (const std::string& text : sources) {
-    absl::StatusOr<IpAddress> address = ParseIpAddress(text);
+    absl::StatusOr<Cidr> entry = ParseCidr(text);
     bool found = false;
-    if (address.ok()) {
-      found = (loopback_v4 && address->family == AF_INET && address->IsLoopback()) ||
-              std::find(local.begin(), local.end(), *address) != local.end();
+    if (entry.ok()) {
+      found = SourceIsLocal(*entry, local, routes);
     } else {
-      found = std::find(facts.local_addresses().begin(), facts.local_addresses().end(), text) !=
-              facts.local_addresses().end();
+      // A form ParseCidr does not read (a scoped "fe80::1%eth0") can only
+      // match by its text.
+      found = std::find(address_texts.begin(), address_texts.end(), text) != address_texts.end();
     }
     if (!found) missing.push_back(text);
   }
   return missing;
+}
+
+// The number of addresses of the source entries, saturated.
+uint64_t SourceAddressCount(const std::vector<std::string>& sources) {
+  uint64_t total = 0;
+  for (const std::string& text : sources) {
+    absl::StatusOr<Cidr> entry = ParseCidr(text);
+    const absl::uint128 size = entry.ok() ? entry->Size() : 1;
+    total = SaturatingAdd(total, size > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(size));
+  }
+  return total;
 }
 
 // The file-descriptor limit: per process (processes x budget) and system
@@ -166,10 +174,10 @@ void CheckFds(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow
 // per (source, destination address, destination port), so each pair has the
 // whole ephemeral range (net.ipv4.ip_local_port_range serves IPv6 too), and
 // the agent spreads connections evenly over the pairs
-// (agent/worker/worker_protocol.h RouteOf).
+// (agent/worker/source_space.h).
 void CheckPorts(const AgentDemand& demand, const v1::HostFacts& facts, CapacityRow& row) {
   const uint64_t n = demand.connections;
-  row.sources = demand.source_addresses.size();
+  row.sources = SourceAddressCount(demand.source_addresses);
   row.endpoints = demand.target_endpoints;
   row.ports_per_pair = EphemeralPorts(facts);
   const uint64_t pairs = SaturatingMultiply(row.sources, row.endpoints);
@@ -318,6 +326,13 @@ void CheckSources(const AgentDemand& demand, const v1::HostFacts& facts, Capacit
   const size_t listed = std::min(row.non_local_sources.size(), kNonLocalListed);
   for (size_t i = 0; i < listed; ++i) {
     const std::string& address = row.non_local_sources[i];
+    absl::StatusOr<Cidr> entry = ParseCidr(address);
+    if (entry.ok() && !entry->IsSingle()) {
+      row.errors.push_back(absl::StrCat("agent ", demand.name, ": source prefix ", address,
+                                        " is inside no local route of host ", host, ": ",
+                                        HowToMakeLocal(*entry), " or remove it from the plan"));
+      continue;
+    }
     const bool v6 = address.find(':') != std::string::npos;
     row.errors.push_back(absl::StrCat("agent ", demand.name, ": source address ", address,
                                       " is not an address of host ", host,

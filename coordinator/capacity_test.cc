@@ -512,6 +512,26 @@ TEST(CapacitySourcesTest, AllOf127IsLocalOnlyWhen127001IsListed) {
   EXPECT_THAT(row.non_local_sources, ElementsAre("127.0.0.1", "127.200.3.4", "127.255.255.254"));
 }
 
+// A prefix is local inside one of the host's local routes, whatever its size;
+// without one, the error names the route that makes it local. Its addresses
+// count as sources (ports: 2^16 sources x 1 endpoint x the range).
+TEST(CapacitySourcesTest, PrefixesNeedALocalRoute) {
+  AgentDemand demand = Demand(1000000, 0);
+  demand.source_addresses = {"198.18.0.0/16", "2001:db8:7::/64"};
+  v1::HostFacts facts = LabFacts();
+  facts.add_local_routes("198.18.0.0/15");
+  CapacityRow row = ComputeCapacity(demand, facts);
+  EXPECT_THAT(row.non_local_sources, ElementsAre("2001:db8:7::/64"));
+  EXPECT_THAT(row.errors, ElementsAre("agent lab2: source prefix 2001:db8:7::/64 is inside no local route of "
+                                      "host lab2: make the prefix local (deploy/host/sources.sh anyip add lo "
+                                      "2001:db8:7::/64, or ip -6 route add local 2001:db8:7::/64 dev lo) or "
+                                      "remove it from the plan"));
+  facts.add_local_routes("2001:db8:7::/64");
+  row = ComputeCapacity(demand, facts);
+  EXPECT_TRUE(row.non_local_sources.empty());
+  EXPECT_EQ(row.sources, UINT64_MAX);  // 2^16 + 2^64, saturated
+}
+
 TEST(CapacitySourcesTest, ListsFiveThenCountsTheRest) {
   AgentDemand demand = Demand(100, 0);
   for (int i = 1; i <= 8; ++i) demand.source_addresses.push_back(absl::StrCat("10.9.9.", i));

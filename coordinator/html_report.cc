@@ -238,7 +238,8 @@ std::string RenderFigure(absl::string_view title, const ReportFigure& figure) {
 }
 
 // "8 sources, 6,250 each" with the list folded away.
-std::string SourceSummary(const ReportJson* by_source) {
+std::string SourceSummary(const ReportJson* agent) {
+  const ReportJson* by_source = FindField(agent, "by_source_address");
   if (by_source == nullptr || !by_source->is_object()) return std::string(kMissingValue);
   if (by_source->empty()) return "none";
   double low = std::numeric_limits<double>::infinity(), high = -low;
@@ -246,10 +247,24 @@ std::string SourceSummary(const ReportJson* by_source) {
     if (std::optional<double> count = FiniteNumber(&it.value()))
       low = std::min(low, *count), high = std::max(high, *count);
   }
-  const size_t sources = by_source->size();
+  size_t sources = by_source->size();
+  // A report of many addresses names only some (the failing and the
+  // busiest); its summary covers them all.
+  const ReportJson* all = FindField(agent, "source_address_summary");
+  std::optional<double> median;
+  if (std::optional<double> addresses = NonNegativeNumber(FindField(all, "addresses"));
+      addresses.has_value() && *addresses > 0) {
+    sources = static_cast<size_t>(*addresses);
+    low = NonNegativeNumber(FindField(all, "min")).value_or(low);
+    high = NonNegativeNumber(FindField(all, "max")).value_or(high);
+    median = NonNegativeNumber(FindField(all, "median"));
+  }
   std::string summary = absl::StrCat(FormatCount(sources), sources == 1 ? " source" : " sources");
   if (std::isfinite(low)) {
     absl::StrAppend(&summary, ", ", FormatNumber(low));
+    if (median.has_value() && *median != low && *median != high) {
+      absl::StrAppend(&summary, "–", FormatNumber(*median), " (median)");
+    }
     if (high != low) absl::StrAppend(&summary, "–", FormatNumber(high));
     absl::StrAppend(&summary, sources == 1 ? "" : " each");
   }
@@ -385,8 +400,7 @@ std::string AgentsTable(const ReportJson& report) {
                     FormatAny(FindField(agent, "state")), "</td>", number("requested"), number("established"),
                     number("failed"), "<td>", FailureList(FindField(agent, "failures")), "</td>",
                     number("echo_verified"), "<td class=\"n\">", EchoFailures(agent), "</td>",
-                    number("processes"), "<td>", SourceSummary(FindField(agent, "by_source_address")),
-                    "</td></tr>");
+                    number("processes"), "<td>", SourceSummary(agent), "</td></tr>");
     if (const ReportJson* error = FindField(agent, "error"); error != nullptr && !error->is_null()) {
       absl::StrAppend(&out, "<tr><td class=\"error\" colspan=\"", kColumns, "\">error: ", FormatAny(error),
                       "</td></tr>");

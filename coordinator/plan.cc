@@ -179,7 +179,8 @@ class PlanParser {
       if (!item.is_object()) {
         return WrongType(path, "an object with \"endpoint\" and \"source_addresses\"", item);
       }
-      RETURN_IF_ERROR(CheckKnownFields(item, path, {"endpoint", "source_addresses", "connections"}));
+      RETURN_IF_ERROR(CheckKnownFields(
+          item, path, {"endpoint", "source_addresses", "connections", "connections_per_source_address"}));
       AgentPlan agent;
       if (!item.contains("endpoint")) {
         return FieldError(path + ".endpoint", "missing (the agent's HOST:PORT)");
@@ -204,6 +205,11 @@ class PlanParser {
                           "missing (an array of addresses, ranges or CIDR prefixes)");
       }
       RETURN_IF_ERROR(ParseSources(item["source_addresses"], path + ".source_addresses", &agent));
+      if (item.contains("connections_per_source_address")) {
+        ASSIGN_OR_RETURN(agent.connections_per_source_address,
+                         ReadCount(item["connections_per_source_address"],
+                                   path + ".connections_per_source_address", 1, kMaxConnections));
+      }
       if (item.contains("connections")) {
         ASSIGN_OR_RETURN(agent.connections,
                          ReadCount(item["connections"], path + ".connections", 1, kMaxConnections));
@@ -228,6 +234,7 @@ class PlanParser {
                        sources);
     }
     std::set<std::string> seen;
+    std::vector<Cidr> agent_entries;
     for (size_t j = 0; j < sources.size(); ++j) {
       const std::string item_path = absl::StrCat(path, "[", j, "]");
       ASSIGN_OR_RETURN(const std::string spec, ReadString(sources[j], item_path));
@@ -236,21 +243,47 @@ class PlanParser {
         agent->source_specs.push_back(spec);
         continue;
       }
-      absl::StatusOr<std::vector<IpAddress>> addresses = ParseAddressSpec(spec, kMaxSourceAddresses);
-      if (!addresses.ok()) return FieldError(item_path, addresses.status().message());
-      for (const IpAddress& address : *addresses) {
-        std::string text = address.ToString();
-        if (!seen.insert(text).second) {
+      std::vector<Cidr> entries;
+      if (spec.find('/') != std::string::npos) {
+        // A prefix travels as it is: the agent binds inside it by offset.
+        absl::StatusOr<Cidr> prefix = ParseCidr(spec);
+        if (!prefix.ok()) return FieldError(item_path, prefix.status().message());
+        if (prefix->prefix_length == 0) {
+          return FieldError(item_path, absl::StrCat(QuoteJson(spec),
+                                                    " is a prefix of length 0 (every address); expected a "
+                                                    "prefix the agent's host has a local route for"));
+        }
+        entries.push_back(*prefix);
+      } else {
+        absl::StatusOr<std::vector<IpAddress>> addresses = ParseAddressSpec(spec, kMaxSourceAddresses);
+        if (!addresses.ok()) return FieldError(item_path, addresses.status().message());
+        for (const IpAddress& address : *addresses) entries.push_back(*ParseCidr(address.ToString()));
+      }
+      for (const Cidr& entry : entries) {
+        std::string text = entry.IsSingle() ? entry.network.ToString() : entry.ToString();
+        if (entry.IsSingle() && !seen.insert(text).second) {
           return FieldError(item_path, absl::StrCat(text, " is already listed"));
         }
-        if (!target_families_.contains(address.family)) {
-          return FieldError(item_path, absl::StrCat(text, " is ", address.family == AF_INET ? "IPv4" : "IPv6",
-                                                    " but no target endpoint is"));
+        // Singles against singles go by the set; prefixes against everything.
+        for (const Cidr& other : agent_entries) {
+          if ((!entry.IsSingle() || !other.IsSingle()) && (other.Covers(entry) || entry.Covers(other))) {
+            return FieldError(item_path,
+                              absl::StrCat(text, " overlaps ",
+                                           other.IsSingle() ? other.network.ToString() : other.ToString(),
+                                           ", already listed"));
+          }
         }
+        if (!target_families_.contains(entry.network.family)) {
+          return FieldError(item_path,
+                            absl::StrCat(text, " is ", entry.network.family == AF_INET ? "IPv4" : "IPv6",
+                                         " but no target endpoint is"));
+        }
+        agent_entries.push_back(entry);
         agent->source_addresses.push_back(std::move(text));
       }
       if (agent->source_addresses.size() > static_cast<size_t>(kMaxSourceAddresses)) {
-        return FieldError(path, absl::StrCat("at most ", kMaxSourceAddresses, " source addresses per agent"));
+        return FieldError(path, absl::StrCat("at most ", kMaxSourceAddresses,
+                                             " source entries per agent (a prefix counts as one)"));
       }
       agent->source_specs.push_back(spec);
     }
@@ -382,6 +415,9 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
     nlohmann::ordered_json agent;
     agent["endpoint"] = plan.agents[i].endpoint;
     agent["source_addresses"] = plan.agents[i].source_specs;
+    if (plan.agents[i].connections_per_source_address != 0) {
+      agent["connections_per_source_address"] = plan.agents[i].connections_per_source_address;
+    }
     if (shares.ok()) {
       agent["connections"] = (*shares)[i].connections;
     } else if (plan.agents[i].connections.has_value()) {

@@ -51,10 +51,15 @@ struct AgentPlan {
   // The source_addresses entries as written (single, a-b range, CIDR or
   // "local:CIDR").
   std::vector<std::string> source_specs;
-  // The explicit entries expanded to single addresses in order; no
-  // duplicates. "local:CIDR" entries add theirs once the agent's host is
-  // known (agent_discovery.h ResolveLocalSources).
+  // The explicit entries in order: single addresses ("127.0.1.1"; a range
+  // gives one per address) and prefixes ("2001:db8:7::/64", never expanded:
+  // the agent binds inside them by offset); no address twice. "local:CIDR"
+  // entries add theirs once the agent's host is known (agent_discovery.h
+  // ResolveLocalSources).
   std::vector<std::string> source_addresses;
+  // Connections each source address takes before the next one is used; 0:
+  // one per target endpoint (round-robin over source and target pairs).
+  uint64_t connections_per_source_address = 0;
   // The "local:CIDR" entries: every address of the agent's own host inside
   // one of these prefixes is a source. One spec then fits many hosts (the
   // nodes behind a dns:/// name each use their own addresses).

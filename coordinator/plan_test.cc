@@ -59,8 +59,8 @@ TEST(PlanTest, DesignExampleParses) {
   EXPECT_EQ(plan->agents[0].source_addresses.front(), "127.0.1.1");
   EXPECT_EQ(plan->agents[0].source_addresses.back(), "127.0.1.8");
   EXPECT_FALSE(plan->agents[0].connections.has_value());
-  EXPECT_EQ(plan->agents[1].source_addresses.size(), 8u);
-  EXPECT_EQ(plan->agents[1].source_addresses.front(), "127.0.2.0");
+  // A prefix stays a prefix: the agent binds inside it by offset.
+  EXPECT_THAT(plan->agents[1].source_addresses, ElementsAre("127.0.2.0/29"));
   EXPECT_EQ(plan->agents[1].connections, 30000u);
   EXPECT_EQ(plan->connections, 100000u);
   EXPECT_EQ(plan->connect_rate, 20000);
@@ -134,7 +134,7 @@ TEST(PlanTest, UnknownNestedFields) {
                                     "colour": 1}],
                         "connections": 1})"),
               HasSubstr("plan.agents[0].colour: unknown field (known: endpoint, "
-                        "source_addresses, connections)"));
+                        "source_addresses, connections, connections_per_source_address)"));
 }
 
 TEST(PlanTest, WrongTypesNameWhatWasExpected) {
@@ -358,12 +358,57 @@ TEST(PlanTest, AddressesAndEndpoints) {
   EXPECT_TRUE(ParsePlan(absl::StrReplaceAll(Minimal(), {{"127.0.0.1:7001", "lab-1.example:7000"}})).ok());
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.8-127.0.1.1\""}})),
               HasSubstr("plan.agents[0].source_addresses[0]: range"));
-  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.0/30\", \"127.0.1.2\""}})),
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.0/30\", \"127.0.1.2\""}})),
+      HasSubstr("plan.agents[0].source_addresses[1]: 127.0.1.2 overlaps 127.0.1.0/30, already listed"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"127.0.1.2\", \"127.0.1.2\""}})),
               HasSubstr("plan.agents[0].source_addresses[1]: 127.0.1.2 is already listed"));
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"::1\""}})),
               HasSubstr("plan.agents[0].source_addresses[0]: ::1 is IPv6 but no target endpoint is"));
-  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"10.0.0.0/8\""}})),
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"10.0.0.1/8\""}})),
               HasSubstr("plan.agents[0].source_addresses[0]:"));
+}
+
+// Prefixes of any size travel as they are; a prefix longer than its family
+// allows, one of length 0, or one of the other family than every target is
+// refused, naming the entry.
+TEST(PlanTest, SourcePrefixes) {
+  absl::StatusOr<Plan> plan =
+      ParsePlan(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"198.18.0.0/15\", \"10.0.0.0/8\""}}));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->agents[0].source_addresses, ElementsAre("198.18.0.0/15", "10.0.0.0/8"));
+  const std::string v6 = absl::StrReplaceAll(Minimal(), {{"127.0.0.1:9000", "[::1]:9000"}});
+  plan = ParsePlan(absl::StrReplaceAll(v6, {{"\"127.0.1.1\"", "\"2001:db8:7::/64\""}}));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->agents[0].source_addresses, ElementsAre("2001:db8:7::/64"));
+  EXPECT_EQ(plan->target_endpoints[0], "[::1]:9000");
+
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"198.18.0.0/33\""}})),
+      HasSubstr("plan.agents[0].source_addresses[0]: \"198.18.0.0/33\": prefix length must be 0..32"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(v6, {{"\"127.0.1.1\"", "\"2001:db8::/129\""}})),
+      HasSubstr("plan.agents[0].source_addresses[0]: \"2001:db8::/129\": prefix length must be 0..128"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"0.0.0.0/0\""}})),
+              HasSubstr("plan.agents[0].source_addresses[0]: \"0.0.0.0/0\" is a prefix of length 0"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"2001:db8:7::/64\""}})),
+      HasSubstr("plan.agents[0].source_addresses[0]: 2001:db8:7::/64 is IPv6 but no target endpoint is"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(v6, {{"\"127.0.1.1\"", "\"198.18.0.0/15\""}})),
+      HasSubstr("plan.agents[0].source_addresses[0]: 198.18.0.0/15 is IPv4 but no target endpoint is"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(Minimal(), {{"\"127.0.1.1\"", "\"198.18.0.0/15\", \"198.19.0.0/16\""}})),
+      HasSubstr("plan.agents[0].source_addresses[1]: 198.19.0.0/16 overlaps 198.18.0.0/15"));
+
+  plan = ParsePlan(absl::StrReplaceAll(
+      Minimal(), {{"\"127.0.1.1\"]", "\"198.18.0.0/15\"], \"connections_per_source_address\": 4"}}));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->agents[0].connections_per_source_address, 4u);
+  EXPECT_EQ(PlanToJson(*plan)["agents"][0]["connections_per_source_address"], 4);
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(
+                  Minimal(), {{"\"127.0.1.1\"]", "\"127.0.1.1\"], \"connections_per_source_address\": 0"}})),
+              HasSubstr("plan.agents[0].connections_per_source_address"));
 }
 
 TEST(PlanTest, DuplicateAgentsAndKeys) {

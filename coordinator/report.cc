@@ -69,6 +69,8 @@ Json HostFactsJson(const v1::HostFacts& f) {
   out["processes"] = f.processes();
   out["local_addresses"] = Json::array();
   for (const std::string& address : f.local_addresses()) out["local_addresses"].push_back(address);
+  out["local_routes"] = Json::array();
+  for (const std::string& route : f.local_routes()) out["local_routes"].push_back(route);
   return out;
 }
 
@@ -131,6 +133,12 @@ Report BuildReport(const RunRecord& record) {
     item["echo_timed_out"] = last.echo_timed_out();
     item["echo_closed"] = last.echo_closed();
     item["processes"] = last.processes();
+    item["source_addresses_used"] = last.source_addresses_used();
+    const v1::PrefixSourceSummary& sources = last.source_address_summary();
+    item["source_address_summary"] = {{"addresses", sources.addresses()},
+                                      {"min", sources.min()},
+                                      {"median", sources.median()},
+                                      {"max", sources.max()}};
     item["by_source_address"] = CountMap(last.established_by_source());
     if (last.kernel_counters()) {
       Json& kernel = item["listen_turn_aways"];
@@ -140,6 +148,7 @@ Report BuildReport(const RunRecord& record) {
       turn_aways.push_back({item["host"].get<std::string>(), last.listen_overflows(), last.listen_drops(),
                             last.syncookies_sent()});
     }
+    item["failed_by_source_address"] = CountMap(last.failed_by_source());
     if (agent.has_facts) item["host_facts"] = HostFactsJson(agent.facts);
     if (!agent.error.empty()) item["error"] = agent.error;
     if (agent.state != AgentState::kDone) {

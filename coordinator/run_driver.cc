@@ -202,6 +202,7 @@ class RunDriver {
     for (const std::string& source : plan_.agents[i].source_addresses) {
       assignment.add_source_addresses(source);
     }
+    assignment.set_connections_per_source_address(plan_.agents[i].connections_per_source_address);
     assignment.set_connections(shares_[i].connections);
     assignment.set_connect_rate(shares_[i].connect_rate);
     assignment.set_echo_rate(shares_[i].echo_rate);

@@ -27,6 +27,9 @@ constexpr size_t kScratchBytes = 64 * 1024;
 constexpr int kMaxEvents = 1024;
 // SourcePorts::kAgent: ports tried for one connection before it fails.
 constexpr int kPortTries = 16;
+// SourcePorts::kAgent: cursors per (address, target) pair up to this many
+// pairs; past it each connection's port follows from its id alone.
+constexpr uint64_t kMaxPortCursors = uint64_t{1} << 20;
 // epoll tag slot of an outside fd (no connection has this slot).
 constexpr uint32_t kExternalSlot = UINT32_MAX;
 // Every connection is registered once, for all it will ever wait for:
@@ -54,16 +57,6 @@ uint64_t MonotonicNanos() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-bool SameAddress(const sockaddr* a, const sockaddr* b) {
-  if (a->sa_family != b->sa_family) return false;
-  if (a->sa_family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr ==
-           reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
-  }
-  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr, sizeof(in6_addr)) == 0;
-}
-
 uint16_t PortOf(const sockaddr* a) {
   return ntohs(a->sa_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(a)->sin_port
                                        : reinterpret_cast<const sockaddr_in6*>(a)->sin6_port);
@@ -81,16 +74,21 @@ absl::Status CheckTimeout(absl::string_view field, uint64_t ms) {
 
 absl::StatusOr<std::unique_ptr<ConnectionEngine>> ConnectionEngine::Create(AgentWorkerShared* shared,
                                                                            SourcePorts source_ports,
-                                                                           const EngineClock* clock) {
-  if (shared == nullptr) return absl::InvalidArgumentError("connection engine: no shared block");
+                                                                           const EngineClock* clock,
+                                                                           size_t shared_bytes) {
+  if (shared == nullptr || shared_bytes < sizeof(AgentWorkerShared)) {
+    return absl::InvalidArgumentError("connection engine: no shared block");
+  }
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return PosixError("connection engine: epoll_create1", errno);
-  return std::unique_ptr<ConnectionEngine>(new ConnectionEngine(shared, epoll_fd, source_ports, clock));
+  return std::unique_ptr<ConnectionEngine>(
+      new ConnectionEngine(shared, shared_bytes, epoll_fd, source_ports, clock));
 }
 
-ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports,
-                                   const EngineClock* clock)
+ConnectionEngine::ConnectionEngine(AgentWorkerShared* shared, size_t shared_bytes, int epoll_fd,
+                                   SourcePorts source_ports, const EngineClock* clock)
     : shared_(shared),
+      source_count_capacity_(SourceCountsIn(shared_bytes)),
       epoll_fd_(epoll_fd),
       clock_(clock),
       epoch_ns_(NowNanos()),
@@ -132,11 +130,6 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
     return absl::InvalidArgumentError(
         absl::StrCat("assignment.targets: need 1..", kMaxTargets, " endpoints, got ", a.targets_size()));
   }
-  if (a.source_addresses_size() == 0 || a.source_addresses_size() > kMaxSourceAddresses) {
-    return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses: need 1..",
-                                                   kMaxSourceAddresses, " addresses, got ",
-                                                   a.source_addresses_size()));
-  }
   absl::StatusOr<EchoExchange> exchange = EchoExchangeOf(a);
   if (!exchange.ok()) return exchange.status();
   if (absl::Status s = CheckTimeout("connect_timeout_ms", a.connect_timeout_ms()); !s.ok()) return s;
@@ -153,6 +146,9 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
     return absl::InvalidArgumentError("worker connect_rate must be a finite number >= 0");
   }
 
+  absl::StatusOr<SourceSpace> sources =
+      SourceSpace::FromAssignment(a, start.first_connection() + start.connections());
+  if (!sources.ok()) return sources.status();
   std::vector<SocketAddress> targets(a.targets_size());
   std::vector<std::string> target_names;
   for (int i = 0; i < a.targets_size(); ++i) {
@@ -166,24 +162,18 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
     std::memcpy(&targets[i].any, &storage, targets[i].length);
     target_names.push_back(endpoint->ToString());
   }
-  std::vector<SocketAddress> sources(a.source_addresses_size());
-  std::vector<std::string> source_names;
-  for (int i = 0; i < a.source_addresses_size(); ++i) {
-    absl::StatusOr<IpAddress> address = ParseIpAddress(a.source_addresses(i));
-    if (!address.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("assignment.source_addresses[", i, "]: ", address.status().message()));
-    }
-    if (address->family != targets[0].any.sa_family) {
+  for (size_t i = 0; i < sources->entries().size(); ++i) {
+    if (sources->entries()[i].network.family != targets[0].any.sa_family) {
       return absl::InvalidArgumentError(absl::StrCat("assignment.source_addresses[", i, "] ",
-                                                     a.source_addresses(i),
+                                                     a.source_addresses(static_cast<int>(i)),
                                                      " is not of the family of target ", a.targets(0)));
     }
-    Endpoint endpoint{*address, 0};
-    sockaddr_storage storage;
-    sources[i].length = endpoint.ToSockaddr(&storage);
-    std::memcpy(&sources[i].any, &storage, sources[i].length);
-    source_names.push_back(address->ToString());
+  }
+  const SourceWindow window = sources->WindowOf(start.first_connection(), start.connections());
+  if (window.length > source_count_capacity_) {
+    return absl::InvalidArgumentError(absl::StrCat("worker shared block holds ", source_count_capacity_,
+                                                   " source address counters, the slice needs ",
+                                                   window.length));
   }
   for (int i = 1; i < a.targets_size(); ++i) {
     if (targets[i].any.sa_family != targets[0].any.sa_family) {
@@ -209,9 +199,11 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   exchange_ = *std::move(exchange);
   connect_timeout_us_ = a.connect_timeout_ms() * 1000;
   echo_timeout_us_ = a.echo_timeout_ms() * 1000;
-  sources_ = std::move(sources);
+  sources_ = *std::move(sources);
+  source_window_ = window;
+  shared_->source_window_first.store(window.first, std::memory_order_relaxed);
+  shared_->source_window_length.store(window.length, std::memory_order_relaxed);
   targets_ = std::move(targets);
-  source_names_ = std::move(source_names);
   target_names_ = std::move(target_names);
   logged_failures_.assign(targets_.size(), {});
   SeedPortCursors(first_connection_);
@@ -305,7 +297,12 @@ void ConnectionEngine::ResetShared() {
     Set(*counter, 0);
   }
   for (auto& counter : s.failures) Set(counter, 0);
-  for (auto& counter : s.established_by_source) Set(counter, 0);
+  for (uint64_t i = 0; i < source_count_capacity_; ++i) {
+    s.source_counts[i].established.store(0, std::memory_order_relaxed);
+    s.source_counts[i].failed.store(0, std::memory_order_relaxed);
+  }
+  Set(s.source_window_first, 0);
+  Set(s.source_window_length, 0);
   ResetHistogram(s.connect_latency);
   ResetHistogram(s.echo_rtt);
   ResetHistogram(s.connect_queue);
@@ -432,8 +429,6 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   TimerWheel<Connection>::MarkUnscheduled(c);
   Add(shared_->attempted);
 
-  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
-                                  static_cast<uint32_t>(targets_.size()));
   // With the agent's own ports a port found taken (by another program or a
   // leftover) is skipped: a few more tries before giving up on the connection.
   const int tries = source_ports_ == SourcePorts::kAgent ? kPortTries : 1;
@@ -443,7 +438,7 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
     now = NowMicros();
-    error = OpenAndConnect(c, route, now);
+    error = OpenAndConnect(c, first_connection_ + slot, attempt, now);
     if (error != EADDRINUSE && error != EADDRNOTAVAIL) break;
   }
   if (error != 0) return FailConnect(slot, c, error);
@@ -456,12 +451,23 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   wheel_.Schedule(slot, DeadlineTick(now, connect_timeout_us_));
 }
 
-int ConnectionEngine::OpenAndConnect(Connection& c, const ConnectionRoute& route, uint64_t now) {
-  const SocketAddress& target = targets_[route.target_index];
-  SocketAddress source = sources_[route.source_index];
+int ConnectionEngine::OpenAndConnect(Connection& c, uint64_t id, int attempt, uint64_t now) {
+  const uint32_t target_index = sources_.TargetOf(id);
+  const SocketAddress& target = targets_[target_index];
+  bool freebind = false;
+  const Endpoint source_endpoint{sources_.AddressOf(sources_.OrdinalOf(id), &freebind), 0};
+  SocketAddress source;
+  {
+    sockaddr_storage storage;
+    source.length = source_endpoint.ToSockaddr(&storage);
+    std::memcpy(&source.any, &storage, source.length);
+  }
   c.fd = socket(target.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c.fd < 0) return errno;
   int one = 1;
+  // An IPv6 address inside a local-route prefix is on no interface: the
+  // bind needs IPV6_FREEBIND (preflight checked the route exists).
+  if (freebind && setsockopt(c.fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one) != 0) return errno;
   if (source_ports_ == SourcePorts::kKernel) {
     // The kernel picks the source port at connect() per 4-tuple, not at
     // bind() per address: each source address then serves a full ephemeral
@@ -472,9 +478,7 @@ int ConnectionEngine::OpenAndConnect(Connection& c, const ConnectionRoute& route
     // (source, port) serve every target endpoint, as the kernel's choice
     // does; connect() still refuses a 4-tuple in use (EADDRNOTAVAIL).
     if (setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return errno;
-    uint32_t& cursor = port_cursors_[route.source_index + route.target_index * sources_.size()];
-    const uint16_t port = htons(static_cast<uint16_t>(port_low_ + cursor));
-    if (++cursor == port_count_) cursor = 0;
+    const uint16_t port = AgentPort(id, attempt);
     if (source.any.sa_family == AF_INET) {
       source.v4.sin_port = port;
     } else {
@@ -501,15 +505,39 @@ void ConnectionEngine::SeedPortCursors(uint64_t first_connection) {
   }
   port_low_ = low;
   port_count_ = high - low + 1;
-  // Connection id i of pair p = i mod pairs (RouteOf) is that pair's
-  // (i / pairs)-th: starting each cursor at the slice's first such index gives
-  // every worker of the agent its own ports, as if one cursor ran through all.
-  const uint64_t pairs = static_cast<uint64_t>(sources_.size()) * targets_.size();
+  // With one connection per (address, target) pair at a time (the default
+  // round-robin), connection id i is pair p = i mod pairs's (i / pairs)-th:
+  // starting each cursor at the slice's first such index gives every worker
+  // of the agent its own ports, as if one cursor ran through all. Otherwise
+  // (or with too many pairs for cursors) AgentPort derives the port from the id.
+  const uint64_t pairs = sources_.Used() * targets_.size();
+  if (sources_.per_address() != targets_.size() || pairs > kMaxPortCursors) return;
   port_cursors_.resize(pairs);
   for (uint64_t p = 0; p < pairs; ++p) {
     const uint64_t first_of_pair = first_connection + (p + pairs - first_connection % pairs) % pairs;
     port_cursors_[p] = static_cast<uint32_t>((first_of_pair / pairs) % port_count_);
   }
+}
+
+uint16_t ConnectionEngine::AgentPort(uint64_t id, int attempt) {
+  uint64_t index;
+  if (!port_cursors_.empty()) {
+    uint32_t& cursor = port_cursors_[id % port_cursors_.size()];
+    index = cursor;
+    if (++cursor == port_count_) cursor = 0;
+  } else {
+    // Address ordinal a takes ids c*q*U + a*q + j (q per address, U
+    // addresses, j < q): c*q + j numbers its connections, so no two of one
+    // address share a port. A retry moves on by one.
+    const uint64_t q = sources_.per_address();
+    index = (id / (q * sources_.Used())) * q + id % q + static_cast<uint64_t>(attempt);
+  }
+  return htons(static_cast<uint16_t>(port_low_ + index % port_count_));
+}
+
+SourceCount& ConnectionEngine::SourceCountOf(uint32_t slot) {
+  const uint64_t ordinal = sources_.OrdinalOf(first_connection_ + slot);
+  return shared_->source_counts[sources_.IndexIn(source_window_, ordinal)];
 }
 
 void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
@@ -527,10 +555,11 @@ void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
 bool ConnectionEngine::IsSelfConnect(uint32_t slot, const Connection& c) const {
   // Only possible when source and target address are the same (and the
   // target port lies in the ephemeral range): one getsockname, and only then.
-  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
-                                  static_cast<uint32_t>(targets_.size()));
-  const SocketAddress& target = targets_[route.target_index];
-  if (!SameAddress(&sources_[route.source_index].any, &target.any)) return false;
+  const uint64_t id = first_connection_ + slot;
+  const SocketAddress& target = targets_[sources_.TargetOf(id)];
+  if (!(Endpoint::FromSockaddr(&target.any).address == sources_.AddressOf(sources_.OrdinalOf(id)))) {
+    return false;
+  }
   sockaddr_storage local;
   socklen_t length = sizeof local;
   if (getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return false;
@@ -554,10 +583,9 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
   Set(shared_->in_flight, in_flight_);
   uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->connect_latency.Record(latency_us);
-  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
-                                  static_cast<uint32_t>(targets_.size()));
   Add(shared_->established);
-  Add(shared_->established_by_source[route.source_index]);
+  std::atomic<uint32_t>& by_source = SourceCountOf(slot).established;
+  by_source.store(by_source.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   ++open_;
   Set(shared_->open, open_);
   c.state = ConnState::kIdle;
@@ -788,15 +816,17 @@ void ConnectionEngine::CountFailure(uint32_t slot, Connection& c, int reason) {
   int code = ReasonCode(reason);
   Add(shared_->failed);
   Add(shared_->failures[code]);
+  std::atomic<uint32_t>& by_source = SourceCountOf(slot).failed;
+  by_source.store(by_source.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // The first failure of a kind per target is logged, the rest only counted.
-  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
-                                  static_cast<uint32_t>(targets_.size()));
-  std::bitset<kReasonSlots>& logged = logged_failures_[route.target_index];
+  const uint64_t id = first_connection_ + slot;
+  const uint32_t target = sources_.TargetOf(id);
+  std::bitset<kReasonSlots>& logged = logged_failures_[target];
   if (!logged.test(code)) {
     logged.set(code);
-    LOG_WARNING("connection %d from %s to %s: %s (further %s failures to this target are only counted)",
-                first_connection_ + slot, source_names_[route.source_index],
-                target_names_[route.target_index], ReasonName(code), ReasonName(code));
+    LOG_WARNING("connection %d from %s to %s: %s (further %s failures to this target are only counted)", id,
+                sources_.AddressOf(sources_.OrdinalOf(id)).ToString(), target_names_[target],
+                ReasonName(code), ReasonName(code));
   }
 }
 

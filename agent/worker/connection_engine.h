@@ -44,6 +44,7 @@
 #include "agent/worker/echo_payload.h"
 #include "agent/worker/rate_limiter.h"
 #include "agent/worker/source_ports.h"
+#include "agent/worker/source_space.h"
 #include "agent/worker/timer_wheel.h"
 #include "agent/worker/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
@@ -77,7 +78,7 @@ class ConnectionEngine {
   // the engine.
   static absl::StatusOr<std::unique_ptr<ConnectionEngine>> Create(
       AgentWorkerShared* shared, SourcePorts source_ports = SourcePorts::kKernel,
-      const EngineClock* clock = nullptr);
+      const EngineClock* clock = nullptr, size_t shared_bytes = sizeof(AgentWorkerShared));
   ~ConnectionEngine();  // Closes every connection (RST) and the epoll fd.
 
   ConnectionEngine(const ConnectionEngine&) = delete;
@@ -128,7 +129,7 @@ class ConnectionEngine {
     socklen_t length = 0;
   };
 
-  ConnectionEngine(AgentWorkerShared* shared, int epoll_fd, SourcePorts source_ports,
+  ConnectionEngine(AgentWorkerShared* shared, size_t shared_bytes, int epoll_fd, SourcePorts source_ports,
                    const EngineClock* clock);
   uint64_t NowNanos() const;
 
@@ -145,9 +146,14 @@ class ConnectionEngine {
   void StartConnect(uint32_t slot);
   // socket, bind, connect for `c` along `route`, stamped `now` (one clock
   // read per attempt); 0 or the errno (c.fd is set once the socket exists).
-  int OpenAndConnect(Connection& c, const ConnectionRoute& route, uint64_t now);
+  int OpenAndConnect(Connection& c, uint64_t id, int attempt, uint64_t now);
   // SourcePorts::kAgent: the cursors' starting ports for this slice.
   void SeedPortCursors(uint64_t first_connection);
+  // SourcePorts::kAgent: the port (network order) for connection `id`'s
+  // `attempt`-th try.
+  uint16_t AgentPort(uint64_t id, int attempt);
+  // This slot's source address counters.
+  SourceCount& SourceCountOf(uint32_t slot);
   void OnConnectEvent(uint32_t slot, Connection& c, uint32_t events);
   bool IsSelfConnect(uint32_t slot, const Connection& c) const;
   void FailConnect(uint32_t slot, Connection& c, int reason);
@@ -184,6 +190,7 @@ class ConnectionEngine {
 
   // Constant after construction.
   AgentWorkerShared* const shared_;
+  const uint64_t source_count_capacity_;  // counters the shared block holds
   const int epoll_fd_;
   const EngineClock* const clock_;  // null: CLOCK_MONOTONIC
   const uint64_t epoch_ns_;
@@ -202,9 +209,9 @@ class ConnectionEngine {
   EchoExchange exchange_ = EchoExchange::UniquePayload(kMinPayloadBytes);
   uint64_t connect_timeout_us_ = 0;
   uint64_t echo_timeout_us_ = 0;
-  std::vector<SocketAddress> sources_;
+  SourceSpace sources_;
+  SourceWindow source_window_;
   std::vector<SocketAddress> targets_;
-  std::vector<std::string> source_names_;  // for log lines only
   std::vector<std::string> target_names_;
   // SourcePorts::kAgent: the local port range and, per (source, target)
   // pair (source index + target index x sources), the next port's offset in it.

@@ -215,8 +215,10 @@ TEST_F(ConnectionEngineTest, OpensEchoesTwoRoundsAndCloses) {
   EXPECT_EQ(Load(shared_->failed), 0u);
   EXPECT_EQ(TotalFailures(), 0u);
   // ids 1000..3999 over 4 sources x 2 targets: 750 per source.
-  for (int s = 0; s < 4; ++s) EXPECT_EQ(Load(shared_->established_by_source[s]), 750u) << s;
-  EXPECT_EQ(Load(shared_->established_by_source[4]), 0u);
+  // Its window is every source, from ordinal (1000 / 2) mod 4 = 0.
+  EXPECT_EQ(Load(shared_->source_window_first), 0u);
+  EXPECT_EQ(Load(shared_->source_window_length), 4u);
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(shared_->source_counts[s].established.load(), 750u) << s;
   EXPECT_EQ(Load(shared_->connect_latency.count), 3000u);
   EXPECT_GT(Load(shared_->connect_latency.sum_us), 0u);
   EXPECT_LE(max_in_flight_seen_, 256u);

@@ -151,7 +151,8 @@ int RunAgentWorker(WorkerContext& context, SourcePorts source_ports) {
     return 1;
   }
 
-  absl::StatusOr<std::unique_ptr<ConnectionEngine>> created = ConnectionEngine::Create(&shared, source_ports);
+  absl::StatusOr<std::unique_ptr<ConnectionEngine>> created =
+      ConnectionEngine::Create(&shared, source_ports, nullptr, context.shared_bytes);
   if (!created.ok()) {
     WriteError(shared, created.status().ToString());
     close(signal_fd);

@@ -108,7 +108,7 @@ TEST(RunAgentWorkerTest, TwoWorkersOpenEchoCloseAndExitOnEndOfControl) {
     EXPECT_EQ(s.established.load(), 1000u) << i;
     EXPECT_EQ(s.open.load(), 1000u) << i;
     EXPECT_EQ(s.failed.load(), 0u) << i;
-    for (int source = 0; source < 4; ++source) EXPECT_EQ(s.established_by_source[source].load(), 250u);
+    for (int source = 0; source < 4; ++source) EXPECT_EQ(s.source_counts[source].established.load(), 250u);
     EXPECT_EQ(s.connect_latency.count.load(), 1000u);
   }
   ASSERT_TRUE(WaitFor([&] { return server.open() == 2000; })) << server.open();

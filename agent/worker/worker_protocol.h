@@ -26,12 +26,20 @@
 // and exits 1: its load never outlives the run the coordinator gave up on.
 //
 // Which source address and target a connection uses is a pure function of its
-// agent-wide id, so slices over workers keep the global round-robin: the pair
-// index id % (S*T) spreads connections evenly over every (source, target) pair.
+// agent-wide id (agent/worker/source_space.h), so slices over workers keep the
+// agent-wide round-robin.
+//
+// Per source address counts: a worker's slice reaches one contiguous window
+// of address ordinals (SourceSpace::WindowOf), at most its connection count
+// long. Its counters are source_counts[], which runs on past the end of the
+// struct into the rest of the block: the front sizes every block for the
+// longest window (SharedBytesFor), so the cost is 8 bytes per address the
+// run reaches, never per address of a prefix.
 #ifndef FOURTUPLE_AGENT_WORKER_WORKER_PROTOCOL_H_
 #define FOURTUPLE_AGENT_WORKER_WORKER_PROTOCOL_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "common/failure_reason.h"
@@ -51,15 +59,13 @@ enum class WorkerPhase : uint32_t {
   kFailed = 7,  // see error
 };
 
-struct ConnectionRoute {
-  uint32_t source_index;
-  uint32_t target_index;
+// One source address's connections in one worker.
+struct SourceCount {
+  std::atomic<uint32_t> established;
+  std::atomic<uint32_t> failed;  // failed connections (any reason, once each)
 };
-
-inline ConnectionRoute RouteOf(uint64_t connection_id, uint32_t sources, uint32_t targets) {
-  uint64_t pair = connection_id % (static_cast<uint64_t>(sources) * targets);
-  return {static_cast<uint32_t>(pair % sources), static_cast<uint32_t>(pair / sources)};
-}
+// Counters inside the struct itself; longer windows continue past its end.
+inline constexpr size_t kInlineSourceCounts = 4096;
 
 // One per worker, in shared memory, zero-filled at start. Written only by the
 // worker (relaxed atomics), read by the front at any time; except
@@ -85,7 +91,6 @@ struct AgentWorkerShared {
   std::atomic<uint64_t> echo_timed_out;
   std::atomic<uint64_t> echo_closed;
 
-  std::atomic<uint64_t> established_by_source[kMaxSourceAddresses];
   SharedHistogram connect_latency;  // connect() to established, us
   // From when the plan's schedule (connect_rate) had a connection due to its
   // connect() call: time spent in this tool's own queue (in-flight cap, a
@@ -98,7 +103,26 @@ struct AgentWorkerShared {
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set
+
+  // This worker's window of source addresses (source_window_first is an
+  // ordinal, see above); the first kInlineSourceCounts counters, the rest
+  // follow in the block.
+  std::atomic<uint64_t> source_window_first;
+  std::atomic<uint64_t> source_window_length;
+  SourceCount source_counts[kInlineSourceCounts];
 };
+
+// Bytes of a block whose window holds `window_length` counters.
+inline size_t SharedBytesFor(uint64_t window_length) {
+  const uint64_t extra = window_length > kInlineSourceCounts ? window_length - kInlineSourceCounts : 0;
+  return sizeof(AgentWorkerShared) + extra * sizeof(SourceCount);
+}
+// Counters a block of `bytes` holds.
+inline uint64_t SourceCountsIn(size_t bytes) {
+  return bytes < sizeof(AgentWorkerShared)
+             ? 0
+             : kInlineSourceCounts + (bytes - sizeof(AgentWorkerShared)) / sizeof(SourceCount);
+}
 
 }  // namespace fourtuple::agent
 

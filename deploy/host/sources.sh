@@ -5,6 +5,14 @@
 #   sources.sh add  IFACE CIDR|RANGE   add every address as ADDR/32 on IFACE (present ones are kept)
 #   sources.sh del  IFACE CIDR|RANGE   remove those that are present as /32 (others are left alone)
 #   sources.sh list IFACE [CIDR|RANGE] print IFACE's /32 addresses (within the range), one a line
+#   sources.sh anyip add  DEV PREFIX   make a whole prefix local at once: a route of type local
+#                                      (ip route add local PREFIX dev DEV), IPv4 or IPv6
+#   sources.sh anyip del  DEV PREFIX   remove that route (if present)
+#   sources.sh anyip list DEV          print DEV's local prefixes (not single addresses), one a line
+#
+# With anyip, every address of the prefix binds on this host with no alias per
+# address: a plan lists the prefix itself ("198.18.0.0/15",
+# "2001:db8:7::/64") and the agent binds inside it (IPV6_FREEBIND for IPv6).
 #
 # CIDR|RANGE is written as in a plan's source_addresses: 10.1.2.3,
 # 10.1.2.1-10.1.2.8, or 10.1.2.0/29 (every address of the prefix, network and
@@ -15,7 +23,7 @@
 # Exit: 0 done, 1 `ip` failed, 2 bad arguments.
 set -euo pipefail
 
-usage() { echo "sources.sh: $*; usage: sources.sh add|del|list IFACE [CIDR|RANGE]" >&2; exit 2; }
+usage() { echo "sources.sh: $*; usage: sources.sh add|del|list IFACE [CIDR|RANGE], or anyip add|del|list DEV [PREFIX]" >&2; exit 2; }
 
 to_int() {  # A.B.C.D -> integer, or fail naming the text
   local IFS=. a b c d
@@ -56,7 +64,44 @@ present_aliases() {
   done
 }
 
+# anyip add|del|list DEV [PREFIX]: one local route per prefix.
+anyip() {
+  (( $# >= 2 && $# <= 3 )) || usage "usage: sources.sh anyip add|del|list DEV [PREFIX]"
+  local command=$1 dev=$2 prefix=${3:-} family=-4 bits=32
+  case "$command" in add | del | list) ;; *) usage "unknown anyip command '$command'" ;; esac
+  ip link show dev "$dev" >/dev/null 2>&1 || usage "no interface '$dev'"
+  if [[ $command == list ]]; then
+    (( $# == 2 )) || usage "anyip list takes DEV only"
+    { ip -4 route show table local type local dev "$dev"; ip -6 route show table local type local dev "$dev"; } |
+      awk '$1 == "local" && $2 ~ /\// {print $2}'
+    return
+  fi
+  [[ -n $prefix ]] || usage "anyip $command needs PREFIX (such as 198.18.0.0/15 or 2001:db8:7::/64)"
+  [[ $prefix == */* ]] || usage "'$prefix' is not a prefix: expected ADDR/LEN"
+  [[ $prefix == *:* ]] && family=-6 bits=128
+  local length=${prefix#*/}
+  [[ $length =~ ^[0-9]{1,3}$ ]] && (( length >= 1 && length <= bits )) ||
+    usage "'$prefix': prefix length must be 1..$bits"
+  local present
+  present=$(ip "$family" route show table local type local "$prefix" dev "$dev" 2>/dev/null) ||
+    usage "'$prefix' is not a prefix ip(8) reads"
+  if [[ $command == add ]]; then
+    if [[ -n $present ]]; then echo "sources.sh: $prefix is already local on $dev"; return; fi
+    ip "$family" route add local "$prefix" dev "$dev" || { echo "sources.sh: ip route add local $prefix dev $dev failed" >&2; exit 1; }
+    echo "sources.sh: $prefix is local on $dev"
+  else
+    if [[ -z $present ]]; then echo "sources.sh: $prefix was not local on $dev"; return; fi
+    ip "$family" route del local "$prefix" dev "$dev" table local || { echo "sources.sh: ip route del local $prefix dev $dev failed" >&2; exit 1; }
+    echo "sources.sh: $prefix is no longer local on $dev"
+  fi
+}
+
 (( $# >= 2 )) || usage "missing arguments"
+if [[ $1 == anyip ]]; then
+  shift
+  anyip "$@"
+  exit 0
+fi
 command=$1 iface=$2 block=${3:-}
 case "$command" in add | del | list) ;; *) usage "unknown command '$command'" ;; esac
 ip link show dev "$iface" >/dev/null 2>&1 || usage "no interface '$iface'"

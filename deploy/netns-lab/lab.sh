@@ -8,7 +8,14 @@
 # namespace has a default route: nothing can leave the lab.
 #
 #   deploy/netns-lab/lab.sh --agents N --connections M [--report FILE]
-#                           [--sources-per-agent K] [--keep]
+#                           [--sources-per-agent K] [--ipv6] [--keep]
+#
+# --ipv6: the same lab over IPv6 on the LAN 2001:db8:ff::/64 (laptop ::100,
+# target ::1, agent i ::1:i), every program listening on IPv6, and each agent
+# host owning a whole /64 instead of aliases: 2001:db8:1XX::/64 (XX = i in
+# hex) is local on its lo (one route, deploy/host/sources.sh anyip) and the
+# target host routes it back through that agent host. The plan lists the
+# prefix itself; every connection comes from its own address.
 #
 # Prints the coordinator's progress and summary, writes the report (default
 # ./netns-lab-report.json) and exits with the coordinator's exit code; 2 for a
@@ -19,9 +26,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${FOURTUPLE_BIN:-$repo/build/bin}
-agents=0 connections=0 sources=8 report="$PWD/netns-lab-report.json" keep=0
+agents=0 connections=0 sources=8 report="$PWD/netns-lab-report.json" keep=0 ipv6=0
 
-usage_error() { echo "lab.sh: $*; usage: lab.sh --agents N --connections M [--report FILE] [--sources-per-agent K] [--keep]" >&2; exit 2; }
+usage_error() { echo "lab.sh: $*; usage: lab.sh --agents N --connections M [--report FILE] [--sources-per-agent K] [--ipv6] [--keep]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --agents) [[ $# -ge 2 ]] || usage_error "--agents needs a value"; agents=$2; shift 2 ;;
@@ -29,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --sources-per-agent) [[ $# -ge 2 ]] || usage_error "--sources-per-agent needs a value"; sources=$2; shift 2 ;;
     --report) [[ $# -ge 2 ]] || usage_error "--report needs a value"; report=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --ipv6) ipv6=1; shift ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
 done
@@ -135,7 +143,11 @@ start_in() {  # NAME LOG READY PROGRAM ARGS...
   done
 }
 
-echo "lab.sh: building lab $prefix: laptop, target, $agents agent host(s) with $sources source address(es) each"
+if (( ipv6 )); then
+  echo "lab.sh: building lab $prefix (IPv6): laptop, target, $agents agent host(s) with a /64 each"
+else
+  echo "lab.sh: building lab $prefix: laptop, target, $agents agent host(s) with $sources source address(es) each"
+fi
 add_namespace sw
 ip -n "$prefix-sw" link add br0 type bridge
 ip -n "$prefix-sw" link set br0 up
@@ -152,6 +164,23 @@ for i in $(seq 1 "$agents"); do
 done
 for host in laptop target $(seq -f 'agent%g' 1 "$agents"); do tune_namespace "$host"; done
 
+# IPv6: LAN addresses (nodad: usable at once, no duplicate detection wait),
+# and per agent host a /64 of its own, local there and routed back to it by
+# the target host.
+lan6() { echo "2001:db8:ff::$1"; }
+agent_prefix6() { printf '2001:db8:1%02x::/64' "$1"; }
+if (( ipv6 )); then
+  ip -n "$prefix-laptop" addr add "$(lan6 100)/64" dev eth0 nodad
+  ip -n "$prefix-target" addr add "$(lan6 1)/64" dev eth0 nodad
+  for i in $(seq 1 "$agents"); do
+    ip -n "$prefix-agent$i" addr add "$(lan6 "1:$(printf %x "$i")")/64" dev eth0 nodad
+    ip netns exec "$prefix-agent$i" "$repo/deploy/host/sources.sh" anyip add lo "$(agent_prefix6 "$i")" >/dev/null ||
+      fail "cannot make $(agent_prefix6 "$i") local on agent$i"
+    ip -n "$prefix-target" -6 route add "$(agent_prefix6 "$i")" via "$(lan6 "1:$(printf %x "$i")")" ||
+      fail "cannot route $(agent_prefix6 "$i") back to agent$i"
+  done
+fi
+
 # One secret for every agent, target-server's control and the coordinator:
 # their gRPC listens on non-loopback addresses, which needs a token.
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/token")
@@ -161,23 +190,29 @@ for host in laptop target $(seq -f 'agent%g' 1 "$agents"); do tune_namespace "$h
 per_process=$(( $(ulimit -n) - 100 ))
 target_processes=$(( (connections + per_process - 1) / per_process + 1 ))
 (( target_processes >= 2 )) || target_processes=2
+target_host=198.18.0.1
+(( ipv6 )) && target_host="[$(lan6 1)]"
 start_in target target-server "$work/target.ready" "$bin/target-server" \
-  --listen=198.18.0.1:9000 --control=198.18.0.1:9001 --processes="$target_processes" \
+  --listen="$target_host:9000" --control="$target_host:9001" --processes="$target_processes" \
   --token-file="$work/token" --ready-file="$work/target.ready"
 
 agent_entries=""
 for i in $(seq 1 "$agents"); do
+  agent_host="198.18.$i.1" allow=198.18.0.0/15 agent_sources="198.18.$i.2-198.18.$i.$((sources + 1))"
+  if (( ipv6 )); then
+    agent_host="[$(lan6 "1:$(printf %x "$i")")]" allow=2001:db8:ff::/64 agent_sources=$(agent_prefix6 "$i")
+  fi
   start_in "agent$i" "agent$i" "$work/agent$i.ready" "$bin/agent" \
-    --listen="198.18.$i.1:7000" --allow-targets=198.18.0.0/15 --token-file="$work/token" \
+    --listen="$agent_host:7000" --allow-targets="$allow" --token-file="$work/token" \
     --host-label="lab-agent$i" --ready-file="$work/agent$i.ready"
   [[ -n $agent_entries ]] && agent_entries+=","
   agent_entries+="
-    {\"endpoint\": \"198.18.$i.1:7000\", \"source_addresses\": [\"198.18.$i.2-198.18.$i.$((sources + 1))\"]}"
+    {\"endpoint\": \"$agent_host:7000\", \"source_addresses\": [\"$agent_sources\"]}"
 done
 
 cat >"$work/plan.json" <<PLAN
 {
-  "target": {"endpoints": ["198.18.0.1:9000"], "control": "198.18.0.1:9001"},
+  "target": {"endpoints": ["$target_host:9000"], "control": "$target_host:9001"},
   "agents": [$agent_entries
   ],
   "connections": $connections,

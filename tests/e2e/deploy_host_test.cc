@@ -117,6 +117,46 @@ TEST_F(SourcesScriptTest, BadInputExitsTwoNamingIt) {
 
 // Every "key = value" of the sysctl.d file: a key this kernel knows, a whole
 // number value, and a comment saying why right above its group.
+// anyip: one local route per prefix, IPv4 and IPv6, idempotent both ways;
+// the kernel then binds any address inside it, with no alias per address.
+TEST_F(SourcesScriptTest, AnyipAddTwiceListBindDelTwice) {
+  ASSERT_EQ(Sources("anyip add lo 198.18.0.0/15"), 0) << err_;
+  EXPECT_EQ(out_, "sources.sh: 198.18.0.0/15 is local on lo\n");
+  ASSERT_EQ(Sources("anyip add lo 198.18.0.0/15"), 0) << err_;
+  EXPECT_EQ(out_, "sources.sh: 198.18.0.0/15 is already local on lo\n");
+  ASSERT_EQ(Sources("anyip add lo 2001:db8:7::/64"), 0) << err_;
+  ASSERT_EQ(Sources("anyip list lo"), 0) << err_;
+  EXPECT_EQ(out_, "127.0.0.0/8\n198.18.0.0/15\n2001:db8:7::/64\n");
+  // The routes are what the kernel reads: an address deep inside binds
+  // (IPv4 as it is, IPv6 with IP_FREEBIND, which python's socket module sets
+  // by number: 15).
+  const std::string bind4 = dir_ + "/bind4.py", bind6 = dir_ + "/bind6.py";
+  std::ofstream(bind4) << "import socket\nsocket.socket().bind((\"198.19.254.3\", 0))\n";
+  std::ofstream(bind6) << "import socket\ns = socket.socket(socket.AF_INET6)\n"
+                       << "s.setsockopt(socket.SOL_IP, 15, 1)\ns.bind((\"2001:db8:7::1234:5678\", 0))\n";
+  ASSERT_EQ(ns_->Exec("python3 " + bind4), 0);
+  ASSERT_EQ(ns_->Exec("python3 " + bind6), 0);
+  EXPECT_EQ(KernelAddresses(), std::vector<std::string>{"10.9.0.1/24"});  // no alias was added
+
+  ASSERT_EQ(Sources("anyip del lo 198.18.0.0/15"), 0) << err_;
+  EXPECT_EQ(out_, "sources.sh: 198.18.0.0/15 is no longer local on lo\n");
+  ASSERT_EQ(Sources("anyip del lo 198.18.0.0/15"), 0) << err_;
+  EXPECT_EQ(out_, "sources.sh: 198.18.0.0/15 was not local on lo\n");
+  EXPECT_NE(ns_->Exec("python3 " + bind4 + " 2>/dev/null"), 0);
+  ASSERT_EQ(Sources("anyip del lo 2001:db8:7::/64"), 0) << err_;
+  ASSERT_EQ(Sources("anyip list lo"), 0) << err_;
+  EXPECT_EQ(out_, "127.0.0.0/8\n");
+
+  EXPECT_EQ(Sources("anyip add lo 198.18.0.0/33"), 2);
+  EXPECT_NE(err_.find("prefix length must be 1..32"), std::string::npos) << err_;
+  EXPECT_EQ(Sources("anyip add lo 2001:db8::/0"), 2);
+  EXPECT_NE(err_.find("prefix length must be 1..128"), std::string::npos) << err_;
+  EXPECT_EQ(Sources("anyip add lo 198.18.0.1"), 2);
+  EXPECT_NE(err_.find("is not a prefix"), std::string::npos) << err_;
+  EXPECT_EQ(Sources("anyip add nosuch0 198.18.0.0/15"), 2);
+  EXPECT_NE(err_.find("no interface 'nosuch0'"), std::string::npos) << err_;
+}
+
 TEST(HostTuningTest, SysctlFileNamesRealKeysEachWithAReason) {
   std::string text = ReadFileOrEmpty(kHostDir + "/90-fourtuple.conf");
   ASSERT_FALSE(text.empty());

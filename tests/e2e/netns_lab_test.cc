@@ -112,6 +112,49 @@ TEST(NetnsLabTest, ThreeAgentHostsSixtyThousandConnections) {
   EXPECT_EQ(hosts.size(), 3u);
 }
 
+// --ipv6: the lab over IPv6, each agent host owning a /64 (one local route)
+// that the target host routes back through it. Every connection comes from
+// its own address inside its agent host's /64, and every program talks IPv6.
+TEST(NetnsLabTest, Ipv6AgentHostsEachWithARoutedSlash64) {
+  if (!testing::CanCreateNetns()) {
+    GTEST_SKIP() << "cannot create network namespaces here (needs root and ip(8)); lab.sh not exercised";
+  }
+  std::string dir = MakeTempDir("ft-netnslab6");
+  std::string report_path = dir + "/report.json";
+  auto lab = StartLab({"--agents", "2", "--connections", "6000", "--ipv6", "--report", report_path}, dir);
+  ASSERT_NE(lab, nullptr);
+  auto code = lab->Wait(absl::Seconds(300));
+  ASSERT_TRUE(code.ok()) << code.status() << "\n" << lab->Describe();
+  std::string output = lab->ReadStdout();
+  EXPECT_EQ(*code, 0) << output << "\n" << lab->Describe();
+  EXPECT_EQ(LeftoverNamespaces(lab->pid()), "") << "namespaces left behind";
+
+  json report = json::parse(ReadFileOrEmpty(report_path), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << "no report at " << report_path << "\n" << output << lab->Describe();
+  EXPECT_EQ(report["outcome"], "pass");
+  EXPECT_EQ(report["totals"]["established"], 6000);
+  EXPECT_EQ(report["totals"]["echo_verified"], 6000);
+  ASSERT_EQ(report["agents"].size(), 2u) << report["agents"].dump(2);
+  for (int i = 1; i <= 2; ++i) {
+    const json& agent = report["agents"][i - 1];
+    EXPECT_EQ(agent["endpoint"], absl::StrCat("[2001:db8:ff::1:", i, "]:7000"));
+    EXPECT_EQ(agent["host"], absl::StrCat("lab-agent", i));
+    EXPECT_EQ(agent["established"], 3000);
+    EXPECT_EQ(agent["source_addresses_used"], 3000);
+    EXPECT_EQ(agent["source_address_summary"]["max"], 1);
+    const std::string own = absl::StrCat("2001:db8:10", i, ":");  // 2001:db8:10i::/64
+    EXPECT_EQ(agent["by_source_address"].size(), 256u);
+    for (const auto& [address, count] : agent["by_source_address"].items()) {
+      EXPECT_EQ(address.rfind(own, 0), 0u) << "agent " << i << " sent from " << address;
+    }
+    bool route_reported = false;
+    for (const json& route : agent["host_facts"]["local_routes"]) {
+      route_reported = route_reported || route == absl::StrCat("2001:db8:10", i, "::/64");
+    }
+    EXPECT_TRUE(route_reported) << agent["host_facts"].dump();
+  }
+}
+
 TEST(NetnsLabTest, BadArgumentsExitTwoAndBuildNothing) {
   std::string dir = MakeTempDir("ft-netnslab-args");
   auto lab = StartLab({"--agents", "0", "--connections", "10"}, dir);

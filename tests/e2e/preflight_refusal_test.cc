@@ -24,6 +24,7 @@
 namespace fourtuple {
 namespace {
 
+using ::fourtuple::testing::Hostname;
 using ::fourtuple::testing::MakeTempDir;
 using ::fourtuple::testing::Outcome;
 using ::fourtuple::testing::ReadFileOrEmpty;
@@ -34,14 +35,6 @@ using ::fourtuple::testing::StartedAgent;
 using ::fourtuple::testing::Subprocess;
 using ::fourtuple::testing::WritePlan;
 using json = nlohmann::json;
-
-// The agent's hostname as preflight messages name it: the namespaces share
-// the UTS namespace, so it is this host's.
-std::string Hostname() {
-  char name[256] = {};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 json Plan(const std::string& target, const std::string& agent, const std::vector<std::string>& sources,
           uint64_t connections) {

@@ -55,6 +55,12 @@ StartedAgent StartAgent(const std::vector<std::string>& argv, const std::string&
   return agent;
 }
 
+std::string Hostname() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
 std::string ClosedLoopbackEndpoint() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address = {};

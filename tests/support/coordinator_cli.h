@@ -43,6 +43,10 @@ struct StartedAgent {
 StartedAgent StartAgent(const std::vector<std::string>& argv, const std::string& name, const std::string& dir,
                         const std::optional<std::string>& netns = std::nullopt);
 
+// This machine's hostname, as preflight messages name an agent's host (network
+// namespaces share the UTS namespace, so an agent in one reports it too).
+std::string Hostname();
+
 // "127.0.0.1:PORT" for a loopback port nothing listens on (bound, then
 // closed): connects to it are refused.
 std::string ClosedLoopbackEndpoint();
