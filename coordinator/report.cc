@@ -87,11 +87,25 @@ absl::string_view AgentStateName(AgentState state) {
   return "unknown";
 }
 
+// An agent's TLS outcome: handshakes, resumed, what was negotiated and what
+// its first TLS failures said.
+Json AgentTlsJson(const v1::RunReport& last) {
+  Json tls;
+  tls["handshakes"] = last.tls_handshakes();
+  tls["resumed"] = last.tls_resumed();
+  tls["negotiated"] = CountMap(last.tls_negotiated());
+  tls["failure_details"] = Json::object();
+  for (const auto& [reason, text] : last.tls_failure_details()) tls["failure_details"][reason] = text;
+  return tls;
+}
+
 Report BuildReport(const RunRecord& record) {
   uint64_t requested = 0, established = 0, failed = 0;
   uint64_t echo_verified = 0, echo_failed = 0, closed_by_peer = 0;
   std::map<std::string, uint64_t> failures;
-  Histogram connect_latency, echo_rtt;
+  Histogram connect_latency, echo_rtt, tls_handshake;
+  uint64_t tls_handshakes = 0, tls_resumed = 0;
+  std::map<std::string, std::string> tls_details;  // the first agent's word per reason
   Json agents = Json::array();
   std::vector<std::string> reasons;
   std::vector<std::string> agents_gone;  // lost or failed agents, for what_gave
@@ -108,6 +122,10 @@ Report BuildReport(const RunRecord& record) {
     for (const auto& [reason, count] : last.failures()) failures[reason] += count;
     connect_latency.Merge(last.connect_latency());
     echo_rtt.Merge(last.echo_rtt());
+    tls_handshake.Merge(last.tls_handshake());
+    tls_handshakes += last.tls_handshakes();
+    tls_resumed += last.tls_resumed();
+    for (const auto& [reason, text] : last.tls_failure_details()) tls_details.emplace(reason, text);
 
     Json item;
     item["endpoint"] = agent.endpoint;
@@ -125,6 +143,7 @@ Report BuildReport(const RunRecord& record) {
     item["echo_closed"] = last.echo_closed();
     item["processes"] = last.processes();
     item["by_source_address"] = CountMap(last.established_by_source());
+    if (record.plan.tls.has_value()) item["tls"] = AgentTlsJson(last);
     if (agent.has_facts) item["host_facts"] = HostFactsJson(agent.facts);
     if (!agent.error.empty()) item["error"] = agent.error;
     if (agent.state != AgentState::kDone) {
@@ -198,6 +217,13 @@ Report BuildReport(const RunRecord& record) {
   for (const auto& [reason, count] : failures) out["failures"][reason] = count;
   out["latency_ms"]["connect"] = Percentiles(connect_latency);
   out["latency_ms"]["echo_rtt"] = Percentiles(echo_rtt);
+  if (record.plan.tls.has_value()) {
+    out["latency_ms"]["tls_handshake"] = Percentiles(tls_handshake);
+    totals["tls_handshakes"] = tls_handshakes;
+    totals["tls_resumed"] = tls_resumed;
+    out["tls_failure_details"] = Json::object();
+    for (const auto& [reason, text] : tls_details) out["tls_failure_details"][reason] = text;
+  }
   out["agents"] = std::move(agents);
   if (record.target.has_value()) {
     Json& target = out["target"];
@@ -247,6 +273,7 @@ std::string FormatSummary(const Json& report) {
     return it == object.end() ? empty : *it;
   };
 
+  auto latency_of = [&child](const Json& object) -> const Json& { return child(object, "latency_ms"); };
   std::string out;
   const Json& totals = child(report, "totals");
   const bool pass = s(report, "outcome", "") == "pass";
@@ -283,14 +310,36 @@ std::string FormatSummary(const Json& report) {
                           FormatCount(item.value().get<uint64_t>()));
     absl::string_view hint = ReasonHint(item.key());
     if (!hint.empty()) absl::StrAppend(&out, "  -- ", hint);
+    const std::string detail = s(child(report, "tls_failure_details"), item.key().c_str(), "");
+    if (!detail.empty())
+      absl::StrAppend(&out, "\n  ", std::string(16, ' '), " first: ", EscapeForTerminal(detail));
+    absl::StrAppend(&out, "\n");
+  }
+  if (report.is_object() && child(latency_of(report), "tls_handshake").is_object()) {
+    absl::StrAppend(&out, "tls: ", FormatCount(u(totals, "tls_handshakes")), " handshakes, ",
+                    FormatCount(u(totals, "tls_resumed")), " resumed");
+    const Json& agents = child(report, "agents");
+    std::map<std::string, uint64_t> negotiated;
+    if (agents.is_array()) {
+      for (const Json& agent : agents) {
+        for (const auto& item : child(child(agent, "tls"), "negotiated").items()) {
+          if (item.value().is_number_unsigned()) negotiated[item.key()] += item.value().get<uint64_t>();
+        }
+      }
+    }
+    for (const auto& [name, count] : negotiated) {
+      absl::StrAppend(&out, "; ", EscapeForTerminal(name), " x", FormatCount(count));
+    }
     absl::StrAppend(&out, "\n");
   }
 
   const Json& latency = child(report, "latency_ms");
   absl::StrAppend(&out, "latency (ms)      p50      p99    p99.9      max\n");
-  for (const char* name : {"connect", "echo_rtt"}) {
+  for (const char* name : {"connect", "tls_handshake", "echo_rtt"}) {
+    if (std::string(name) == "tls_handshake" && !child(latency, name).is_object()) continue;
     const Json& row = child(latency, name);
-    absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", name, d(row, "p50"), d(row, "p99"),
+    const char* label = std::string(name) == "tls_handshake" ? "tls" : name;  // the column is 10 wide
+    absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", label, d(row, "p50"), d(row, "p99"),
                           d(row, "p999"), d(row, "max"));
   }
 

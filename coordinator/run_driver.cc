@@ -197,6 +197,7 @@ class RunDriver {
     assignment.set_report_interval_ms(absl::ToInt64Milliseconds(plan_.report_interval));
     assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
     assignment.set_processes(0);
+    if (plan_.tls.has_value()) *assignment.mutable_tls() = TlsSettingsOf(*plan_.tls);
     return assignment;
   }
 

@@ -74,6 +74,13 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const std::vector
     max_fds = std::max<uint64_t>(max_fds, limit.rlim_cur);
   }
   worker->open_fds_.assign((max_fds + 63) / 64, 0);
+  if (!options.tls_cert_pem.empty()) {
+    absl::StatusOr<std::unique_ptr<TlsServer>> tls =
+        TlsServer::Create(options.tls_cert_pem, options.tls_key_pem);
+    if (!tls.ok()) return tls.status();
+    worker->tls_ = *std::move(tls);
+    worker->tls_by_fd_.assign(max_fds, nullptr);
+  }
 
   if (kick_fd >= 0) {
     // Not exclusive: a kick must reach every worker that may have room.
@@ -114,6 +121,7 @@ absl::Status EchoWorker::AddConnection(int fd) {
     return PosixError("epoll_ctl(ADD connection)", errno);
   }
   TrackOpen(fd);
+  if (tls_ && !StartTls(fd)) return absl::ResourceExhaustedError("no memory for a TLS session");
   return absl::OkStatus();
 }
 
@@ -212,6 +220,7 @@ void EchoWorker::AcceptFrom(int listener_fd) {
     }
     TrackOpen(fd);
     WorkerCounters::Add(counters_->accepted, 1);
+    if (tls_) StartTls(fd);
   }
 }
 
@@ -232,6 +241,7 @@ bool EchoWorker::OnAcceptError(int error) {
 }
 
 void EchoWorker::Echo(int fd, bool read_until_eagain) {
+  if (tls_) return EchoTls(fd);
   char* const scratch = scratch_.get();
   const size_t capacity = options_.buffer_bytes;
   for (;;) {
@@ -279,7 +289,7 @@ void EchoWorker::StartPending(int fd, const char* data, size_t length) {
 bool EchoWorker::FlushPending(int fd) {
   PendingWrite* buffer = pending_[fd];
   while (buffer->begin < buffer->end) {
-    ssize_t sent = send(fd, buffer->data.get() + buffer->begin, buffer->end - buffer->begin, MSG_NOSIGNAL);
+    ssize_t sent = WriteBytes(fd, buffer->data.get() + buffer->begin, buffer->end - buffer->begin);
     if (sent < 0) {
       if (errno == EAGAIN) return false;  // wait for the next EPOLLOUT edge
       if (errno == EINTR) continue;
@@ -316,6 +326,7 @@ void EchoWorker::CloseConnection(int fd) {
     pending_[fd] = nullptr;
     pool_.Give(buffer);
   }
+  FreeTls(fd);
   close(fd);  // also removes it from the epoll set
   open_fds_[static_cast<size_t>(fd) / 64] &= ~(uint64_t{1} << (fd % 64));
   --open_;

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,6 +35,7 @@
 #include "common/failure_reason.h"
 #include "target-server/buffer_pool.h"
 #include "target-server/counters.h"
+#include "target-server/tls_server.h"
 
 namespace fourtuple::target_server {
 
@@ -50,6 +52,10 @@ struct EchoWorkerOptions {
   absl::Duration accept_backoff = absl::Milliseconds(100);
   // Released pending-write buffers kept for reuse. Default 64.
   size_t max_idle_buffers = 64;
+  // Terminate TLS on every connection with this certificate (then its chain)
+  // and key, PEM; empty: plain TCP. Default empty.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 };
 
 class EchoWorker {
@@ -103,6 +109,12 @@ class EchoWorker {
   void AcceptFrom(int listener_fd);
   bool OnAcceptError(int error);  // true: keep accepting
   void Echo(int fd, bool read_until_eagain);
+  // TLS (echo_worker_tls.cc): the same echo through the connection's SSL
+  // object, after its handshake.
+  void EchoTls(int fd);
+  bool StartTls(int fd);  // false: the connection was closed
+  void FreeTls(int fd);
+  ssize_t WriteBytes(int fd, const char* data, size_t size);
   void StartPending(int fd, const char* data, size_t length);
   bool FlushPending(int fd);  // true: everything written, the connection still open
   void CloseConnection(int fd);
@@ -131,6 +143,10 @@ class EchoWorker {
   std::vector<PendingWrite*> pending_;  // by fd; grown only when a write blocks
   std::vector<uint64_t> open_fds_;      // bitmap by fd, for CloseAll
   std::bitset<kReasonSlots> logged_reasons_;
+  // With TLS: the worker's context and each connection's SSL object by fd
+  // (8 bytes per possible fd, whatever the connection count).
+  std::unique_ptr<TlsServer> tls_;
+  std::vector<SSL*> tls_by_fd_;
   epoll_event events_[kMaxEvents];
 };
 

@@ -191,6 +191,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
                                                      " is not of the family of ", a.targets(0)));
     }
   }
+  if (absl::Status s = SetUpTls(start); !s.ok()) return s;
   if (!table_.Allocate(start.connections())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no memory for a table of ", start.connections(), " connections"));
@@ -297,6 +298,7 @@ void ConnectionEngine::ResetShared() {
   for (auto& counter : s.established_by_source) Set(counter, 0);
   ResetHistogram(s.connect_latency);
   ResetHistogram(s.echo_rtt);
+  ResetTlsShared();
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -362,6 +364,8 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
     if (c.generation != EpollTagGeneration(tag) || c.fd < 0) continue;
     if (c.state == ConnState::kConnecting) {
       OnConnectEvent(slot, c, events_[i].events);
+    } else if (c.state == ConnState::kHandshaking) {
+      OnHandshakeEvent(slot, c, events_[i].events);
     } else {
       OnEstablishedEvent(slot, c, events_[i].events);
     }
@@ -392,6 +396,7 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   c.generation = next_generation_++;
   c.state = ConnState::kConnecting;
   TimerWheel<Connection>::MarkUnscheduled(c);
+  if (tls_) tls_by_slot_[slot] = nullptr;
   Add(shared_->attempted);
 
   ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
@@ -480,6 +485,7 @@ void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
   }
+  FreeTls(slot);
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.state = ConnState::kClosed;
@@ -512,10 +518,15 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
   if (IsSelfConnect(slot, c)) return FailConnect(slot, c, ECONNREFUSED);
 
   wheel_.Cancel(slot);
-  --in_flight_;
-  Set(shared_->in_flight, in_flight_);
   uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->connect_latency.Record(latency_us);
+  if (tls_) return BeginHandshake(slot, c);
+  --in_flight_;
+  Set(shared_->in_flight, in_flight_);
+  Establish(slot, c, events);
+}
+
+void ConnectionEngine::Establish(uint32_t slot, Connection& c, uint32_t events) {
   ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
                                   static_cast<uint32_t>(targets_.size()));
   Add(shared_->established);
@@ -545,7 +556,7 @@ bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
   while (c.echo_sent < exchange_.send_bytes()) {
     size_t size = exchange_.send_bytes() - c.echo_sent;
     const char* data = exchange_.SendData(EchoIdOf(slot), c.echo_sent, size, payload_.get());
-    ssize_t sent = send(c.fd, data, size, MSG_NOSIGNAL);
+    ssize_t sent = SendBytes(slot, c, data, size);
     if (sent > 0) {
       c.echo_sent = static_cast<uint16_t>(c.echo_sent + sent);
       continue;
@@ -574,7 +585,7 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
       want = c.echo_skip > 0 ? c.echo_skip : kScratchBytes;
     }
     size_t request = std::min(want, kScratchBytes);
-    ssize_t n = recv(c.fd, scratch_.get(), request, 0);
+    ssize_t n = RecvBytes(slot, c, scratch_.get(), request);
     if (n == 0) {
       LoseConnection(slot, c, kReasonPeerClosed);
       return false;
@@ -612,7 +623,9 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
         continue;
       }
     }
-    if (static_cast<size_t>(n) < request && !peer_done) return true;  // drained
+    // Drained; a TLS record may hold less than asked with more queued behind
+    // it, so through TLS only EAGAIN says so.
+    if (static_cast<size_t>(n) < request && !peer_done && !tls_) return true;
   }
 }
 
@@ -669,10 +682,11 @@ void ConnectionEngine::PumpEchoes() {
 
 void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
-  if (c.state == ConnState::kConnecting) {
+  if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
-    FailConnect(slot, c, kReasonConnectTimeout);
+    FailConnect(slot, c,
+                c.state == ConnState::kConnecting ? kReasonConnectTimeout : kReasonTlsHandshakeTimeout);
     return;
   }
   if (c.state != ConnState::kEchoing) return;
@@ -724,6 +738,7 @@ void ConnectionEngine::CloseFd(Connection& c, bool reset) {
     linger abort{1, 0};
     setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
+  FreeTls(SlotOf(c));
   close(c.fd);  // also leaves the epoll set: no EPOLL_CTL_DEL needed
   c.fd = -1;
   c.state = ConnState::kClosed;

@@ -45,6 +45,7 @@
 #include "agent/worker/rate_limiter.h"
 #include "agent/worker/source_ports.h"
 #include "agent/worker/timer_wheel.h"
+#include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
 
@@ -165,6 +166,24 @@ class ConnectionEngine {
   // data, a reply we can no longer tell apart from the next one).
   void DropConnection(uint32_t slot, Connection& c);
 
+  // TLS (connection_engine_tls.cc); every hook is a no-op without tls_.
+  // Builds tls_ from assignment.tls (or clears it) and sizes the side table.
+  absl::Status SetUpTls(const v1::WorkerStart& start);
+  void ResetTlsShared();
+  // TCP is established: start the handshake (the connect stays in flight).
+  void BeginHandshake(uint32_t slot, Connection& c);
+  void OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t events);
+  void FreeTls(uint32_t slot);
+  void RecordTlsDetail(int reason);
+  void RecordNegotiated(const SSL* ssl);
+  // The connection's bytes, through TLS when it is on (plain socket semantics).
+  ssize_t SendBytes(uint32_t slot, const Connection& c, const char* data, size_t size);
+  ssize_t RecvBytes(uint32_t slot, const Connection& c, char* data, size_t size);
+  // Counts an established connection (TCP, and TLS when on) and reads what
+  // may have come with it.
+  void Establish(uint32_t slot, Connection& c, uint32_t events);
+  uint32_t SlotOf(const Connection& c) { return static_cast<uint32_t>(&c - table_.data()); }
+
   // Bookkeeping.
   void CountFailure(uint32_t slot, Connection& c, int reason);
   void CloseFd(Connection& c, bool reset);
@@ -218,6 +237,12 @@ class ConnectionEngine {
   bool closed_ = false;
   bool failed_ = false;
   std::vector<std::bitset<kReasonSlots>> logged_failures_;  // per target
+
+  // TLS: the worker's client context and, by slot, each connection's SSL
+  // object (null when none): 8 bytes per connection, allocated only with TLS
+  // and left unwritten until a slot is used, like the table.
+  std::unique_ptr<TlsClient> tls_;
+  std::unique_ptr<SSL*[]> tls_by_slot_;
 
   // Shared buffers: the only I/O memory, whatever the connection count.
   std::unique_ptr<char[]> scratch_;  // reads

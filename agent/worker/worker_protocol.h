@@ -61,6 +61,21 @@ inline ConnectionRoute RouteOf(uint64_t connection_id, uint32_t sources, uint32_
   return {static_cast<uint32_t>(pair % sources), static_cast<uint32_t>(pair / sources)};
 }
 
+// What TLS negotiated ("TLSv1.3 TLS_AES_128_GCM_SHA256"), counted per
+// distinct text; the text is written before `set` (release), never after.
+inline constexpr int kTlsNegotiatedSlots = 4;
+struct SharedTlsNegotiated {
+  std::atomic<uint64_t> count;
+  std::atomic<uint32_t> set;
+  char name[60];  // NUL-terminated
+};
+// The first failure of each TLS reason, in words ("hostname mismatch").
+inline constexpr int kTlsDetailSlots = kReasonTlsNotTls - kReasonTlsVerifyFailed + 1;
+struct SharedTlsDetail {
+  std::atomic<uint32_t> set;
+  char text[124];  // NUL-terminated
+};
+
 // One per worker, in shared memory, zero-filled at start. Written only by the
 // worker (relaxed atomics), read by the front at any time; except
 // front_beats, written only by the front.
@@ -88,6 +103,13 @@ struct AgentWorkerShared {
   std::atomic<uint64_t> established_by_source[kMaxSourceAddresses];
   SharedHistogram connect_latency;  // connect() to established, us
   SharedHistogram echo_rtt;         // payload sent to last byte back, us
+
+  // With assignment.tls (worker_protocol.h's readers skip them otherwise).
+  std::atomic<uint64_t> tls_handshakes;  // finished
+  std::atomic<uint64_t> tls_resumed;     // of those, resumed a session
+  SharedHistogram tls_handshake;         // TCP established to TLS finished, us
+  SharedTlsNegotiated tls_negotiated[kTlsNegotiatedSlots];
+  SharedTlsDetail tls_details[kTlsDetailSlots];  // by reason - kReasonTlsVerifyFailed
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set

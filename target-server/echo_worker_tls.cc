@@ -1,0 +1,88 @@
+// EchoWorker's TLS: each accepted connection's handshake, then the echo
+// through its SSL object. Without --listen-tls-cert none of this runs.
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "common/tls_io.h"
+#include "target-server/echo_worker.h"
+
+namespace fourtuple::target_server {
+
+bool EchoWorker::StartTls(int fd) {
+  if (static_cast<size_t>(fd) >= tls_by_fd_.size()) tls_by_fd_.resize(static_cast<size_t>(fd) + 1, nullptr);
+  SSL* ssl = tls_->Accept(fd);
+  if (ssl == nullptr) {
+    WorkerCounters::Add(counters_->tls_failed, 1);
+    CloseConnection(fd);
+    return false;
+  }
+  tls_by_fd_[fd] = ssl;
+  return true;
+}
+
+void EchoWorker::FreeTls(int fd) {
+  if (!tls_ || static_cast<size_t>(fd) >= tls_by_fd_.size() || tls_by_fd_[fd] == nullptr) return;
+  TlsServer::Free(tls_by_fd_[fd]);
+  tls_by_fd_[fd] = nullptr;
+}
+
+ssize_t EchoWorker::WriteBytes(int fd, const char* data, size_t size) {
+  if (tls_) return TlsWrite(tls_by_fd_[fd], data, size);
+  return send(fd, data, size, MSG_NOSIGNAL);
+}
+
+void EchoWorker::EchoTls(int fd) {
+  SSL* ssl = tls_by_fd_[fd];
+  if (!TlsServer::Finished(ssl)) {
+    switch (TlsServer::Handshake(ssl)) {
+      case TlsServer::Step::kWant: {
+        // Usually waiting to read; when the flight did not fit the socket
+        // buffer, also for room to write (edge-triggered, so harmless after).
+        epoll_event event{};
+        event.events = kConnectionEvents | EPOLLOUT;
+        event.data.u64 = static_cast<uint32_t>(fd);
+        epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+        return;
+      }
+      case TlsServer::Step::kFailed:
+        WorkerCounters::Add(counters_->tls_failed, 1);
+        CloseConnection(fd);
+        return;
+      case TlsServer::Step::kDone:
+        WorkerCounters::Add(counters_->tls_handshakes, 1);
+        break;
+    }
+  }
+  char* const scratch = scratch_.get();
+  const size_t capacity = options_.buffer_bytes;
+  // A TLS record can hold less than asked with more queued behind it: only
+  // EAGAIN says the connection is drained.
+  for (;;) {
+    ssize_t got = TlsRead(ssl, scratch, capacity);
+    if (got > 0) {
+      ssize_t sent = TlsWrite(ssl, scratch, static_cast<size_t>(got));
+      if (sent == got) {
+        WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
+        continue;
+      }
+      if (sent < 0) {
+        if (errno != EAGAIN) {
+          CloseConnection(fd);
+          return;
+        }
+        sent = 0;
+      }
+      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
+      StartPending(fd, scratch + sent, static_cast<size_t>(got - sent));
+      return;
+    }
+    if (got < 0 && errno == EAGAIN) return;
+    if (got < 0 && errno == EINTR) continue;
+    CloseConnection(fd);  // close_notify, EOF, a reset or a TLS error
+    return;
+  }
+}
+
+}  // namespace fourtuple::target_server
