@@ -219,8 +219,9 @@ Report BuildReport(const RunRecord& record) {
   out["latency_ms"]["echo_rtt"] = Percentiles(echo_rtt);
   if (record.plan.tls.has_value()) {
     out["latency_ms"]["tls_handshake"] = Percentiles(tls_handshake);
-    totals["tls_handshakes"] = tls_handshakes;
-    totals["tls_resumed"] = tls_resumed;
+    // Not through `totals`: adding keys to `out` above moved it.
+    out["totals"]["tls_handshakes"] = tls_handshakes;
+    out["totals"]["tls_resumed"] = tls_resumed;
     out["tls_failure_details"] = Json::object();
     for (const auto& [reason, text] : tls_details) out["tls_failure_details"][reason] = text;
   }
@@ -315,7 +316,7 @@ std::string FormatSummary(const Json& report) {
       absl::StrAppend(&out, "\n  ", std::string(16, ' '), " first: ", EscapeForTerminal(detail));
     absl::StrAppend(&out, "\n");
   }
-  if (report.is_object() && child(latency_of(report), "tls_handshake").is_object()) {
+  if (report.is_object() && latency_of(report).is_object() && latency_of(report).contains("tls_handshake")) {
     absl::StrAppend(&out, "tls: ", FormatCount(u(totals, "tls_handshakes")), " handshakes, ",
                     FormatCount(u(totals, "tls_resumed")), " resumed");
     const Json& agents = child(report, "agents");
@@ -336,7 +337,7 @@ std::string FormatSummary(const Json& report) {
   const Json& latency = child(report, "latency_ms");
   absl::StrAppend(&out, "latency (ms)      p50      p99    p99.9      max\n");
   for (const char* name : {"connect", "tls_handshake", "echo_rtt"}) {
-    if (std::string(name) == "tls_handshake" && !child(latency, name).is_object()) continue;
+    if (std::string(name) == "tls_handshake" && !(latency.is_object() && latency.contains(name))) continue;
     const Json& row = child(latency, name);
     const char* label = std::string(name) == "tls_handshake" ? "tls" : name;  // the column is 10 wide
     absl::StrAppendFormat(&out, "  %-10s %8.3f %8.3f %8.3f %8.3f\n", label, d(row, "p50"), d(row, "p99"),

@@ -62,7 +62,10 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const std::vector
   if (options.buffer_bytes == 0 || options.buffer_bytes > (1u << 30)) {
     return absl::InvalidArgumentError("EchoWorker: buffer_bytes out of range");
   }
-  std::unique_ptr<EchoWorker> worker(new EchoWorker(listener_fds, kick_fd, counters, options));
+  EchoWorkerOptions adjusted = options;
+  // A pending write may hold a whole sealed TLS record.
+  if (options.tls != nullptr) adjusted.buffer_bytes = std::max(options.buffer_bytes, kTlsMaxRecordBytes);
+  std::unique_ptr<EchoWorker> worker(new EchoWorker(listener_fds, kick_fd, counters, adjusted));
   worker->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (worker->epoll_fd_ < 0) return PosixError("epoll_create1", errno);
 
@@ -74,12 +77,14 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const std::vector
     max_fds = std::max<uint64_t>(max_fds, limit.rlim_cur);
   }
   worker->open_fds_.assign((max_fds + 63) / 64, 0);
-  if (!options.tls_cert_pem.empty()) {
-    absl::StatusOr<std::unique_ptr<TlsServer>> tls =
-        TlsServer::Create(options.tls_cert_pem, options.tls_key_pem);
-    if (!tls.ok()) return tls.status();
-    worker->tls_ = *std::move(tls);
+  if (options.tls != nullptr) {
+    worker->tls_ = options.tls;
     worker->tls_by_fd_.assign(max_fds, nullptr);
+    worker->tls_records_.reset(new TlsRecordState[max_fds]);
+    worker->tls_record_slots_ = max_fds;
+    worker->tls_->SetRecordStates(worker->tls_records_.get());
+    worker->tls_cipher_ = std::make_unique<TlsRecordCipher>();
+    worker->tls_out_.reset(new char[kTlsMaxRecordBytes]);
   }
 
   if (kick_fd >= 0) {

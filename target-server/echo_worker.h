@@ -52,10 +52,11 @@ struct EchoWorkerOptions {
   absl::Duration accept_backoff = absl::Milliseconds(100);
   // Released pending-write buffers kept for reuse. Default 64.
   size_t max_idle_buffers = 64;
-  // Terminate TLS on every connection with this certificate (then its chain)
-  // and key, PEM; empty: plain TCP. Default empty.
-  std::string tls_cert_pem;
-  std::string tls_key_pem;
+  // Terminate TLS on every connection with this context; null: plain TCP.
+  // Not owned; one per process (a forked worker uses its copy of the
+  // parent's, so every worker issues session tickets the others accept).
+  // Default null.
+  TlsServer* tls = nullptr;
 };
 
 class EchoWorker {
@@ -112,6 +113,7 @@ class EchoWorker {
   // TLS (echo_worker_tls.cc): the same echo through the connection's SSL
   // object, after its handshake.
   void EchoTls(int fd);
+  void EchoDetached(int fd);
   bool StartTls(int fd);  // false: the connection was closed
   void FreeTls(int fd);
   ssize_t WriteBytes(int fd, const char* data, size_t size);
@@ -145,8 +147,15 @@ class EchoWorker {
   std::bitset<kReasonSlots> logged_reasons_;
   // With TLS: the worker's context and each connection's SSL object by fd
   // (8 bytes per possible fd, whatever the connection count).
-  std::unique_ptr<TlsServer> tls_;
-  std::vector<SSL*> tls_by_fd_;
+  TlsServer* tls_ = nullptr;     // options_.tls
+  std::vector<SSL*> tls_by_fd_;  // null once detached
+  // By fd too (120 bytes each, left unwritten until an fd is used): a
+  // detached connection's record keys (common/tls_record.h), all that a held
+  // TLS connection keeps once its handshake is done.
+  std::unique_ptr<TlsRecordState[]> tls_records_;
+  size_t tls_record_slots_ = 0;
+  std::unique_ptr<TlsRecordCipher> tls_cipher_;
+  std::unique_ptr<char[]> tls_out_;  // one sealed record
   epoll_event events_[kMaxEvents];
 };
 

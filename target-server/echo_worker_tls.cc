@@ -11,7 +11,12 @@
 namespace fourtuple::target_server {
 
 bool EchoWorker::StartTls(int fd) {
-  if (static_cast<size_t>(fd) >= tls_by_fd_.size()) tls_by_fd_.resize(static_cast<size_t>(fd) + 1, nullptr);
+  if (static_cast<size_t>(fd) >= tls_record_slots_) {  // past RLIMIT_NOFILE as it was at start
+    WorkerCounters::Add(counters_->tls_failed, 1);
+    CloseConnection(fd);
+    return false;
+  }
+  tls_records_[fd] = TlsRecordState{};
   SSL* ssl = tls_->Accept(fd);
   if (ssl == nullptr) {
     WorkerCounters::Add(counters_->tls_failed, 1);
@@ -23,18 +28,55 @@ bool EchoWorker::StartTls(int fd) {
 }
 
 void EchoWorker::FreeTls(int fd) {
-  if (!tls_ || static_cast<size_t>(fd) >= tls_by_fd_.size() || tls_by_fd_[fd] == nullptr) return;
+  if (!tls_ || static_cast<size_t>(fd) >= tls_record_slots_ || tls_by_fd_[fd] == nullptr) return;
   TlsServer::Free(tls_by_fd_[fd]);
   tls_by_fd_[fd] = nullptr;
 }
 
+// Pending bytes are plaintext while the SSL object lives and sealed records
+// once detached (a connection detaches before it echoes anything).
 ssize_t EchoWorker::WriteBytes(int fd, const char* data, size_t size) {
-  if (tls_) return TlsWrite(tls_by_fd_[fd], data, size);
+  if (tls_ && tls_by_fd_[fd] != nullptr) return TlsWrite(tls_by_fd_[fd], data, size);
   return send(fd, data, size, MSG_NOSIGNAL);
+}
+
+void EchoWorker::EchoDetached(int fd) {
+  TlsRecordState& state = tls_records_[fd];
+  for (;;) {
+    const char* plaintext = nullptr;
+    const ssize_t got = tls_cipher_->Read(fd, state, &plaintext);
+    if (got > 0) {
+      const size_t record = tls_cipher_->Seal(state, plaintext, static_cast<size_t>(got), tls_out_.get());
+      if (record == 0) {
+        CloseConnection(fd);
+        return;
+      }
+      ssize_t sent = send(fd, tls_out_.get(), record, MSG_NOSIGNAL);
+      if (sent == static_cast<ssize_t>(record)) {
+        WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
+        continue;
+      }
+      if (sent < 0) {
+        if (errno != EAGAIN) {
+          CloseConnection(fd);
+          return;
+        }
+        sent = 0;
+      }
+      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
+      StartPending(fd, tls_out_.get() + sent, record - static_cast<size_t>(sent));
+      return;
+    }
+    if (got < 0 && errno == EAGAIN) return;
+    if (got < 0 && errno == EINTR) continue;
+    CloseConnection(fd);  // EOF, an alert, a reset, or a record that does not open
+    return;
+  }
 }
 
 void EchoWorker::EchoTls(int fd) {
   SSL* ssl = tls_by_fd_[fd];
+  if (ssl == nullptr) return EchoDetached(fd);
   if (!TlsServer::Finished(ssl)) {
     switch (TlsServer::Handshake(ssl)) {
       case TlsServer::Step::kWant: {
@@ -50,9 +92,18 @@ void EchoWorker::EchoTls(int fd) {
         WorkerCounters::Add(counters_->tls_failed, 1);
         CloseConnection(fd);
         return;
-      case TlsServer::Step::kDone:
+      case TlsServer::Step::kDone: {
         WorkerCounters::Add(counters_->tls_handshakes, 1);
+        // Keep only the record keys: the tickets were sealed with the
+        // application key, nothing was opened with the client's yet.
+        TlsRecordState& state = tls_records_[fd];
+        if (Detach(ssl, 0, state.tickets, &state)) {
+          TlsServer::Free(ssl);
+          tls_by_fd_[fd] = nullptr;
+          return EchoDetached(fd);
+        }
         break;
+      }
     }
   }
   char* const scratch = scratch_.get();

@@ -9,6 +9,11 @@
 namespace fourtuple::target_server {
 namespace {
 
+int ServerIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 // Loads the leaf, its chain and the key into `ctx`; the error names the part.
 absl::Status UseCertificate(SSL_CTX* ctx, absl::string_view cert_pem, absl::string_view key_pem) {
   BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
@@ -56,6 +61,16 @@ absl::StatusOr<std::unique_ptr<TlsServer>> TlsServer::Create(absl::string_view c
   // Stateless tickets only: nothing is cached here per client.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);
+  // The traffic secrets and the tickets sent: what a detach needs.
+  SSL_CTX_set_ex_data(ctx, ServerIndex(), server.get());
+  SSL_CTX_set_keylog_callback(ctx, [](const SSL* ssl, const char* line) {
+    if (TlsRecordState* state = StateOf(ssl)) CaptureSecret(line, /*is_client=*/false, state);
+  });
+  SSL_CTX_set_msg_callback(ctx,
+                           [](int, int, int content_type, const void* buf, size_t length, SSL* ssl, void*) {
+                             if (TlsRecordState* state = StateOf(ssl))
+                               CountTicket(content_type, buf, length, state);
+                           });
   // Every ALPN offer is fine for an echo server: take the client's first.
   SSL_CTX_set_alpn_select_cb(
       ctx,
@@ -71,6 +86,13 @@ absl::StatusOr<std::unique_ptr<TlsServer>> TlsServer::Create(absl::string_view c
 }
 
 TlsServer::~TlsServer() { SSL_CTX_free(ctx_); }
+
+TlsRecordState* TlsServer::StateOf(const SSL* ssl) {
+  auto* server = static_cast<TlsServer*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ServerIndex()));
+  const int fd = SSL_get_fd(ssl);
+  if (server == nullptr || server->states_ == nullptr || fd < 0) return nullptr;
+  return &server->states_[fd];
+}
 
 SSL* TlsServer::Accept(int fd) {
   SSL* ssl = SSL_new(ctx_);

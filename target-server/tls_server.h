@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/tls_record.h"
 
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -35,6 +36,9 @@ class TlsServer {
   TlsServer(const TlsServer&) = delete;
   TlsServer& operator=(const TlsServer&) = delete;
 
+  // Where each connection's traffic secrets go, by fd; must outlive the
+  // SSL objects.
+  void SetRecordStates(TlsRecordState* states) { states_ = states; }
   // A server session over the accepted socket `fd`; null when out of memory.
   SSL* Accept(int fd);
   static void Free(SSL* ssl);
@@ -45,7 +49,9 @@ class TlsServer {
 
  private:
   explicit TlsServer(SSL_CTX* ctx) : ctx_(ctx) {}
+  static TlsRecordState* StateOf(const SSL* ssl);
   SSL_CTX* const ctx_;
+  TlsRecordState* states_ = nullptr;
 };
 
 }  // namespace fourtuple::target_server

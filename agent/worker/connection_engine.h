@@ -174,6 +174,9 @@ class ConnectionEngine {
   void BeginHandshake(uint32_t slot, Connection& c);
   void OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t events);
   void FreeTls(uint32_t slot);
+  // Frees the SSL object once its handshake is done, keeping only the record
+  // keys (common/tls_record.h), when OpenSSL's outcome allows.
+  void TryDetach(uint32_t slot);
   void RecordTlsDetail(int reason);
   void RecordNegotiated(const SSL* ssl);
   // The connection's bytes, through TLS when it is on (plain socket semantics).
@@ -243,6 +246,13 @@ class ConnectionEngine {
   // and left unwritten until a slot is used, like the table.
   std::unique_ptr<TlsClient> tls_;
   std::unique_ptr<SSL*[]> tls_by_slot_;
+  // By slot as well (120 bytes): the record keys of a detached connection,
+  // its traffic secrets before. With the SSL object gone, this and the
+  // 32-byte record are all a held TLS connection costs.
+  std::unique_ptr<TlsRecordState[]> tls_records_;
+  bool tls_resume_ = false;
+  std::unique_ptr<TlsRecordCipher> tls_cipher_;  // seals and opens for every detached connection
+  std::unique_ptr<char[]> tls_out_;              // one sealed record
 
   // Shared buffers: the only I/O memory, whatever the connection count.
   std::unique_ptr<char[]> scratch_;  // reads

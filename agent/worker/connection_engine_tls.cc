@@ -41,12 +41,19 @@ absl::Status ConnectionEngine::SetUpTls(const v1::WorkerStart& start) {
   }
   absl::StatusOr<std::unique_ptr<TlsClient>> client = TlsClient::Create(a.tls(), std::move(hosts));
   if (!client.ok()) return client.status();
-  // Unwritten like the table: a slot's pointer is set when it connects.
+  // Unwritten like the table: a slot's entries are set when it connects.
   tls_by_slot_.reset(new (std::nothrow) SSL*[start.connections()]);
-  if (tls_by_slot_ == nullptr && start.connections() > 0) {
+  tls_records_.reset(new (std::nothrow) TlsRecordState[start.connections()]);
+  if ((tls_by_slot_ == nullptr || tls_records_ == nullptr) && start.connections() > 0) {
     return absl::ResourceExhaustedError(absl::StrCat("no memory for ", start.connections(), " TLS slots"));
   }
   tls_ = *std::move(client);
+  tls_->SetRecordStates(tls_records_.get());
+  tls_resume_ = a.tls().resume();
+  if (!tls_cipher_) {
+    tls_cipher_ = std::make_unique<TlsRecordCipher>();
+    tls_out_.reset(new char[kTlsMaxRecordBytes]);
+  }
   return absl::OkStatus();
 }
 
@@ -68,7 +75,8 @@ void ConnectionEngine::ResetTlsShared() {
 void ConnectionEngine::BeginHandshake(uint32_t slot, Connection& c) {
   ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
                                   static_cast<uint32_t>(targets_.size()));
-  SSL* ssl = tls_->Open(c.fd, route.target_index);
+  tls_records_[slot] = TlsRecordState{};
+  SSL* ssl = tls_->Open(c.fd, slot, route.target_index);
   if (ssl == nullptr) return FailConnect(slot, c, ENOMEM);
   tls_by_slot_[slot] = ssl;
   c.state = ConnState::kHandshaking;
@@ -97,6 +105,9 @@ void ConnectionEngine::OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t /
   Bump(shared_->tls_handshakes);
   if (TlsClient::Resumed(ssl)) Bump(shared_->tls_resumed);
   RecordNegotiated(ssl);
+  // With resume the session ticket is waited for first (RecvBytes): it comes
+  // right after the handshake and must reach OpenSSL's session store.
+  if (!tls_resume_) TryDetach(slot);
   // Bytes after the handshake (a session ticket, a stray reply) may already
   // sit in the socket, and their edge was this one: read them now.
   Establish(slot, c, EPOLLIN);
@@ -136,14 +147,57 @@ void ConnectionEngine::RecordNegotiated(const SSL* ssl) {
   Bump(shared_->tls_negotiated[kTlsNegotiatedSlots - 1].count);
 }
 
+void ConnectionEngine::TryDetach(uint32_t slot) {
+  SSL*& ssl = tls_by_slot_[slot];
+  TlsRecordState& state = tls_records_[slot];
+  // Tickets were opened by OpenSSL with the server's application key; the
+  // client has sealed nothing with its own yet.
+  if (!Detach(ssl, state.tickets, 0, &state)) return;
+  TlsClient::Release(ssl);
+  ssl = nullptr;
+}
+
 ssize_t ConnectionEngine::SendBytes(uint32_t slot, const Connection& c, const char* data, size_t size) {
-  if (tls_) return TlsWrite(tls_by_slot_[slot], data, size);
-  return send(c.fd, data, size, MSG_NOSIGNAL);
+  if (!tls_) return send(c.fd, data, size, MSG_NOSIGNAL);
+  if (tls_by_slot_[slot] != nullptr) return TlsWrite(tls_by_slot_[slot], data, size);
+  // Detached: the whole of `size` as one record (a round's request, at most
+  // 4096 bytes). A record the socket takes only in part cannot be finished
+  // later (nothing per connection keeps it): the connection is given up.
+  TlsRecordState& state = tls_records_[slot];
+  const size_t record = tls_cipher_->Seal(state, data, size, tls_out_.get());
+  if (record == 0) {
+    errno = EPROTO;
+    return -1;
+  }
+  const ssize_t sent = send(c.fd, tls_out_.get(), record, MSG_NOSIGNAL);
+  if (sent == static_cast<ssize_t>(record)) return static_cast<ssize_t>(size);
+  if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    --state.write_seq;  // not sent: sealed again, identically, on the next try
+    return -1;
+  }
+  if (sent >= 0) errno = EIO;
+  return -1;
 }
 
 ssize_t ConnectionEngine::RecvBytes(uint32_t slot, const Connection& c, char* data, size_t size) {
-  if (tls_) return TlsRead(tls_by_slot_[slot], data, size);
-  return recv(c.fd, data, size, 0);
+  if (!tls_) return recv(c.fd, data, size, 0);
+  SSL* ssl = tls_by_slot_[slot];
+  if (ssl != nullptr) {
+    const ssize_t n = TlsRead(ssl, data, size);
+    // With resume: detach once the ticket is in, before any round was sent.
+    if (n < 0 && errno == EAGAIN && tls_records_[slot].tickets > 0 && echo_round_ == 0) {
+      TryDetach(slot);
+      errno = EAGAIN;
+    }
+    return n;
+  }
+  // Detached: a whole record's plaintext. It may exceed `size` (what the
+  // caller still expects, plus one): the caller's buffer is the loop's
+  // scratch, which holds any record, and a surplus is a mismatch to it.
+  const char* plaintext = nullptr;
+  const ssize_t n = tls_cipher_->Read(c.fd, tls_records_[slot], &plaintext);
+  if (n > 0) std::memcpy(data, plaintext, static_cast<size_t>(n));
+  return n;
 }
 
 }  // namespace fourtuple::agent

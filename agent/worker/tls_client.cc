@@ -16,9 +16,14 @@
 namespace fourtuple::agent {
 namespace {
 
-// The ex_data slot that takes a session callback back to its TlsClient.
+// The ex_data slot that takes a callback back to its TlsClient, and the one
+// of an SSL object's target index (its app data is the connection's slot).
 int ClientIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int TargetIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
 
@@ -203,8 +208,11 @@ absl::StatusOr<std::unique_ptr<TlsClient>> TlsClient::Create(const v1::TlsClient
           "assignment.tls: client_cert_pem and client_key_pem do not form a certificate and its key");
     }
   }
+  SSL_CTX_set_ex_data(ctx, ClientIndex(), client.get());
+  // The traffic secrets and the tickets that went by: what a detach needs.
+  SSL_CTX_set_keylog_callback(ctx, &TlsClient::KeyLog);
+  SSL_CTX_set_msg_callback(ctx, &TlsClient::Message);
   if (settings.resume()) {
-    SSL_CTX_set_ex_data(ctx, ClientIndex(), client.get());
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &TlsClient::NewSession);
   } else {
@@ -222,21 +230,37 @@ TlsClient::~TlsClient() {
 // With resume: each new ticket replaces its target's stored session.
 int TlsClient::NewSession(SSL* ssl, SSL_SESSION* session) {
   auto* client = static_cast<TlsClient*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ClientIndex()));
-  const uintptr_t target = reinterpret_cast<uintptr_t>(SSL_get_app_data(ssl));
+  const uintptr_t target = reinterpret_cast<uintptr_t>(SSL_get_ex_data(ssl, TargetIndex()));
   if (client == nullptr || target >= client->sessions_.size()) return 0;
   SSL_SESSION_free(client->sessions_[target]);
   client->sessions_[target] = session;
   return 1;  // we keep the reference
 }
 
-SSL* TlsClient::Open(int fd, uint32_t target_index) {
+void TlsClient::KeyLog(const SSL* ssl, const char* line) {
+  auto* client = static_cast<TlsClient*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ClientIndex()));
+  if (client == nullptr || client->states_ == nullptr) return;
+  const uintptr_t slot = reinterpret_cast<uintptr_t>(SSL_get_app_data(ssl));
+  CaptureSecret(line, /*is_client=*/true, &client->states_[slot]);
+}
+
+void TlsClient::Message(int /*write_p*/, int /*version*/, int content_type, const void* buf, size_t length,
+                        SSL* ssl, void* /*arg*/) {
+  auto* client = static_cast<TlsClient*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ClientIndex()));
+  if (client == nullptr || client->states_ == nullptr) return;
+  const uintptr_t slot = reinterpret_cast<uintptr_t>(SSL_get_app_data(ssl));
+  CountTicket(content_type, buf, length, &client->states_[slot]);
+}
+
+SSL* TlsClient::Open(int fd, uint32_t slot, uint32_t target_index) {
   SSL* ssl = SSL_new(ctx_);
   if (ssl == nullptr) return nullptr;
   if (SSL_set_fd(ssl, fd) != 1) {
     SSL_free(ssl);
     return nullptr;
   }
-  SSL_set_app_data(ssl, reinterpret_cast<void*>(uintptr_t{target_index}));
+  SSL_set_app_data(ssl, reinterpret_cast<void*>(uintptr_t{slot}));
+  SSL_set_ex_data(ssl, TargetIndex(), reinterpret_cast<void*>(uintptr_t{target_index}));
   const std::string& name = !server_name_.empty() ? server_name_ : target_hosts_[target_index];
   // SNI carries names only (RFC 6066); an address is checked against the
   // certificate's IP subjectAltName instead.
@@ -259,6 +283,13 @@ SSL* TlsClient::Open(int fd, uint32_t target_index) {
 }
 
 void TlsClient::Free(SSL* ssl) { SSL_free(ssl); }
+
+void TlsClient::Release(SSL* ssl) {
+  // As after a clean shutdown: SSL_free would otherwise mark the session
+  // (the one a ticket made, kept for resume) as not resumable.
+  SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl);
+}
 
 TlsClient::Step TlsClient::Handshake(SSL* ssl, int* reason) {
   ERR_clear_error();

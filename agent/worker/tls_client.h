@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/tls_record.h"
 #include "proto/fourtuple.pb.h"
 
 typedef struct ssl_st SSL;
@@ -44,11 +45,16 @@ class TlsClient {
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;
 
-  // A client session over the connected socket `fd` to target `target_index`;
-  // null when OpenSSL is out of memory.
-  SSL* Open(int fd, uint32_t target_index);
+  // Where each connection's traffic secrets go, by slot (the engine's side
+  // table); must outlive the client's SSL objects.
+  void SetRecordStates(TlsRecordState* states) { states_ = states; }
+  // A client session for connection `slot` over the connected socket `fd` to
+  // target `target_index`; null when OpenSSL is out of memory.
+  SSL* Open(int fd, uint32_t slot, uint32_t target_index);
   // Frees a session (the socket is the caller's).
   static void Free(SSL* ssl);
+  // Frees a session whose handshake finished, keeping its ticket resumable.
+  static void Release(SSL* ssl);
 
   enum class Step { kDone, kWant, kFailed };
   // One turn of the handshake. kFailed sets *reason (a failure_reason.h code)
@@ -66,6 +72,9 @@ class TlsClient {
   TlsClient() = default;
   void Remember(int reason, std::string detail);
   static int NewSession(SSL* ssl, SSL_SESSION* session);
+  static void KeyLog(const SSL* ssl, const char* line);
+  static void Message(int write_p, int version, int content_type, const void* buf, size_t length, SSL* ssl,
+                      void* arg);
 
   SSL_CTX* ctx_ = nullptr;
   bool verify_ = false;
@@ -73,6 +82,7 @@ class TlsClient {
   std::string server_name_;
   std::vector<std::string> target_hosts_;
   std::vector<SSL_SESSION*> sessions_;  // by target index, with resume
+  TlsRecordState* states_ = nullptr;
   std::string verify_detail_, handshake_detail_, not_tls_detail_;
 };
 
