@@ -9,7 +9,11 @@ namespace fourtuple::coordinator {
 
 double TlsBytesPerConnection(const Plan& plan, bool target_shares_host) {
   if (!plan.tls.has_value()) return 0;
-  return kTlsAgentBytesPerConnection + (target_shares_host ? kTlsTargetBytesPerConnection : 0);
+  // Only a plan that caps TLS at 1.2 rules the detach out for sure.
+  const bool detached = plan.tls->max_version != "1.2";
+  const double agent = detached ? kTlsDetachedBytesPerConnection : kTlsAgentSslBytesPerConnection;
+  const double target = detached ? kTlsDetachedBytesPerConnection : kTlsTargetSslBytesPerConnection;
+  return agent + (target_shares_host ? target : 0);
 }
 
 std::optional<std::string> TlsRateWarning(const Plan& plan, const std::vector<const v1::HostFacts*>& facts) {

@@ -16,12 +16,16 @@
 
 namespace fourtuple::coordinator {
 
-// User memory of one held TLS connection (its SSL object, the session and
-// the server's certificate it keeps, with buffers released), measured by
-// bench/tls.sh with OpenSSL 3.0 at TLS 1.3 and ECDSA P-256; see
-// docs/tls.md for what the bytes are.
-inline constexpr double kTlsAgentBytesPerConnection = 12 * 1024;
-inline constexpr double kTlsTargetBytesPerConnection = 12 * 1024;
+// User memory of one held TLS connection. A TLS 1.3 connection with an AEAD
+// suite is detached from its SSL object once its handshake is done
+// (common/tls_record.h) and keeps 120 bytes of record keys plus its slot in
+// the SSL pointer table; counted with a margin for the allocator. Otherwise
+// (TLS 1.2) it keeps OpenSSL's SSL object and session: ~31 KB on the agent
+// (with the server's certificate) and ~14 KB on target-server, measured by
+// bench/tls.sh with OpenSSL 3.0. See docs/tls.md.
+inline constexpr double kTlsDetachedBytesPerConnection = 512;
+inline constexpr double kTlsAgentSslBytesPerConnection = 32 * 1024;
+inline constexpr double kTlsTargetSslBytesPerConnection = 16 * 1024;
 
 // Full TLS 1.3 handshakes (ECDHE P-256, ECDSA P-256 verify) one agent core
 // completes per second, measured by bench/tls.sh; a connect_rate above

@@ -19,8 +19,13 @@ TEST(TlsPreflightTest, MemoryCountsBothSidesOnlyWhenTheTargetSharesTheHost) {
   Plan plan;
   EXPECT_EQ(TlsBytesPerConnection(plan, true), 0);
   plan.tls = TlsPlan{};
-  EXPECT_EQ(TlsBytesPerConnection(plan, false), kTlsAgentBytesPerConnection);
-  EXPECT_EQ(TlsBytesPerConnection(plan, true), kTlsAgentBytesPerConnection + kTlsTargetBytesPerConnection);
+  EXPECT_EQ(TlsBytesPerConnection(plan, false), kTlsDetachedBytesPerConnection);
+  EXPECT_EQ(TlsBytesPerConnection(plan, true), 2 * kTlsDetachedBytesPerConnection);
+  // TLS 1.2 keeps OpenSSL's objects on both sides.
+  plan.tls->max_version = "1.2";
+  EXPECT_EQ(TlsBytesPerConnection(plan, false), kTlsAgentSslBytesPerConnection);
+  EXPECT_EQ(TlsBytesPerConnection(plan, true),
+            kTlsAgentSslBytesPerConnection + kTlsTargetSslBytesPerConnection);
 }
 
 TEST(TlsPreflightTest, WarnsWhenTheRateIsFarAboveWhatTheCoresHandshake) {

@@ -133,6 +133,9 @@ absl::Status EchoWorker::AddConnection(int fd) {
 absl::Status EchoWorker::Run() {
   while (!stop_requested_) {
     absl::Duration wait = absl::InfiniteDuration();
+    // With TLS, a second without events after handshakes gives their
+    // transient memory back (echo_worker_tls.cc).
+    if (tls_handshakes_untrimmed_ > 0) wait = absl::Seconds(1);
     if (backoff_until_ns_ != 0) {
       wait = absl::Nanoseconds(std::max<int64_t>(0, backoff_until_ns_ - MonotonicNanos()));
     }
@@ -155,6 +158,7 @@ absl::Status EchoWorker::RunOnce(absl::Duration timeout) {
     return PosixError("epoll_wait", errno);
   }
   for (int i = 0; i < count; ++i) HandleEvent(events_[i]);
+  if (count == 0 && tls_handshakes_untrimmed_ > 0) TrimAfterHandshakes();
   if (backoff_until_ns_ != 0 && MonotonicNanos() >= backoff_until_ns_) {
     backoff_until_ns_ = 0;
     MaybeResumeAccepting();

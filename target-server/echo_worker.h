@@ -114,6 +114,7 @@ class EchoWorker {
   // object, after its handshake.
   void EchoTls(int fd);
   void EchoDetached(int fd);
+  void TrimAfterHandshakes();
   bool StartTls(int fd);  // false: the connection was closed
   void FreeTls(int fd);
   ssize_t WriteBytes(int fd, const char* data, size_t size);
@@ -147,8 +148,9 @@ class EchoWorker {
   std::bitset<kReasonSlots> logged_reasons_;
   // With TLS: the worker's context and each connection's SSL object by fd
   // (8 bytes per possible fd, whatever the connection count).
-  TlsServer* tls_ = nullptr;     // options_.tls
-  std::vector<SSL*> tls_by_fd_;  // null once detached
+  TlsServer* tls_ = nullptr;               // options_.tls
+  uint64_t tls_handshakes_untrimmed_ = 0;  // since the heap was last trimmed
+  std::vector<SSL*> tls_by_fd_;            // null once detached
   // By fd too (120 bytes each, left unwritten until an fd is used): a
   // detached connection's record keys (common/tls_record.h), all that a held
   // TLS connection keeps once its handshake is done.

@@ -1,5 +1,6 @@
 // EchoWorker's TLS: each accepted connection's handshake, then the echo
 // through its SSL object. Without --listen-tls-cert none of this runs.
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -38,6 +39,13 @@ void EchoWorker::FreeTls(int fd) {
 ssize_t EchoWorker::WriteBytes(int fd, const char* data, size_t size) {
   if (tls_ && tls_by_fd_[fd] != nullptr) return TlsWrite(tls_by_fd_[fd], data, size);
   return send(fd, data, size, MSG_NOSIGNAL);
+}
+
+// A ramp of handshakes leaves OpenSSL's transient buffers and objects freed
+// but spread over the heap; once the loop idles, their pages go back.
+void EchoWorker::TrimAfterHandshakes() {
+  malloc_trim(0);
+  tls_handshakes_untrimmed_ = 0;
 }
 
 void EchoWorker::EchoDetached(int fd) {
@@ -94,6 +102,7 @@ void EchoWorker::EchoTls(int fd) {
         return;
       case TlsServer::Step::kDone: {
         WorkerCounters::Add(counters_->tls_handshakes, 1);
+        ++tls_handshakes_untrimmed_;
         // Keep only the record keys: the tickets were sealed with the
         // application key, nothing was opened with the client's yet.
         TlsRecordState& state = tls_records_[fd];

@@ -323,6 +323,7 @@ void ConnectionEngine::UpdatePhase() {
   } else {
     phase = WorkerPhase::kReady;
   }
+  if (phase == WorkerPhase::kConnected && this->phase() == WorkerPhase::kConnecting) OnRampDone();
   // Release: a reader that sees the phase sees the counters that led to it.
   shared_->phase.store(static_cast<uint32_t>(phase), std::memory_order_release);
 }

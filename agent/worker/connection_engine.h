@@ -177,6 +177,9 @@ class ConnectionEngine {
   // Frees the SSL object once its handshake is done, keeping only the record
   // keys (common/tls_record.h), when OpenSSL's outcome allows.
   void TryDetach(uint32_t slot);
+  // The ramp is over: the handshakes' transient memory (OpenSSL's buffers
+  // and objects, freed but spread over the heap) goes back to the kernel.
+  void OnRampDone();
   void RecordTlsDetail(int reason);
   void RecordNegotiated(const SSL* ssl);
   // The connection's bytes, through TLS when it is on (plain socket semantics).

@@ -2,6 +2,7 @@
 // connection counting as established, and the bytes of echo rounds through
 // the connection's SSL object. Without assignment.tls every hook is a no-op
 // and the plain path stays as it was.
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -145,6 +146,10 @@ void ConnectionEngine::RecordNegotiated(const SSL* ssl) {
   }
   // More distinct outcomes than slots: counted in the last one's name.
   Bump(shared_->tls_negotiated[kTlsNegotiatedSlots - 1].count);
+}
+
+void ConnectionEngine::OnRampDone() {
+  if (tls_) malloc_trim(0);
 }
 
 void ConnectionEngine::TryDetach(uint32_t slot) {
