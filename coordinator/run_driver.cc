@@ -24,6 +24,7 @@
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
 #include "coordinator/target_poller.h"
+#include "coordinator/tls_settings.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::coordinator {

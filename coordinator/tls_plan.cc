@@ -1,15 +1,12 @@
 #include "coordinator/tls_plan.h"
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/read_file.h"
 #include "common/status_macros.h"
+#include "common/tls_pem.h"
 #include "common/wire_limits.h"
 #include "coordinator/strict_json.h"
 
@@ -20,11 +17,15 @@ using nlohmann::json;
 
 constexpr absl::string_view kPath = "plan.target.tls";
 
-uint32_t WireVersion(absl::string_view version) {
+}  // namespace
+
+uint32_t TlsWireVersion(absl::string_view version) {
   if (version == "1.2") return kTlsVersion12;
   if (version == "1.3") return kTlsVersion13;
   return 0;
 }
+
+namespace {
 
 absl::StatusOr<bool> ReadBool(const json& object, absl::string_view key, bool fallback) {
   const std::string name(key);
@@ -33,8 +34,6 @@ absl::StatusOr<bool> ReadBool(const json& object, absl::string_view key, bool fa
   if (!value.is_boolean()) return WrongType(absl::StrCat(kPath, ".", key), "true or false", value);
   return value.get<bool>();
 }
-
-enum class PemKind { kCertificates, kPrivateKey };
 
 // Reads and checks one PEM file; the error names the field and the file,
 // never the contents.
@@ -47,19 +46,7 @@ absl::StatusOr<std::string> ReadPem(absl::string_view field, const std::string& 
   const absl::string_view what = kind == PemKind::kPrivateKey ? "a PEM private key" : "PEM certificates";
   absl::StatusOr<FileContents> read = ReadRegularFile(file, kMaxTlsPemBytes, what);
   if (!read.ok()) return FieldError(path, read.status().message());
-  BIO* bio = BIO_new_mem_buf(read->text.data(), static_cast<int>(read->text.size()));
-  bool ok = false;
-  if (bio != nullptr && kind == PemKind::kPrivateKey) {
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    ok = key != nullptr;
-    EVP_PKEY_free(key);
-  } else if (bio != nullptr) {
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    ok = cert != nullptr;
-    X509_free(cert);
-  }
-  BIO_free(bio);
-  ERR_clear_error();
+  const bool ok = PemHolds(read->text, kind);
   if (!ok) {
     return FieldError(
         path, absl::StrCat(file, ": no ",
@@ -69,27 +56,12 @@ absl::StatusOr<std::string> ReadPem(absl::string_view field, const std::string& 
   return std::move(read->text);
 }
 
-// Whether the certificate's public key is the key's.
-bool KeyMatches(const std::string& cert_pem, const std::string& key_pem) {
-  BIO* cert_bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
-  BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
-  X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr) : nullptr;
-  EVP_PKEY* key = key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr) : nullptr;
-  const bool match = cert != nullptr && key != nullptr && X509_check_private_key(cert, key) == 1;
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  BIO_free(cert_bio);
-  BIO_free(key_bio);
-  ERR_clear_error();
-  return match;
-}
-
 absl::StatusOr<std::string> ReadVersion(const json& object, absl::string_view key) {
   const std::string name(key);
   if (!object.contains(name)) return std::string();
   const std::string path = absl::StrCat(kPath, ".", key);
   ASSIGN_OR_RETURN(std::string version, ReadString(object[name], path));
-  if (WireVersion(version) == 0) {
+  if (TlsWireVersion(version) == 0) {
     return FieldError(path, absl::StrCat("expected \"1.2\" or \"1.3\", got ", QuoteJson(version)));
   }
   return version;
@@ -136,14 +108,14 @@ absl::StatusOr<TlsPlan> ParseTlsPlan(const json& value, absl::string_view base_d
   ASSIGN_OR_RETURN(tls.min_version, ReadVersion(value, "min_version"));
   ASSIGN_OR_RETURN(tls.max_version, ReadVersion(value, "max_version"));
   if (!tls.min_version.empty() && !tls.max_version.empty() &&
-      WireVersion(tls.min_version) > WireVersion(tls.max_version)) {
+      TlsWireVersion(tls.min_version) > TlsWireVersion(tls.max_version)) {
     return FieldError(
         absl::StrCat(kPath, ".min_version"),
         absl::StrCat(QuoteJson(tls.min_version), " is above max_version ", QuoteJson(tls.max_version)));
   }
   if (value.contains("ca")) {
     ASSIGN_OR_RETURN(tls.ca, ReadString(value["ca"], absl::StrCat(kPath, ".ca")));
-    ASSIGN_OR_RETURN(tls.ca_pem, ReadPem("ca", tls.ca, base_dir, PemKind::kCertificates));
+    ASSIGN_OR_RETURN(tls.ca_pem, ReadPem("ca", tls.ca, base_dir, PemKind::kCertificate));
     if (!tls.verify) {
       return FieldError(absl::StrCat(kPath, ".ca"),
                         "given with verify: false (nothing would be checked against it)");
@@ -159,10 +131,10 @@ absl::StatusOr<TlsPlan> ParseTlsPlan(const json& value, absl::string_view base_d
     ASSIGN_OR_RETURN(tls.client_cert, ReadString(value["client_cert"], absl::StrCat(kPath, ".client_cert")));
     ASSIGN_OR_RETURN(tls.client_key, ReadString(value["client_key"], absl::StrCat(kPath, ".client_key")));
     ASSIGN_OR_RETURN(tls.client_cert_pem,
-                     ReadPem("client_cert", tls.client_cert, base_dir, PemKind::kCertificates));
+                     ReadPem("client_cert", tls.client_cert, base_dir, PemKind::kCertificate));
     ASSIGN_OR_RETURN(tls.client_key_pem,
                      ReadPem("client_key", tls.client_key, base_dir, PemKind::kPrivateKey));
-    if (!KeyMatches(tls.client_cert_pem, tls.client_key_pem)) {
+    if (!PemKeyMatches(tls.client_cert_pem, tls.client_key_pem)) {
       return FieldError(absl::StrCat(kPath, ".client_key"),
                         absl::StrCat(tls.client_key, " is not the key of ", tls.client_cert));
     }
@@ -184,20 +156,6 @@ nlohmann::ordered_json TlsPlanToJson(const TlsPlan& tls) {
     out["client_key"] = tls.client_key;
   }
   return out;
-}
-
-v1::TlsClientSettings TlsSettingsOf(const TlsPlan& tls) {
-  v1::TlsClientSettings settings;
-  settings.set_ca_pem(tls.ca_pem);
-  settings.set_verify(tls.verify);
-  settings.set_server_name(tls.server_name);
-  for (const std::string& protocol : tls.alpn) settings.add_alpn(protocol);
-  settings.set_min_version(WireVersion(tls.min_version));
-  settings.set_max_version(WireVersion(tls.max_version));
-  settings.set_resume(tls.resume);
-  settings.set_client_cert_pem(tls.client_cert_pem);
-  settings.set_client_key_pem(tls.client_key_pem);
-  return settings;
 }
 
 }  // namespace fourtuple::coordinator

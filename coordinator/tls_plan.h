@@ -17,7 +17,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
-#include "proto/fourtuple.pb.h"
 
 namespace fourtuple::coordinator {
 
@@ -51,11 +50,11 @@ struct TlsPlan {
 // `base_dir` unless absolute (empty: the working directory).
 absl::StatusOr<TlsPlan> ParseTlsPlan(const nlohmann::json& value, absl::string_view base_dir);
 
+// 0x0303 for "1.2", 0x0304 for "1.3", 0 for anything else.
+uint32_t TlsWireVersion(absl::string_view version);
+
 // The plan as written back in a report: file names, never their contents.
 nlohmann::ordered_json TlsPlanToJson(const TlsPlan& tls);
-
-// The assignment's part.
-v1::TlsClientSettings TlsSettingsOf(const TlsPlan& tls);
 
 }  // namespace fourtuple::coordinator
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "coordinator/plan.h"
+#include "coordinator/tls_settings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -29,7 +29,7 @@ struct WorkerCounters {
   std::atomic<uint64_t> open;                         // accepted and not yet closed
   std::atomic<uint64_t> accepted;                     // ever accepted
   std::atomic<uint64_t> closed;                       // closed (by the peer, an error or shutdown)
-  std::atomic<uint64_t> bytes_echoed;                 // bytes written back
+  std::atomic<uint64_t> bytes_echoed;                 // bytes read to echo back (plaintext with TLS)
   std::atomic<uint64_t> accept_errors[kReasonSlots];  // by ReasonCode(errno)
   std::atomic<uint64_t> at_capacity;                  // times accepting stopped at the budget
   std::atomic<uint64_t> tls_handshakes;               // --listen-tls-cert: handshakes finished

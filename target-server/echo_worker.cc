@@ -256,28 +256,30 @@ void EchoWorker::Echo(int fd, bool read_until_eagain) {
   for (;;) {
     ssize_t got = read(fd, scratch, capacity);
     if (got > 0) {
-      ssize_t sent = send(fd, scratch, static_cast<size_t>(got), MSG_NOSIGNAL);
-      if (sent == got) {
-        WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
-        if (static_cast<size_t>(got) < capacity && !read_until_eagain) return;
-        continue;
-      }
-      if (sent < 0) {
-        if (errno != EAGAIN) {
-          CloseConnection(fd);  // EPIPE, ECONNRESET: the peer is gone
-          return;
-        }
-        sent = 0;
-      }
-      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
-      StartPending(fd, scratch + sent, static_cast<size_t>(got - sent));
-      return;
+      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
+      if (!WriteOrPend(fd, scratch, static_cast<size_t>(got))) return;
+      if (static_cast<size_t>(got) < capacity && !read_until_eagain) return;
+      continue;
     }
     if (got < 0 && errno == EAGAIN) return;
     if (got < 0 && errno == EINTR) continue;
     CloseConnection(fd);  // EOF, or ECONNRESET and the like
     return;
   }
+}
+
+bool EchoWorker::WriteOrPend(int fd, const char* data, size_t size) {
+  ssize_t sent = WriteBytes(fd, data, size);
+  if (sent == static_cast<ssize_t>(size)) return true;
+  if (sent < 0) {
+    if (errno != EAGAIN) {
+      CloseConnection(fd);  // EPIPE, ECONNRESET: the peer is gone
+      return false;
+    }
+    sent = 0;
+  }
+  StartPending(fd, data + sent, size - static_cast<size_t>(sent));
+  return false;
 }
 
 void EchoWorker::StartPending(int fd, const char* data, size_t length) {
@@ -306,7 +308,6 @@ bool EchoWorker::FlushPending(int fd) {
       return false;
     }
     buffer->begin += static_cast<uint32_t>(sent);
-    WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
   }
   pending_[fd] = nullptr;
   pool_.Give(buffer);

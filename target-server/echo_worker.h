@@ -118,6 +118,10 @@ class EchoWorker {
   bool StartTls(int fd);  // false: the connection was closed
   void FreeTls(int fd);
   ssize_t WriteBytes(int fd, const char* data, size_t size);
+  // Writes `size` bytes (through the SSL object while the connection has
+  // one); what the socket does not take waits in a pooled buffer. True when
+  // everything went out and the caller may read on.
+  bool WriteOrPend(int fd, const char* data, size_t size);
   void StartPending(int fd, const char* data, size_t length);
   bool FlushPending(int fd);  // true: everything written, the connection still open
   void CloseConnection(int fd);

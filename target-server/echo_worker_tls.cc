@@ -59,21 +59,9 @@ void EchoWorker::EchoDetached(int fd) {
         CloseConnection(fd);
         return;
       }
-      ssize_t sent = send(fd, tls_out_.get(), record, MSG_NOSIGNAL);
-      if (sent == static_cast<ssize_t>(record)) {
-        WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
-        continue;
-      }
-      if (sent < 0) {
-        if (errno != EAGAIN) {
-          CloseConnection(fd);
-          return;
-        }
-        sent = 0;
-      }
       WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
-      StartPending(fd, tls_out_.get() + sent, record - static_cast<size_t>(sent));
-      return;
+      if (!WriteOrPend(fd, tls_out_.get(), record)) return;
+      continue;
     }
     if (got < 0 && errno == EAGAIN) return;
     if (got < 0 && errno == EINTR) continue;
@@ -122,21 +110,9 @@ void EchoWorker::EchoTls(int fd) {
   for (;;) {
     ssize_t got = TlsRead(ssl, scratch, capacity);
     if (got > 0) {
-      ssize_t sent = TlsWrite(ssl, scratch, static_cast<size_t>(got));
-      if (sent == got) {
-        WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
-        continue;
-      }
-      if (sent < 0) {
-        if (errno != EAGAIN) {
-          CloseConnection(fd);
-          return;
-        }
-        sent = 0;
-      }
-      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
-      StartPending(fd, scratch + sent, static_cast<size_t>(got - sent));
-      return;
+      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
+      if (!WriteOrPend(fd, scratch, static_cast<size_t>(got))) return;
+      continue;
     }
     if (got < 0 && errno == EAGAIN) return;
     if (got < 0 && errno == EINTR) continue;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/failure_reason.h"
+#include "common/tls_pem.h"
 #include "common/wire_limits.h"
 
 namespace fourtuple::agent {
@@ -62,20 +63,7 @@ absl::Status CheckPem(absl::string_view pem, absl::string_view field, bool is_ke
     return absl::InvalidArgumentError(
         absl::StrCat("assignment.tls.", field, ": at most ", kMaxTlsPemBytes, " bytes"));
   }
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return absl::ResourceExhaustedError("out of memory reading PEM");
-  bool ok;
-  if (is_key) {
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    ok = key != nullptr;
-    EVP_PKEY_free(key);
-  } else {
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    ok = cert != nullptr;
-    X509_free(cert);
-  }
-  BIO_free(bio);
-  ERR_clear_error();
+  const bool ok = PemHolds(pem, is_key ? PemKind::kPrivateKey : PemKind::kCertificate);
   if (!ok) {
     return absl::InvalidArgumentError(
         absl::StrCat("assignment.tls.", field, ": not a PEM ", is_key ? "private key" : "certificate"));
