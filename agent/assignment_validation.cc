@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_options.h"
 #include "agent/worker/echo_exchange.h"
+#include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
 #include "common/human_format.h"
 #include "common/local_routes.h"
@@ -134,6 +135,9 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
   }
   // payload_bytes, or echo_send and echo_expect with their bounds.
   if (absl::Status s = EchoExchangeOf(assignment).status(); !s.ok()) return s;
+  if (assignment.has_tls()) {
+    if (absl::Status s = ValidateTlsClientSettings(assignment.tls()); !s.ok()) return s;
+  }
   if (absl::Status s = CheckRange("echo_timeout_ms", assignment.echo_timeout_ms(), 1, kMaxTimeoutMs, " ms");
       !s.ok()) {
     return s;

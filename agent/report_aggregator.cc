@@ -137,6 +137,10 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   Histogram connect_latency;
   Histogram echo_rtt;
   Histogram connect_queue;
+  Histogram tls_handshake;
+  uint64_t tls_handshakes = 0, tls_resumed = 0;
+  std::map<std::string, uint64_t> tls_negotiated;
+  std::map<std::string, std::string> tls_details;
   std::string error;
 
   for (size_t i = 0; i < workers.size(); ++i) {
@@ -164,6 +168,19 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
     connect_latency.Add(w.connect_latency);
     echo_rtt.Add(w.echo_rtt);
     connect_queue.Add(w.connect_queue);
+    tls_handshake.Add(w.tls_handshake);
+    tls_handshakes += Load(w.tls_handshakes);
+    tls_resumed += Load(w.tls_resumed);
+    for (const SharedTlsNegotiated& slot : w.tls_negotiated) {
+      if (slot.set.load(std::memory_order_acquire) == 0) continue;
+      tls_negotiated[std::string(slot.name, strnlen(slot.name, sizeof slot.name))] += Load(slot.count);
+    }
+    for (int d = 0; d < kTlsDetailSlots; ++d) {
+      const SharedTlsDetail& detail = w.tls_details[d];
+      if (detail.set.load(std::memory_order_acquire) == 0) continue;
+      tls_details.emplace(std::string(ReasonName(kReasonTlsVerifyFailed + d)),
+                          std::string(detail.text, strnlen(detail.text, sizeof detail.text)));
+    }
     std::string message = WorkerError(w);
     if (!message.empty()) {
       absl::StrAppend(&error, error.empty() ? "" : "; ", "worker ", i, ": ", message);
@@ -196,6 +213,14 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   connect_queue.ToProto(report->mutable_connect_queue());
   connect_latency.ToProto(report->mutable_connect_latency());
   echo_rtt.ToProto(report->mutable_echo_rtt());
+  report->set_tls_handshakes(tls_handshakes);
+  report->set_tls_resumed(tls_resumed);
+  report->clear_tls_handshake();
+  if (tls_handshake.count() > 0) tls_handshake.ToProto(report->mutable_tls_handshake());
+  report->mutable_tls_negotiated()->clear();
+  for (const auto& [name, count] : tls_negotiated) (*report->mutable_tls_negotiated())[name] = count;
+  report->mutable_tls_failure_details()->clear();
+  for (const auto& [reason, text] : tls_details) (*report->mutable_tls_failure_details())[reason] = text;
   if (!error.empty()) report->set_error(error);
 }
 

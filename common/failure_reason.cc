@@ -38,6 +38,10 @@ constexpr OwnReason kOwnReasons[] = {
     {kReasonEchoMismatch, "echo_mismatch"},
     {kReasonEchoTimeout, "echo_timeout"},
     {kReasonOther, "other"},
+    {kReasonTlsVerifyFailed, "tls_verify_failed"},
+    {kReasonTlsHandshakeFailed, "tls_handshake_failed"},
+    {kReasonTlsHandshakeTimeout, "tls_handshake_timeout"},
+    {kReasonTlsNotTls, "tls_not_tls"},
 };
 
 struct Hint {
@@ -92,6 +96,22 @@ constexpr Hint kHints[] = {
     {"echo_mismatch", "target",
      "the bytes echoed back differ from those sent: the target is not a byte-exact echo "
      "server, or something on the path rewrites data"},
+    {"tls_verify_failed", "target",
+     "the target's certificate did not verify (the reason is in the report's "
+     "tls_failure_details): give target.tls.ca the CA that signed it, set "
+     "target.tls.server_name to a name in its subjectAltName, renew an expired "
+     "certificate, or set target.tls.verify to false for a lab target"},
+    {"tls_handshake_failed", "target",
+     "the target ended the TLS handshake (the alert it sent is in the report's "
+     "tls_failure_details): check target.tls.min_version/max_version, alpn, and that "
+     "client_cert/client_key are given when the target asks for a client certificate"},
+    {"tls_handshake_timeout", "time",
+     "the TLS handshake did not finish within connect_timeout: the target is short of CPU "
+     "for handshakes; lower connect_rate, give the target more processes, or raise "
+     "connect_timeout"},
+    {"tls_not_tls", "target",
+     "the target answered in plain text, not TLS: it is a plain TCP server (remove "
+     "target.tls from the plan, or point it at the TLS port)"},
     {"echo_timeout", "time",
      "no echo within echo.timeout: the target is overloaded or stalled; raise echo.timeout "
      "or give the target more processes"},

@@ -13,12 +13,16 @@ namespace fourtuple {
 
 // Codes 1..kMaxErrno-1 are errno values; ours follow them.
 inline constexpr int kMaxErrno = 160;
-inline constexpr int kReasonConnectTimeout = 160;  // "connect_timeout"
-inline constexpr int kReasonPeerClosed = 161;      // "peer_closed"
-inline constexpr int kReasonEchoMismatch = 162;    // "echo_mismatch"
-inline constexpr int kReasonEchoTimeout = 163;     // "echo_timeout"
-inline constexpr int kReasonOther = 164;           // errno out of range: "other"
-inline constexpr int kReasonSlots = 165;           // size of a per-reason counter array
+inline constexpr int kReasonConnectTimeout = 160;       // "connect_timeout"
+inline constexpr int kReasonPeerClosed = 161;           // "peer_closed"
+inline constexpr int kReasonEchoMismatch = 162;         // "echo_mismatch"
+inline constexpr int kReasonEchoTimeout = 163;          // "echo_timeout"
+inline constexpr int kReasonOther = 164;                // errno out of range: "other"
+inline constexpr int kReasonTlsVerifyFailed = 165;      // "tls_verify_failed"
+inline constexpr int kReasonTlsHandshakeFailed = 166;   // "tls_handshake_failed"
+inline constexpr int kReasonTlsHandshakeTimeout = 167;  // "tls_handshake_timeout"
+inline constexpr int kReasonTlsNotTls = 168;            // "tls_not_tls": the target answered in plain
+inline constexpr int kReasonSlots = 169;                // size of a per-reason counter array
 
 // Folds an errno (or one of our codes) into [0, kReasonSlots).
 inline int ReasonCode(int code) { return (code > 0 && code < kReasonSlots) ? code : kReasonOther; }

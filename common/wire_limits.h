@@ -47,6 +47,16 @@ inline constexpr uint64_t kMinLeaseMs = 100;
 inline constexpr uint64_t kMaxLeaseMs = 24 * 60 * 60 * 1000;
 inline constexpr size_t kMaxRunIdLength = 128;
 
+// target.tls: each PEM file (CA bundle, client certificate, client key), the
+// ALPN list (protocol names of 1..255 bytes, RFC 7301) and the server name.
+inline constexpr size_t kMaxTlsPemBytes = 1 << 20;
+inline constexpr int kMaxAlpnProtocols = 16;
+inline constexpr size_t kMaxAlpnProtocolBytes = 255;
+inline constexpr size_t kMaxServerNameBytes = 253;
+// TLS versions on the wire; a plan names them "1.2" and "1.3".
+inline constexpr uint32_t kTlsVersion12 = 0x0303;
+inline constexpr uint32_t kTlsVersion13 = 0x0304;
+
 }  // namespace fourtuple
 
 #endif  // FOURTUPLE_COMMON_WIRE_LIMITS_H_

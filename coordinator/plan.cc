@@ -61,6 +61,8 @@ absl::Status CheckHostPort(absl::string_view text, absl::string_view path) {
 
 class PlanParser {
  public:
+  explicit PlanParser(absl::string_view base_dir) : base_dir_(base_dir) {}
+
   absl::StatusOr<Plan> Parse(const json& root) {
     if (!root.is_object()) return WrongType("plan", "a JSON object", root);
     RETURN_IF_ERROR(
@@ -136,7 +138,10 @@ class PlanParser {
     if (!target.is_object()) {
       return WrongType("plan.target", "an object with \"endpoints\" and \"control\"", target);
     }
-    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control"}));
+    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control", "tls"}));
+    if (target.contains("tls")) {
+      ASSIGN_OR_RETURN(plan_.tls, ParseTlsPlan(target["tls"], base_dir_));
+    }
     if (!target.contains("endpoints")) {
       return FieldError("plan.target.endpoints", "missing (an array of \"ADDR:PORT\")");
     }
@@ -379,15 +384,16 @@ class PlanParser {
     return bytes;
   }
 
+  const std::string base_dir_;
   Plan plan_;
   std::set<int> target_families_;
 };
 
 }  // namespace
 
-absl::StatusOr<Plan> ParsePlan(absl::string_view text) {
+absl::StatusOr<Plan> ParsePlan(absl::string_view text, absl::string_view base_dir) {
   ASSIGN_OR_RETURN(const json root, ParseStrictJson(text, "plan"));
-  return PlanParser().Parse(root);
+  return PlanParser(base_dir).Parse(root);
 }
 
 absl::StatusOr<Plan> LoadPlan(absl::string_view path) {
@@ -396,7 +402,10 @@ absl::StatusOr<Plan> LoadPlan(absl::string_view path) {
     return absl::Status(file.status().code(), absl::StrCat("--plan: ", file.status().message()));
   }
   const std::string& text = file->text;
-  absl::StatusOr<Plan> plan = ParsePlan(text);
+  const size_t slash = path.rfind('/');
+  const absl::string_view base_dir =
+      slash == absl::string_view::npos ? "" : path.substr(0, slash == 0 ? 1 : slash);
+  absl::StatusOr<Plan> plan = ParsePlan(text, base_dir);
   if (!plan.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", plan.status().message()));
   }
@@ -409,6 +418,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   nlohmann::ordered_json out;
   out["target"]["endpoints"] = plan.target_endpoints;
   if (!plan.target_control.empty()) out["target"]["control"] = plan.target_control;
+  if (plan.tls.has_value()) out["target"]["tls"] = TlsPlanToJson(*plan.tls);
   absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
   out["agents"] = nlohmann::ordered_json::array();
   for (size_t i = 0; i < plan.agents.size(); ++i) {

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/address.h"
+#include "coordinator/tls_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace fourtuple::coordinator {
@@ -81,6 +82,9 @@ struct Plan {
   std::vector<std::string> target_endpoints;
   // gRPC TargetControl address of the target-server; empty when not given.
   std::string target_control;
+  // target.tls: present, every connection runs a TLS handshake after TCP
+  // connect and echoes inside TLS.
+  std::optional<TlsPlan> tls;
   std::vector<AgentPlan> agents;
 
   // Total connections over all agents (required, >= 1).
@@ -107,8 +111,9 @@ struct Plan {
 double RoundEchoRate(const Plan& plan);
 
 // Parses and validates plan JSON text. Truncated or malformed JSON is reported
-// with its line and column.
-absl::StatusOr<Plan> ParsePlan(absl::string_view text);
+// with its line and column. Files the plan names (target.tls) are read
+// relative to `base_dir` (empty: the working directory).
+absl::StatusOr<Plan> ParsePlan(absl::string_view text, absl::string_view base_dir = "");
 
 // Reads `path` and parses it; errors start with the path.
 absl::StatusOr<Plan> LoadPlan(absl::string_view path);

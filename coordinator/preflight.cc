@@ -8,6 +8,7 @@
 #include "coordinator/capacity.h"
 #include "coordinator/probe_command.h"
 #include "coordinator/split.h"
+#include "coordinator/tls_preflight.h"
 
 namespace fourtuple::coordinator {
 namespace {
@@ -52,8 +53,10 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
   std::vector<std::string> endpoints;
   for (const AgentPlan& agent : plan.agents) endpoints.push_back(agent.endpoint);
   const std::vector<ProbeResult> probes = ProbeAgents(endpoints, credentials, kProbeTimeout);
+  const bool shares_host = TargetSharesTheHost(plan);
   const double bytes_per_connection =
-      TargetSharesTheHost(plan) ? 2 * kAgentBytesPerConnection : kAgentBytesPerConnection;
+      (shares_host ? 2 * kAgentBytesPerConnection : kAgentBytesPerConnection) +
+      TlsBytesPerConnection(plan, shares_host);
 
   // Memory is per host: the agents on one kernel share it (HostKey).
   std::vector<AgentDemand> demands(probes.size());
@@ -70,6 +73,7 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
     demand.memory_bytes_per_connection = bytes_per_connection;
   }
   GroupDemandsByHost(facts, demands);
+  if (std::optional<std::string> warning = TlsRateWarning(plan, facts)) result.warnings.push_back(*warning);
 
   result.facts.resize(probes.size());
   std::vector<CapacityRow> rows;

@@ -91,13 +91,27 @@ absl::string_view AgentStateName(AgentState state) {
 // Agents listed in the text summary; past this, those furthest from done.
 constexpr size_t kMaxSummaryAgents = 20;
 
+// An agent's TLS outcome: handshakes, resumed, what was negotiated and what
+// its first TLS failures said.
+Json AgentTlsJson(const v1::RunReport& last) {
+  Json tls;
+  tls["handshakes"] = last.tls_handshakes();
+  tls["resumed"] = last.tls_resumed();
+  tls["negotiated"] = CountMap(last.tls_negotiated());
+  tls["failure_details"] = Json::object();
+  for (const auto& [reason, text] : last.tls_failure_details()) tls["failure_details"][reason] = text;
+  return tls;
+}
+
 Report BuildReport(const RunRecord& record) {
   uint64_t requested = 0, established = 0, failed = 0;
   uint64_t echo_verified = 0, echo_failed = 0, closed_by_peer = 0;
   uint64_t echo_sent = 0, echo_mismatched = 0;
   std::map<std::string, uint64_t> failures;
-  Histogram connect_latency, echo_rtt, connect_queue;
+  Histogram connect_latency, echo_rtt, connect_queue, tls_handshake;
   std::vector<HostTurnAways> turn_aways;
+  uint64_t tls_handshakes = 0, tls_resumed = 0;
+  std::map<std::string, std::string> tls_details;  // the first agent's word per reason
   Json agents = Json::array();
   std::vector<std::string> reasons;
   std::vector<std::string> agents_gone;  // lost or failed agents, for what_gave
@@ -117,6 +131,10 @@ Report BuildReport(const RunRecord& record) {
     connect_queue.Merge(last.connect_queue());
     echo_sent += last.echo_sent();
     echo_mismatched += last.echo_mismatched();
+    tls_handshake.Merge(last.tls_handshake());
+    tls_handshakes += last.tls_handshakes();
+    tls_resumed += last.tls_resumed();
+    for (const auto& [reason, text] : last.tls_failure_details()) tls_details.emplace(reason, text);
 
     Json item;
     item["endpoint"] = agent.endpoint;
@@ -149,6 +167,7 @@ Report BuildReport(const RunRecord& record) {
                             last.syncookies_sent()});
     }
     item["failed_by_source_address"] = CountMap(last.failed_by_source());
+    if (record.plan.tls.has_value()) item["tls"] = AgentTlsJson(last);
     if (agent.has_facts) item["host_facts"] = HostFactsJson(agent.facts);
     if (!agent.error.empty()) item["error"] = agent.error;
     if (agent.state != AgentState::kDone) {
@@ -241,6 +260,14 @@ Report BuildReport(const RunRecord& record) {
       !slow.empty()) {
     out["warnings"].push_back(std::move(slow));
   }
+  if (record.plan.tls.has_value()) {
+    out["latency_ms"]["tls_handshake"] = Percentiles(tls_handshake);
+    // Not through `totals`: adding keys to `out` above moved it.
+    out["totals"]["tls_handshakes"] = tls_handshakes;
+    out["totals"]["tls_resumed"] = tls_resumed;
+    out["tls_failure_details"] = Json::object();
+    for (const auto& [reason, text] : tls_details) out["tls_failure_details"][reason] = text;
+  }
   out["agents"] = std::move(agents);
   if (record.target.has_value()) {
     Json& target = out["target"];
@@ -290,6 +317,7 @@ std::string FormatSummary(const Json& report) {
     return it == object.end() ? empty : *it;
   };
 
+  auto latency_of = [&child](const Json& object) -> const Json& { return child(object, "latency_ms"); };
   std::string out;
   const Json& totals = child(report, "totals");
   const bool pass = s(report, "outcome", "") == "pass";
@@ -327,6 +355,26 @@ std::string FormatSummary(const Json& report) {
                           FormatCount(item.value().get<uint64_t>()));
     const std::string hint = ModeReasonHint(item.key(), child(report, "plan"));
     if (!hint.empty()) absl::StrAppend(&out, "  -- ", hint);
+    const std::string detail = s(child(report, "tls_failure_details"), item.key().c_str(), "");
+    if (!detail.empty())
+      absl::StrAppend(&out, "\n  ", std::string(16, ' '), " first: ", EscapeForTerminal(detail));
+    absl::StrAppend(&out, "\n");
+  }
+  if (report.is_object() && latency_of(report).is_object() && latency_of(report).contains("tls_handshake")) {
+    absl::StrAppend(&out, "tls: ", FormatCount(u(totals, "tls_handshakes")), " handshakes, ",
+                    FormatCount(u(totals, "tls_resumed")), " resumed");
+    const Json& agents = child(report, "agents");
+    std::map<std::string, uint64_t> negotiated;
+    if (agents.is_array()) {
+      for (const Json& agent : agents) {
+        for (const auto& item : child(child(agent, "tls"), "negotiated").items()) {
+          if (item.value().is_number_unsigned()) negotiated[item.key()] += item.value().get<uint64_t>();
+        }
+      }
+    }
+    for (const auto& [name, count] : negotiated) {
+      absl::StrAppend(&out, "; ", EscapeForTerminal(name), " x", FormatCount(count));
+    }
     absl::StrAppend(&out, "\n");
   }
   absl::StrAppend(&out, FormatMismatchDetail(report));

@@ -26,6 +26,7 @@
 #include "coordinator/progress.h"
 #include "coordinator/split.h"
 #include "coordinator/target_poller.h"
+#include "coordinator/tls_settings.h"
 #include "proto/fourtuple.grpc.pb.h"
 
 namespace fourtuple::coordinator {
@@ -218,6 +219,7 @@ class RunDriver {
     assignment.set_report_interval_ms(absl::ToInt64Milliseconds(plan_.report_interval));
     assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
     assignment.set_processes(0);
+    if (plan_.tls.has_value()) *assignment.mutable_tls() = TlsSettingsOf(*plan_.tls);
     return assignment;
   }
 

@@ -84,7 +84,11 @@ std::string FormatLatencyTable(const Json& latency) {
   };
   // connect: from the connect() call (what the target took); connect_queue:
   // time a connection waited in the agent's own queue before that call.
-  constexpr Row kRows[] = {{"connect", "connect"}, {"connect_queue", "queued"}, {"echo_rtt", "echo_rtt"}};
+  // tls_handshake: TCP established to TLS finished, present with target.tls.
+  constexpr Row kRows[] = {{"connect", "connect"},
+                           {"connect_queue", "queued"},
+                           {"tls_handshake", "tls"},
+                           {"echo_rtt", "echo_rtt"}};
   std::string out = "latency (ms)      p50      p99    p99.9      max\n";
   for (const Row& row : kRows) {
     const Json& entry = Child(latency, row.key);

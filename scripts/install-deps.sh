@@ -12,6 +12,7 @@ program_packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev nlohmann-json3-dev
   libcivetweb-dev  # the Prometheus /metrics endpoint
+  libssl-dev       # TLS on the connection (agent-worker links it statically)
   lld              # agent-worker's link orders its hot functions first
   iproute2 procps python3
 )
@@ -20,6 +21,7 @@ test_packages=(
   ccache libgtest-dev libgmock-dev
   clang-format                 # the test command fails on unformatted code
   redis-server                 # a real server for the send/expect end-to-end test
+  stunnel4                     # a TLS server no one here wrote, for the TLS end-to-end test
   clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
   systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check
   lintian                      # deploy/ check: the Debian package (scripts/package.sh) is lintian-clean

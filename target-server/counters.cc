@@ -13,6 +13,8 @@ void CounterValues::Add(const CounterValues& other) {
   bytes_echoed += other.bytes_echoed;
   for (int i = 0; i < kReasonSlots; ++i) accept_errors[i] += other.accept_errors[i];
   at_capacity += other.at_capacity;
+  tls_handshakes += other.tls_handshakes;
+  tls_failed += other.tls_failed;
 }
 
 void CounterValues::ToProto(v1::TargetCounters* out) const {
@@ -21,6 +23,8 @@ void CounterValues::ToProto(v1::TargetCounters* out) const {
   out->set_closed(closed);
   out->set_bytes_echoed(bytes_echoed);
   out->set_at_capacity(at_capacity);
+  out->set_tls_handshakes(tls_handshakes);
+  out->set_tls_failed(tls_failed);
   auto& errors = *out->mutable_accept_errors();
   for (int i = 0; i < kReasonSlots; ++i) {
     if (accept_errors[i] != 0) errors[std::string(ReasonName(i))] = accept_errors[i];
@@ -36,6 +40,8 @@ CounterValues ReadCounters(const WorkerCounters& counters, bool alive) {
   values.bytes_echoed = counters.bytes_echoed.load(kRelaxed);
   for (int i = 0; i < kReasonSlots; ++i) values.accept_errors[i] = counters.accept_errors[i].load(kRelaxed);
   values.at_capacity = counters.at_capacity.load(kRelaxed);
+  values.tls_handshakes = counters.tls_handshakes.load(kRelaxed);
+  values.tls_failed = counters.tls_failed.load(kRelaxed);
   if (!alive) {
     values.closed += values.open;
     values.open = 0;
@@ -69,6 +75,10 @@ std::string StatsLine(const CounterValues& values, absl::Time now, bool final) {
     if (values.accept_errors[i] != 0) errors[std::string(ReasonName(i))] = values.accept_errors[i];
   }
   line["accept_errors"] = std::move(errors);
+  if (values.tls_handshakes != 0 || values.tls_failed != 0) {
+    line["tls_handshakes"] = values.tls_handshakes;
+    line["tls_failed"] = values.tls_failed;
+  }
   if (final) line["final"] = true;
   return line.dump();
 }

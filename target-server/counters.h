@@ -29,9 +29,11 @@ struct WorkerCounters {
   std::atomic<uint64_t> open;                         // accepted and not yet closed
   std::atomic<uint64_t> accepted;                     // ever accepted
   std::atomic<uint64_t> closed;                       // closed (by the peer, an error or shutdown)
-  std::atomic<uint64_t> bytes_echoed;                 // bytes written back
+  std::atomic<uint64_t> bytes_echoed;                 // bytes read to echo back (plaintext with TLS)
   std::atomic<uint64_t> accept_errors[kReasonSlots];  // by ReasonCode(errno)
   std::atomic<uint64_t> at_capacity;                  // times accepting stopped at the budget
+  std::atomic<uint64_t> tls_handshakes;               // --listen-tls-cert: handshakes finished
+  std::atomic<uint64_t> tls_failed;                   //   and connections whose handshake failed
 
   // The single writer's increment: a plain load and store, no locked
   // instruction (nobody else writes the field).
@@ -53,6 +55,8 @@ struct CounterValues {
   uint64_t bytes_echoed = 0;
   std::array<uint64_t, kReasonSlots> accept_errors{};
   uint64_t at_capacity = 0;
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_failed = 0;
 
   void Add(const CounterValues& other);
   void ToProto(v1::TargetCounters* out) const;

@@ -62,7 +62,10 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const std::vector
   if (options.buffer_bytes == 0 || options.buffer_bytes > (1u << 30)) {
     return absl::InvalidArgumentError("EchoWorker: buffer_bytes out of range");
   }
-  std::unique_ptr<EchoWorker> worker(new EchoWorker(listener_fds, kick_fd, counters, options));
+  EchoWorkerOptions adjusted = options;
+  // A pending write may hold a whole sealed TLS record.
+  if (options.tls != nullptr) adjusted.buffer_bytes = std::max(options.buffer_bytes, kTlsMaxRecordBytes);
+  std::unique_ptr<EchoWorker> worker(new EchoWorker(listener_fds, kick_fd, counters, adjusted));
   worker->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (worker->epoll_fd_ < 0) return PosixError("epoll_create1", errno);
 
@@ -74,6 +77,15 @@ absl::StatusOr<std::unique_ptr<EchoWorker>> EchoWorker::Create(const std::vector
     max_fds = std::max<uint64_t>(max_fds, limit.rlim_cur);
   }
   worker->open_fds_.assign((max_fds + 63) / 64, 0);
+  if (options.tls != nullptr) {
+    worker->tls_ = options.tls;
+    worker->tls_by_fd_.assign(max_fds, nullptr);
+    worker->tls_records_.reset(new TlsRecordState[max_fds]);
+    worker->tls_record_slots_ = max_fds;
+    worker->tls_->SetRecordStates(worker->tls_records_.get());
+    worker->tls_cipher_ = std::make_unique<TlsRecordCipher>();
+    worker->tls_out_.reset(new char[kTlsMaxRecordBytes]);
+  }
 
   if (kick_fd >= 0) {
     // Not exclusive: a kick must reach every worker that may have room.
@@ -114,12 +126,16 @@ absl::Status EchoWorker::AddConnection(int fd) {
     return PosixError("epoll_ctl(ADD connection)", errno);
   }
   TrackOpen(fd);
+  if (tls_ && !StartTls(fd)) return absl::ResourceExhaustedError("no memory for a TLS session");
   return absl::OkStatus();
 }
 
 absl::Status EchoWorker::Run() {
   while (!stop_requested_) {
     absl::Duration wait = absl::InfiniteDuration();
+    // With TLS, a second without events after handshakes gives their
+    // transient memory back (echo_worker_tls.cc).
+    if (tls_handshakes_untrimmed_ > 0) wait = absl::Seconds(1);
     if (backoff_until_ns_ != 0) {
       wait = absl::Nanoseconds(std::max<int64_t>(0, backoff_until_ns_ - MonotonicNanos()));
     }
@@ -142,6 +158,7 @@ absl::Status EchoWorker::RunOnce(absl::Duration timeout) {
     return PosixError("epoll_wait", errno);
   }
   for (int i = 0; i < count; ++i) HandleEvent(events_[i]);
+  if (count == 0 && tls_handshakes_untrimmed_ > 0) TrimAfterHandshakes();
   if (backoff_until_ns_ != 0 && MonotonicNanos() >= backoff_until_ns_) {
     backoff_until_ns_ = 0;
     MaybeResumeAccepting();
@@ -212,6 +229,7 @@ void EchoWorker::AcceptFrom(int listener_fd) {
     }
     TrackOpen(fd);
     WorkerCounters::Add(counters_->accepted, 1);
+    if (tls_) StartTls(fd);
   }
 }
 
@@ -232,33 +250,36 @@ bool EchoWorker::OnAcceptError(int error) {
 }
 
 void EchoWorker::Echo(int fd, bool read_until_eagain) {
+  if (tls_) return EchoTls(fd);
   char* const scratch = scratch_.get();
   const size_t capacity = options_.buffer_bytes;
   for (;;) {
     ssize_t got = read(fd, scratch, capacity);
     if (got > 0) {
-      ssize_t sent = send(fd, scratch, static_cast<size_t>(got), MSG_NOSIGNAL);
-      if (sent == got) {
-        WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
-        if (static_cast<size_t>(got) < capacity && !read_until_eagain) return;
-        continue;
-      }
-      if (sent < 0) {
-        if (errno != EAGAIN) {
-          CloseConnection(fd);  // EPIPE, ECONNRESET: the peer is gone
-          return;
-        }
-        sent = 0;
-      }
-      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
-      StartPending(fd, scratch + sent, static_cast<size_t>(got - sent));
-      return;
+      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
+      if (!WriteOrPend(fd, scratch, static_cast<size_t>(got))) return;
+      if (static_cast<size_t>(got) < capacity && !read_until_eagain) return;
+      continue;
     }
     if (got < 0 && errno == EAGAIN) return;
     if (got < 0 && errno == EINTR) continue;
     CloseConnection(fd);  // EOF, or ECONNRESET and the like
     return;
   }
+}
+
+bool EchoWorker::WriteOrPend(int fd, const char* data, size_t size) {
+  ssize_t sent = WriteBytes(fd, data, size);
+  if (sent == static_cast<ssize_t>(size)) return true;
+  if (sent < 0) {
+    if (errno != EAGAIN) {
+      CloseConnection(fd);  // EPIPE, ECONNRESET: the peer is gone
+      return false;
+    }
+    sent = 0;
+  }
+  StartPending(fd, data + sent, size - static_cast<size_t>(sent));
+  return false;
 }
 
 void EchoWorker::StartPending(int fd, const char* data, size_t length) {
@@ -279,7 +300,7 @@ void EchoWorker::StartPending(int fd, const char* data, size_t length) {
 bool EchoWorker::FlushPending(int fd) {
   PendingWrite* buffer = pending_[fd];
   while (buffer->begin < buffer->end) {
-    ssize_t sent = send(fd, buffer->data.get() + buffer->begin, buffer->end - buffer->begin, MSG_NOSIGNAL);
+    ssize_t sent = WriteBytes(fd, buffer->data.get() + buffer->begin, buffer->end - buffer->begin);
     if (sent < 0) {
       if (errno == EAGAIN) return false;  // wait for the next EPOLLOUT edge
       if (errno == EINTR) continue;
@@ -287,7 +308,6 @@ bool EchoWorker::FlushPending(int fd) {
       return false;
     }
     buffer->begin += static_cast<uint32_t>(sent);
-    WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(sent));
   }
   pending_[fd] = nullptr;
   pool_.Give(buffer);
@@ -316,6 +336,7 @@ void EchoWorker::CloseConnection(int fd) {
     pending_[fd] = nullptr;
     pool_.Give(buffer);
   }
+  FreeTls(fd);
   close(fd);  // also removes it from the epoll set
   open_fds_[static_cast<size_t>(fd) / 64] &= ~(uint64_t{1} << (fd % 64));
   --open_;

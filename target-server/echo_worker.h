@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,6 +35,7 @@
 #include "common/failure_reason.h"
 #include "target-server/buffer_pool.h"
 #include "target-server/counters.h"
+#include "target-server/tls_server.h"
 
 namespace fourtuple::target_server {
 
@@ -50,6 +52,11 @@ struct EchoWorkerOptions {
   absl::Duration accept_backoff = absl::Milliseconds(100);
   // Released pending-write buffers kept for reuse. Default 64.
   size_t max_idle_buffers = 64;
+  // Terminate TLS on every connection with this context; null: plain TCP.
+  // Not owned; one per process (a forked worker uses its copy of the
+  // parent's, so every worker issues session tickets the others accept).
+  // Default null.
+  TlsServer* tls = nullptr;
 };
 
 class EchoWorker {
@@ -103,6 +110,18 @@ class EchoWorker {
   void AcceptFrom(int listener_fd);
   bool OnAcceptError(int error);  // true: keep accepting
   void Echo(int fd, bool read_until_eagain);
+  // TLS (echo_worker_tls.cc): the same echo through the connection's SSL
+  // object, after its handshake.
+  void EchoTls(int fd);
+  void EchoDetached(int fd);
+  void TrimAfterHandshakes();
+  bool StartTls(int fd);  // false: the connection was closed
+  void FreeTls(int fd);
+  ssize_t WriteBytes(int fd, const char* data, size_t size);
+  // Writes `size` bytes (through the SSL object while the connection has
+  // one); what the socket does not take waits in a pooled buffer. True when
+  // everything went out and the caller may read on.
+  bool WriteOrPend(int fd, const char* data, size_t size);
   void StartPending(int fd, const char* data, size_t length);
   bool FlushPending(int fd);  // true: everything written, the connection still open
   void CloseConnection(int fd);
@@ -131,6 +150,18 @@ class EchoWorker {
   std::vector<PendingWrite*> pending_;  // by fd; grown only when a write blocks
   std::vector<uint64_t> open_fds_;      // bitmap by fd, for CloseAll
   std::bitset<kReasonSlots> logged_reasons_;
+  // With TLS: the worker's context and each connection's SSL object by fd
+  // (8 bytes per possible fd, whatever the connection count).
+  TlsServer* tls_ = nullptr;               // options_.tls
+  uint64_t tls_handshakes_untrimmed_ = 0;  // since the heap was last trimmed
+  std::vector<SSL*> tls_by_fd_;            // null once detached
+  // By fd too (120 bytes each, left unwritten until an fd is used): a
+  // detached connection's record keys (common/tls_record.h), all that a held
+  // TLS connection keeps once its handshake is done.
+  std::unique_ptr<TlsRecordState[]> tls_records_;
+  size_t tls_record_slots_ = 0;
+  std::unique_ptr<TlsRecordCipher> tls_cipher_;
+  std::unique_ptr<char[]> tls_out_;  // one sealed record
   epoll_event events_[kMaxEvents];
 };
 

@@ -40,6 +40,10 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for --control (mutual TLS;
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA bundle; TargetControl clients must present a certificate it signed");
+ABSL_FLAG(std::string, listen_tls_cert, "",
+          "PEM certificate (then its chain) to terminate TLS with on every --listen port; with "
+          "--listen-tls-key");
+ABSL_FLAG(std::string, listen_tls_key, "", "PEM private key of --listen-tls-cert (unencrypted)");
 ABSL_FLAG(bool, insecure, false,
           "allow --control on a non-loopback address without --token-file or --tls-* (loudly)");
 
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
   flags.stats_interval = absl::GetFlag(FLAGS_stats_interval);
   flags.ready_file = absl::GetFlag(FLAGS_ready_file);
   flags.insecure = absl::GetFlag(FLAGS_insecure);
+  flags.listen_tls_cert = absl::GetFlag(FLAGS_listen_tls_cert);
+  flags.listen_tls_key = absl::GetFlag(FLAGS_listen_tls_key);
   flags.auth.token_file = absl::GetFlag(FLAGS_token_file);
   flags.auth.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   flags.auth.tls_key = absl::GetFlag(FLAGS_tls_key);

@@ -7,11 +7,14 @@
 #include <limits>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/duration.h"
+#include "common/read_file.h"
 #include "common/status_macros.h"
+#include "target-server/tls_server.h"
 
 namespace fourtuple::target_server {
 namespace {
@@ -101,6 +104,27 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
                                                       flags.stats_interval, "'"));
     }
     options.stats_interval = *interval;
+  }
+
+  if (flags.listen_tls_cert.empty() != flags.listen_tls_key.empty()) {
+    return FlagError(flags.listen_tls_cert.empty() ? "listen-tls-cert" : "listen-tls-key",
+                     "required with the other (--listen-tls-cert and --listen-tls-key go together)");
+  }
+  if (!flags.listen_tls_cert.empty()) {
+    absl::StatusOr<FileContents> cert =
+        ReadRegularFile(flags.listen_tls_cert, kMaxPemFileBytes, "a PEM certificate");
+    if (!cert.ok()) return FlagError("listen-tls-cert", cert.status().message());
+    absl::StatusOr<FileContents> key =
+        ReadRegularFile(flags.listen_tls_key, kMaxPemFileBytes, "a PEM private key");
+    if (!key.ok()) return FlagError("listen-tls-key", key.status().message());
+    // The message names the flag; the file name goes in front of it.
+    if (absl::Status s = CheckServerCertificate(cert->text, key->text); !s.ok()) {
+      const bool key_side = absl::StartsWith(s.message(), "--listen-tls-key");
+      return absl::InvalidArgumentError(
+          absl::StrCat(s.message(), " (", key_side ? flags.listen_tls_key : flags.listen_tls_cert, ")"));
+    }
+    options.listen_tls_cert_pem = std::move(cert->text);
+    options.listen_tls_key_pem = std::move(key->text);
   }
 
   options.ready_file = flags.ready_file;

@@ -45,6 +45,10 @@ struct TargetServerOptions {
   // certificate signed by --tls-ca) and the credentials --control listens
   // with. Default: nothing required, plaintext.
   ServerAuth auth;
+  // --listen-tls-cert/--listen-tls-key: terminate TLS on every --listen port
+  // with this certificate (then its chain) and key, PEM contents. Empty: plain TCP.
+  std::string listen_tls_cert_pem;
+  std::string listen_tls_key_pem;
 };
 
 // The flags exactly as typed; an empty string means "not given".
@@ -58,6 +62,8 @@ struct TargetServerFlags {
   std::string sndbuf;
   std::string stats_interval;
   std::string ready_file;
+  std::string listen_tls_cert;  // file names
+  std::string listen_tls_key;
   bool insecure = false;  // allow a non-loopback --control without token or TLS
   AuthFlags auth;         // --token-file, --tls-cert, --tls-key, --tls-ca
 };

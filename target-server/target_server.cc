@@ -75,7 +75,7 @@ void SendToParent(int control_fd, absl::string_view message) {
 // The body of a worker process. SIGTERM/SIGINT arrive blocked (the parent
 // blocked them before forking) and are read from a signalfd in the loop.
 int RunWorker(WorkerContext& context, const std::vector<int>& listener_fds, int kick_fd,
-              uint64_t max_connections) {
+              uint64_t max_connections, TlsServer* tls) {
   sigset_t stop = StopSignals(/*with_sigchld=*/false);
   sigprocmask(SIG_BLOCK, &stop, nullptr);
   int signal_fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -85,6 +85,7 @@ int RunWorker(WorkerContext& context, const std::vector<int>& listener_fds, int 
   }
   EchoWorkerOptions options;
   options.max_connections = max_connections;
+  options.tls = tls;
   auto* counters = static_cast<WorkerCounters*>(context.shared);
   absl::StatusOr<std::unique_ptr<EchoWorker>> worker =
       EchoWorker::Create(listener_fds, kick_fd, counters, options);
@@ -215,10 +216,26 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     return PosixError("eventfd", errno);
   }
 
+  // One TLS context for every worker, made before the fork: its session
+  // ticket keys are the same in each, so a ticket from one worker resumes on
+  // any other.
+  std::unique_ptr<TlsServer> tls;
+  if (!options.listen_tls_cert_pem.empty()) {
+    absl::StatusOr<std::unique_ptr<TlsServer>> created =
+        TlsServer::Create(options.listen_tls_cert_pem, options.listen_tls_key_pem);
+    if (!created.ok()) {
+      CloseListeners(listeners);
+      close(kick_fd);
+      return created.status();
+    }
+    tls = *std::move(created);
+  }
+
   // Fork before any gRPC object (and so any thread) exists.
-  absl::StatusOr<std::unique_ptr<WorkerPool>> forked = WorkerPool::Fork(
-      options.processes, sizeof(WorkerCounters),
-      [&](WorkerContext& context) { return RunWorker(context, listener_fds, kick_fd, max_connections); });
+  absl::StatusOr<std::unique_ptr<WorkerPool>> forked =
+      WorkerPool::Fork(options.processes, sizeof(WorkerCounters), [&](WorkerContext& context) {
+        return RunWorker(context, listener_fds, kick_fd, max_connections, tls.get());
+      });
   if (!forked.ok()) {
     CloseListeners(listeners);
     close(kick_fd);
@@ -241,8 +258,9 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     cleanup();
     return status;
   }
-  LOG_INFO("accepting on %s; worker processes: %d, up to %d connections each",
-           absl::StrJoin(listen_names, ","), pool->count(), max_connections);
+  LOG_INFO("accepting on %s%s; worker processes: %d, up to %d connections each",
+           absl::StrJoin(listen_names, ","), options.listen_tls_cert_pem.empty() ? "" : " (TLS)",
+           pool->count(), max_connections);
 
   TargetControlService service(&counters, listen_names, start, options.auth);
   std::unique_ptr<grpc::Server> server;

@@ -16,10 +16,11 @@
 namespace fourtuple::agent {
 
 enum class ConnState : uint8_t {
-  kConnecting = 0,  // connect() issued, waiting for EPOLLOUT; timer armed
-  kIdle = 1,        // established, no echo outstanding
-  kEchoing = 2,     // echo payload being sent / read back; timer armed
-  kClosed = 3,      // fd closed (failed, closed by the peer, or by us)
+  kConnecting = 0,   // connect() issued, waiting for EPOLLOUT; timer armed
+  kIdle = 1,         // established, no echo outstanding
+  kEchoing = 2,      // echo payload being sent / read back; timer armed
+  kClosed = 3,       // fd closed (failed, closed by the peer, or by us)
+  kHandshaking = 4,  // TCP established, TLS handshake running; timer armed
 };
 
 // Connection::flags bits.

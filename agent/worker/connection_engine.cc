@@ -181,6 +181,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
                                                      " is not of the family of ", a.targets(0)));
     }
   }
+  if (absl::Status s = SetUpTls(start); !s.ok()) return s;
   if (!table_.Allocate(start.connections())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no memory for a table of ", start.connections(), " connections"));
@@ -307,6 +308,7 @@ void ConnectionEngine::ResetShared() {
   ResetHistogram(s.echo_rtt);
   ResetHistogram(s.connect_queue);
   ResetHistogram(s.connect_gap);
+  ResetTlsShared();
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -331,6 +333,7 @@ void ConnectionEngine::UpdatePhase() {
   } else {
     phase = WorkerPhase::kReady;
   }
+  if (phase == WorkerPhase::kConnected && this->phase() == WorkerPhase::kConnecting) OnRampDone();
   // Release: a reader that sees the phase sees the counters that led to it.
   shared_->phase.store(static_cast<uint32_t>(phase), std::memory_order_release);
 }
@@ -388,6 +391,8 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
     if (c.generation != EpollTagGeneration(tag) || c.fd < 0) continue;
     if (c.state == ConnState::kConnecting) {
       OnConnectEvent(slot, c, events_[i].events);
+    } else if (c.state == ConnState::kHandshaking) {
+      OnHandshakeEvent(slot, c, events_[i].events);
     } else {
       OnEstablishedEvent(slot, c, events_[i].events);
     }
@@ -427,6 +432,7 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   c.generation = next_generation_++;
   c.state = ConnState::kConnecting;
   TimerWheel<Connection>::MarkUnscheduled(c);
+  if (tls_) tls_by_slot_[slot] = nullptr;
   Add(shared_->attempted);
 
   // With the agent's own ports a port found taken (by another program or a
@@ -546,6 +552,7 @@ void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
   }
+  FreeTls(slot);
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.state = ConnState::kClosed;
@@ -579,10 +586,15 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
   if (IsSelfConnect(slot, c)) return FailConnect(slot, c, ECONNREFUSED);
 
   wheel_.Cancel(slot);
-  --in_flight_;
-  Set(shared_->in_flight, in_flight_);
   uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->connect_latency.Record(latency_us);
+  if (tls_) return BeginHandshake(slot, c);
+  --in_flight_;
+  Set(shared_->in_flight, in_flight_);
+  Establish(slot, c, events);
+}
+
+void ConnectionEngine::Establish(uint32_t slot, Connection& c, uint32_t events) {
   Add(shared_->established);
   std::atomic<uint32_t>& by_source = SourceCountOf(slot).established;
   by_source.store(by_source.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -611,7 +623,7 @@ bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
   while (c.echo_sent < exchange_.send_bytes()) {
     size_t size = exchange_.send_bytes() - c.echo_sent;
     const char* data = exchange_.SendData(EchoIdOf(slot), c.echo_sent, size, payload_.get());
-    ssize_t sent = send(c.fd, data, size, MSG_NOSIGNAL);
+    ssize_t sent = SendBytes(slot, c, data, size);
     if (sent > 0) {
       c.echo_sent = static_cast<uint16_t>(c.echo_sent + sent);
       // The round trip runs from the moment the whole payload was written: a
@@ -645,7 +657,7 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
       want = c.echo_skip > 0 ? c.echo_skip : kScratchBytes;
     }
     size_t request = std::min(want, kScratchBytes);
-    ssize_t n = recv(c.fd, scratch_.get(), request, 0);
+    ssize_t n = RecvBytes(slot, c, scratch_.get(), request);
     if (n == 0) {
       LoseConnection(slot, c, kReasonPeerClosed);
       return false;
@@ -683,7 +695,9 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
         continue;
       }
     }
-    if (static_cast<size_t>(n) < request && !peer_done) return true;  // drained
+    // Drained; a TLS record may hold less than asked with more queued behind
+    // it, so through TLS only EAGAIN says so.
+    if (static_cast<size_t>(n) < request && !peer_done && !tls_) return true;
   }
 }
 
@@ -750,10 +764,11 @@ bool ConnectionEngine::EchoWaitsForToken() const {
 
 void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
-  if (c.state == ConnState::kConnecting) {
+  if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
-    FailConnect(slot, c, kReasonConnectTimeout);
+    FailConnect(slot, c,
+                c.state == ConnState::kConnecting ? kReasonConnectTimeout : kReasonTlsHandshakeTimeout);
     return;
   }
   if (c.state != ConnState::kEchoing) return;
@@ -805,6 +820,7 @@ void ConnectionEngine::CloseFd(Connection& c, bool reset) {
     linger abort{1, 0};
     setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
+  FreeTls(SlotOf(c));
   close(c.fd);  // also leaves the epoll set: no EPOLL_CTL_DEL needed
   c.fd = -1;
   c.state = ConnState::kClosed;

@@ -46,6 +46,7 @@
 #include "agent/worker/source_ports.h"
 #include "agent/worker/source_space.h"
 #include "agent/worker/timer_wheel.h"
+#include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
 #include "proto/fourtuple.pb.h"
 
@@ -179,6 +180,30 @@ class ConnectionEngine {
   // data, a reply we can no longer tell apart from the next one).
   void DropConnection(uint32_t slot, Connection& c);
 
+  // TLS (connection_engine_tls.cc); every hook is a no-op without tls_.
+  // Builds tls_ from assignment.tls (or clears it) and sizes the side table.
+  absl::Status SetUpTls(const v1::WorkerStart& start);
+  void ResetTlsShared();
+  // TCP is established: start the handshake (the connect stays in flight).
+  void BeginHandshake(uint32_t slot, Connection& c);
+  void OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t events);
+  void FreeTls(uint32_t slot);
+  // Frees the SSL object once its handshake is done, keeping only the record
+  // keys (common/tls_record.h), when OpenSSL's outcome allows.
+  void TryDetach(uint32_t slot);
+  // The ramp is over: the handshakes' transient memory (OpenSSL's buffers
+  // and objects, freed but spread over the heap) goes back to the kernel.
+  void OnRampDone();
+  void RecordTlsDetail(int reason);
+  void RecordNegotiated(const SSL* ssl);
+  // The connection's bytes, through TLS when it is on (plain socket semantics).
+  ssize_t SendBytes(uint32_t slot, const Connection& c, const char* data, size_t size);
+  ssize_t RecvBytes(uint32_t slot, const Connection& c, char* data, size_t size);
+  // Counts an established connection (TCP, and TLS when on) and reads what
+  // may have come with it.
+  void Establish(uint32_t slot, Connection& c, uint32_t events);
+  uint32_t SlotOf(const Connection& c) { return static_cast<uint32_t>(&c - table_.data()); }
+
   // Bookkeeping.
   void CountFailure(uint32_t slot, Connection& c, int reason);
   void CloseFd(Connection& c, bool reset);
@@ -240,6 +265,19 @@ class ConnectionEngine {
   bool closed_ = false;
   bool failed_ = false;
   std::vector<std::bitset<kReasonSlots>> logged_failures_;  // per target
+
+  // TLS: the worker's client context and, by slot, each connection's SSL
+  // object (null when none): 8 bytes per connection, allocated only with TLS
+  // and left unwritten until a slot is used, like the table.
+  std::unique_ptr<TlsClient> tls_;
+  std::unique_ptr<SSL*[]> tls_by_slot_;
+  // By slot as well (120 bytes): the record keys of a detached connection,
+  // its traffic secrets before. With the SSL object gone, this and the
+  // 32-byte record are all a held TLS connection costs.
+  std::unique_ptr<TlsRecordState[]> tls_records_;
+  bool tls_resume_ = false;
+  std::unique_ptr<TlsRecordCipher> tls_cipher_;  // seals and opens for every detached connection
+  std::unique_ptr<char[]> tls_out_;              // one sealed record
 
   // Shared buffers: the only I/O memory, whatever the connection count.
   std::unique_ptr<char[]> scratch_;  // reads

@@ -67,6 +67,21 @@ struct SourceCount {
 // Counters inside the struct itself; longer windows continue past its end.
 inline constexpr size_t kInlineSourceCounts = 4096;
 
+// What TLS negotiated ("TLSv1.3 TLS_AES_128_GCM_SHA256"), counted per
+// distinct text; the text is written before `set` (release), never after.
+inline constexpr int kTlsNegotiatedSlots = 4;
+struct SharedTlsNegotiated {
+  std::atomic<uint64_t> count;
+  std::atomic<uint32_t> set;
+  char name[60];  // NUL-terminated
+};
+// The first failure of each TLS reason, in words ("hostname mismatch").
+inline constexpr int kTlsDetailSlots = kReasonTlsNotTls - kReasonTlsVerifyFailed + 1;
+struct SharedTlsDetail {
+  std::atomic<uint32_t> set;
+  char text[124];  // NUL-terminated
+};
+
 // One per worker, in shared memory, zero-filled at start. Written only by the
 // worker (relaxed atomics), read by the front at any time; except
 // front_beats, written only by the front.
@@ -100,6 +115,13 @@ struct AgentWorkerShared {
   // the ramp is paced (tests read it; no report carries it).
   SharedHistogram connect_gap;
   SharedHistogram echo_rtt;  // payload sent to last byte back, us
+
+  // With assignment.tls (worker_protocol.h's readers skip them otherwise).
+  std::atomic<uint64_t> tls_handshakes;  // finished
+  std::atomic<uint64_t> tls_resumed;     // of those, resumed a session
+  SharedHistogram tls_handshake;         // TCP established to TLS finished, us
+  SharedTlsNegotiated tls_negotiated[kTlsNegotiatedSlots];
+  SharedTlsDetail tls_details[kTlsDetailSlots];  // by reason - kReasonTlsVerifyFailed
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set
