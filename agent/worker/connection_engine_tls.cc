@@ -74,10 +74,8 @@ void ConnectionEngine::ResetTlsShared() {
 }
 
 void ConnectionEngine::BeginHandshake(uint32_t slot, Connection& c) {
-  ConnectionRoute route = RouteOf(first_connection_ + slot, static_cast<uint32_t>(sources_.size()),
-                                  static_cast<uint32_t>(targets_.size()));
   tls_records_[slot] = TlsRecordState{};
-  SSL* ssl = tls_->Open(c.fd, slot, route.target_index);
+  SSL* ssl = tls_->Open(c.fd, slot, sources_.TargetOf(first_connection_ + slot));
   if (ssl == nullptr) return FailConnect(slot, c, ENOMEM);
   tls_by_slot_[slot] = ssl;
   c.state = ConnState::kHandshaking;
