@@ -27,7 +27,7 @@
 # Exit: 0 the run passed, 1 it did not, 2 bad arguments, 3 refused (memory,
 # permissions, missing binaries).
 # Above 100 processes, run it under the machine's benchmark lock:
-#   flock /work/bench.lock bench/agents.sh --agents 1000 --connections-per-agent 1000
+#   flock /tmp/fourtuple-bench.lock bench/agents.sh --agents 1000 --connections-per-agent 1000
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -40,17 +40,9 @@ if [[ "${1:-}" == __inside ]]; then
   work="$2"
   # shellcheck source=/dev/null
   source "$work/config.sh"
-  ip link set lo up
-  sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.core.somaxconn=65535 \
-    net.ipv4.tcp_max_syn_backlog=262144
-  pids=()
-  stop_all() {  # by pid, never by name
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-  }
-  trap stop_all EXIT
+  bench_name=agents
+  # shellcheck source=bench/netns_inside.sh
+  source "$here/netns_inside.sh"
   connections=$(( agents * per_agent ))
   target_processes=$(( (connections + 17999) / 18000 ))
   (( target_processes >= 2 )) || target_processes=2

@@ -16,8 +16,8 @@
 #          [--target-processes=auto] [--agent-processes=auto] [--bin=DIR] [--keep]
 # target-server gets enough processes to hold the largest run (each holds up
 # to ~19,000 connections under the 20,000 fd limit) unless told otherwise.
-# Runs above 50,000 connections take the machine's benchmark lock when one
-# exists (flock /work/bench.lock bench/pacing.sh ... does it explicitly).
+# On a machine shared with other runs, hold a lock so that big runs do not
+# overlap: flock /tmp/fourtuple-bench.lock bench/pacing.sh ...
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"

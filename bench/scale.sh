@@ -43,32 +43,15 @@ if [[ "${1:-}" == __inside ]]; then
   work="$2"
   # shellcheck source=/dev/null
   source "$work/config.sh"
-  ip link set lo up
-  sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.core.somaxconn=65535 \
-    net.ipv4.tcp_max_syn_backlog=262144
+  bench_name=scale
+  # shellcheck source=bench/netns_inside.sh
+  source "$here/netns_inside.sh"
   echo "netns: ip_local_port_range $(tr '\t' '-' < /proc/sys/net/ipv4/ip_local_port_range)," \
        "somaxconn $(cat /proc/sys/net/core/somaxconn)," \
        "tcp_max_syn_backlog $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog)"
 
-  pids=()
-  stop_all() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-  }
-  trap stop_all EXIT
   now() { date +%s.%N; }
   snapshot() { "$python" "$here/scale_snapshot.py" "$@"; }
-  wait_file() {  # FILE PID NAME
-    for _ in $(seq 1 400); do
-      [[ -s "$1" ]] && return 0
-      kill -0 "$2" 2>/dev/null || { echo "scale: $3 exited before it was ready:" >&2; cat "$work/$3.err" >&2; exit 1; }
-      sleep 0.05
-    done
-    echo "scale: $3 not ready after 20 s" >&2
-    exit 1
-  }
   # A plain "KEY=VALUE" fact for scale_report.py.
   fact() { echo "$1=$2" >> "$work/facts"; }
   processes_for() { echo $(( ($1 + fd_per_process - 1) / fd_per_process > 2 ? ($1 + fd_per_process - 1) / fd_per_process : 2 )); }

@@ -9,7 +9,7 @@
 # (RSS growth from before the run to the hold / N) for the agents and for
 # target-server.
 #
-# usage: flock /work/bench.lock bench/tls.sh [--connections N] [--resume-connections M]
+# usage: flock /tmp/fourtuple-bench.lock bench/tls.sh [--connections N] [--resume-connections M]
 #          [--agents A] [--sources S] [--in-flight W] [--bin DIR] [--keep]
 #   --connections N          TLS and plain runs (default 200000)
 #   --resume-connections M   the resume: true run (default 100000; 0 skips it)
@@ -28,26 +28,9 @@ if [[ "${1:-}" == __inside ]]; then
   work="$2"
   # shellcheck source=/dev/null
   source "$work/config.sh"
-  ip link set lo up
-  sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.core.somaxconn=65535 \
-    net.ipv4.tcp_max_syn_backlog=262144
-  pids=()
-  stop_all() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-  }
-  trap stop_all EXIT
-  wait_file() {  # FILE PID NAME
-    for _ in $(seq 1 600); do
-      [[ -s "$1" ]] && return 0
-      kill -0 "$2" 2>/dev/null || { echo "tls: $3 exited before it was ready:" >&2; cat "$work/$3.err" >&2; exit 1; }
-      sleep 0.05
-    done
-    echo "tls: $3 not ready after 30 s" >&2
-    exit 1
-  }
+  bench_name=tls
+  # shellcheck source=bench/netns_inside.sh
+  source "$here/netns_inside.sh"
   run() {  # MODE (plain|tls|resume) N PORT
     local mode="$1" n="$2" port="$3" dir="$work/$1"
     mkdir -p "$dir"
@@ -66,13 +49,13 @@ if [[ "${1:-}" == __inside ]]; then
       > "$dir/target.out" 2> "$dir/target.err" &
     pids+=($!)
     local target_pid=$!
-    wait_file "$dir/target.json" "$target_pid" "$mode/target"
+    wait_file "$dir/target.json" "$target_pid" "$mode/target" 30
     local agent_pids=() entries="" per=$(( sources / agents )) i
     for i in $(seq 1 "$agents"); do
       "$bin/agent" --listen=127.0.0.1:0 --processes=auto --ready-file="$dir/agent$i.json" 2> "$dir/agent$i.err" &
       pids+=($!)
       agent_pids+=($!)
-      wait_file "$dir/agent$i.json" "$!" "$mode/agent$i"
+      wait_file "$dir/agent$i.json" "$!" "$mode/agent$i" 30
       local endpoint
       endpoint="$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"][0])' "$dir/agent$i.json")"
       [[ -n "$entries" ]] && entries+=","
