@@ -350,9 +350,9 @@ int64_t ConnectionEngine::WaitMicros(int max_wait_ms) {
   if (!wheel_.empty()) consider((now / kEngineTickUs + 1) * kEngineTickUs - now);
   if (connect_started_ && !closed_ && !failed_ && connect_cursor_ < connections_ &&
       in_flight_ < max_in_flight_) {
-    consider(limiter_->MicrosUntilToken(now));
+    consider(limiter_->MicrosUntilBatch(now));
   }
-  if (EchoWaitsForToken()) consider(echo_limiter_->MicrosUntilToken(now));
+  if (EchoWaitsForToken()) consider(echo_limiter_->MicrosUntilBatch(now));
   return wait;
 }
 
