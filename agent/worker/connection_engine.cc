@@ -347,7 +347,11 @@ int64_t ConnectionEngine::WaitMicros(int max_wait_ms) {
     if (wait < 0 || us < wait) wait = us;
   };
   uint64_t now = NowMicros();
-  if (!wheel_.empty()) consider((now / kEngineTickUs + 1) * kEngineTickUs - now);
+  if (!wheel_.empty()) {
+    // Until the tick the earliest timeout is due in, not every tick.
+    const int32_t ticks_ahead = static_cast<int32_t>(wheel_.EarliestDueTick() - TickOf(now));
+    consider(ticks_ahead <= 0 ? 0 : uint64_t(ticks_ahead) * kEngineTickUs - now % kEngineTickUs);
+  }
   if (connect_started_ && !closed_ && !failed_ && connect_cursor_ < connections_ &&
       in_flight_ < max_in_flight_) {
     consider(limiter_->MicrosUntilBatch(now));

@@ -9,6 +9,11 @@
 // a later revolution. Deadlines are compared mod 2^32, so they must lie less
 // than 2^31 ticks ahead.
 //
+// EarliestDueTick() tells the loop when to wake next, so that a loop holding
+// timers far ahead (a 60 s echo timeout) sleeps until then instead of waking
+// every tick: a thousand workers on one host each waking every 10 ms for
+// nothing cost 100,000 context switches a second.
+//
 // Thread-safety: owned by one loop thread; nothing is synchronized.
 #ifndef FOURTUPLE_AGENT_WORKER_TIMER_WHEEL_H_
 #define FOURTUPLE_AGENT_WORKER_TIMER_WHEEL_H_
@@ -47,6 +52,7 @@ class TimerWheel {
     Node& node = nodes_[slot];
     if (IsScheduled(node)) Cancel(slot);
     if (static_cast<int32_t>(deadline_tick - current_) <= 0) deadline_tick = current_ + 1;
+    if (size_ == 0 || static_cast<int32_t>(deadline_tick - earliest_) < 0) earliest_ = deadline_tick;
     node.deadline_tick = deadline_tick;
     uint32_t& head = heads_[deadline_tick & mask_];
     node.timer_prev = kNil;
@@ -92,18 +98,37 @@ class TimerWheel {
         slot = next;
       }
     }
+    if (size_ > 0 && static_cast<int32_t>(earliest_ - now_tick) <= 0) FindEarliest();
   }
+
+  // A tick at or before the earliest deadline of those scheduled (only when
+  // !empty()): a lower bound, since a cancelled entry or one due a
+  // revolution later can leave it early; waking then costs one Advance that
+  // finds nothing and moves the bound on.
+  uint32_t EarliestDueTick() const { return earliest_; }
 
   uint32_t current_tick() const { return current_; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
  private:
+  // The first non-empty bucket after current_: every entry of the bucket j
+  // ticks ahead is due at current_ + j or a whole revolution later.
+  void FindEarliest() {
+    for (uint32_t j = 1; j <= mask_ + 1; ++j) {
+      if (heads_[(current_ + j) & mask_] != kNil) {
+        earliest_ = current_ + j;
+        return;
+      }
+    }
+  }
+
   std::vector<uint32_t> heads_;
   uint32_t mask_;
   Node* nodes_ = nullptr;
   uint32_t current_ = 0;
   size_t size_ = 0;
+  uint32_t earliest_ = 0;  // see EarliestDueTick(); meaningful while size_ > 0
 };
 
 }  // namespace fourtuple::agent

@@ -109,5 +109,36 @@ TEST(TimerWheelWrapTest, TicksWrapAround32Bits) {
   EXPECT_EQ(expired, std::vector<uint32_t>{0});
 }
 
+TEST_F(TimerWheelTest, EarliestDueTickIsTheNextDeadline) {
+  wheel_.Schedule(1, 106);
+  EXPECT_EQ(wheel_.EarliestDueTick(), 106u);
+  wheel_.Schedule(2, 103);
+  EXPECT_EQ(wheel_.EarliestDueTick(), 103u);
+  wheel_.Schedule(3, 120);  // two revolutions of 8 ahead
+  EXPECT_EQ(wheel_.EarliestDueTick(), 103u);
+  EXPECT_EQ(AdvanceTo(103), std::vector<uint32_t>{2});
+  // 120 sits in bucket 0, the bucket of ticks 104 and 112: a bound a
+  // revolution early, moved on by an Advance that expires nothing.
+  EXPECT_EQ(wheel_.EarliestDueTick(), 104u);
+  EXPECT_TRUE(AdvanceTo(104).empty());
+  EXPECT_EQ(wheel_.EarliestDueTick(), 106u);
+  EXPECT_EQ(AdvanceTo(106), std::vector<uint32_t>{1});
+  EXPECT_EQ(wheel_.EarliestDueTick(), 112u);
+  EXPECT_TRUE(AdvanceTo(112).empty());
+  EXPECT_EQ(wheel_.EarliestDueTick(), 120u);
+  EXPECT_EQ(AdvanceTo(120), std::vector<uint32_t>{3});
+  EXPECT_TRUE(wheel_.empty());
+}
+
+TEST_F(TimerWheelTest, EarliestDueTickStaysALowerBoundAfterACancel) {
+  wheel_.Schedule(1, 102);
+  wheel_.Schedule(2, 105);
+  wheel_.Cancel(1);
+  EXPECT_LE(wheel_.EarliestDueTick(), 105u);
+  EXPECT_TRUE(AdvanceTo(102).empty());
+  EXPECT_EQ(wheel_.EarliestDueTick(), 105u);
+  EXPECT_EQ(AdvanceTo(105), std::vector<uint32_t>{2});
+}
+
 }  // namespace
 }  // namespace fourtuple::agent
