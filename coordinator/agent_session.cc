@@ -145,6 +145,11 @@ void AgentSession::OnWriteDone(bool ok) {
       return;
     }
   }
+  // The assignment is on its way: the next agent may be probed and
+  // assigned. Waiting for the agent's first report instead would hold each
+  // slot while the agent starts its workers, which is the agents' time, not
+  // a burst on the coordinator's side.
+  ReleaseFanOut();
   PumpWrites();
 }
 
@@ -171,9 +176,7 @@ void AgentSession::OnReadDone(bool ok) {
     state_.last_report_time = absl::Now();
     Changed();
   }
-  // The first report means the agent took the assignment: the next agent
-  // may be probed and assigned.
-  if (first) ReleaseFanOut();
+  if (first) ReleaseFanOut();  // in case the write's completion comes later
   notifier_->Notify();
   StartRead(&incoming_);
 }

@@ -97,8 +97,8 @@ class AgentSession : private grpc::ClientBidiReactor<v1::RunCommand, v1::RunRepo
   // With `known_facts` (from a probe moments ago) there is no probe: the
   // session takes them as the probe's answer and opens the Run call. With a
   // `fan_out` (which must outlive the session), the session waits for a slot
-  // there and gives it back once the agent has sent its first report (it
-  // took the assignment) or the session ended.
+  // there and gives it back once the assignment is written to the stream
+  // (or the agent's first report came, or the session ended).
   void Start(const v1::Assignment& assignment, absl::Duration probe_timeout, FanOut* fan_out = nullptr,
              const v1::HostFacts* known_facts = nullptr);
 
