@@ -10,12 +10,16 @@
 # interval, and the run's wall time. See bench/README.md.
 #
 # usage: bench/agents.sh --agents A --connections-per-agent K [--hold SECONDS]
-#          [--report-interval DURATION] [--connect-rate R] [--in-flight W]
+#          [--report-interval DURATION] [--connect-rate R] [--echo-rate E] [--in-flight W]
 #          [--runs N] [--bin DIR] [--keep]
 #   --hold S              hold after the barrier (default 5)
 #   --connect-rate R      the plan's connect_rate, for all agents together
 #                         (default 30000: what this one loopback takes; see
 #                         bench/README.md for what happens without a bound)
+#   --echo-rate E         the plan's echo.rate, for all agents together
+#                         (default 50000: what this one target-server echoes;
+#                         unset, a round would be asked of all A x K
+#                         connections within echo.interval, 1 s)
 #   --in-flight W         connects in flight per agent (default 16)
 #   --lease D             the plan's lease (default 120s: on one 2-core machine
 #                         two thousand load processes can keep a control
@@ -65,10 +69,10 @@ if [[ "${1:-}" == __inside ]]; then
   echo "agents: $agents agent processes and target-server (--processes=$target_processes) up in" \
        "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s;" \
        "load $(cut -d' ' -f1-3 /proc/loadavg), MemAvailable $(( $(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) >> 10 )) MiB"
-  "$python" - "$work" "$agents" "$per_agent" "$hold" "$report_interval" "$connect_rate" "$in_flight" "$lease" <<'PY'
+  "$python" - "$work" "$agents" "$per_agent" "$hold" "$report_interval" "$connect_rate" "$in_flight" "$lease" "$echo_rate" <<'PY'
 import json, sys
 work, agents, per_agent, hold, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-connect_rate, in_flight, lease = int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
+connect_rate, in_flight, lease, echo_rate = int(sys.argv[6]), int(sys.argv[7]), sys.argv[8], int(sys.argv[9])
 target = json.load(open(work + "/target.json"))
 entries = []
 for i in range(agents):
@@ -85,7 +89,7 @@ plan = {
     "connect_timeout": "30s",
     "ramp_timeout": "120s",
     "hold": hold + "s",
-    "echo": {"rounds": 1, "payload_bytes": 16, "interval": "1s", "timeout": "60s"},
+    "echo": {"rounds": 1, "payload_bytes": 16, "interval": "1s", "timeout": "60s", "rate": echo_rate},
     "report_interval": interval,
     "lease": lease,
 }
@@ -103,7 +107,7 @@ PY
   exit 0
 fi
 
-agents="" per_agent="" hold=5 report_interval=1s connect_rate=30000 in_flight=16 lease=120s runs=1 bin="$repo/build/bin" keep=0
+agents="" per_agent="" hold=5 report_interval=1s connect_rate=30000 echo_rate=50000 in_flight=16 lease=120s runs=1 bin="$repo/build/bin" keep=0
 usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -113,6 +117,7 @@ while [[ $# -gt 0 ]]; do
     --report-interval) report_interval="${2:-}"; shift 2 ;;
     --runs) runs="${2:-}"; shift 2 ;;
     --connect-rate) connect_rate="${2:-}"; shift 2 ;;
+    --echo-rate) echo_rate="${2:-}"; shift 2 ;;
     --in-flight) in_flight="${2:-}"; shift 2 ;;
     --lease) lease="${2:-}"; shift 2 ;;
     --bin) bin="${2:-}"; shift 2 ;;
@@ -129,6 +134,7 @@ positive --connections-per-agent "$per_agent"
 positive --hold "$hold"
 positive --runs "$runs"
 positive --connect-rate "$connect_rate"
+positive --echo-rate "$echo_rate"
 positive --in-flight "$in_flight"
 (( agents <= 2000 )) || { echo "agents.sh: --agents expects 1..2000, got $agents" >&2; exit 2; }
 (( per_agent <= 18000 )) || { echo "agents.sh: --connections-per-agent expects 1..18000 (one worker process each), got $per_agent" >&2; exit 2; }
@@ -153,7 +159,7 @@ mkdir -p "$work/agents"
 cleanup() { if (( keep )); then echo "agents: files kept in $work" >&2; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 cat > "$work/config.sh" <<CONFIG
-agents=$agents per_agent=$per_agent hold=$hold runs=$runs report_interval='$report_interval' connect_rate=$connect_rate in_flight=$in_flight lease='$lease' bin='$bin' python='$python'
+agents=$agents per_agent=$per_agent hold=$hold runs=$runs report_interval='$report_interval' connect_rate=$connect_rate echo_rate=$echo_rate in_flight=$in_flight lease='$lease' bin='$bin' python='$python'
 CONFIG
 echo "agents: A=$agents x K=$per_agent on $(nproc) cores, MemAvailable $(( available >> 20 )) MiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # A session and process group of its own (the time limit signals the whole
@@ -198,6 +204,7 @@ for run in range(1, runs + 1):
         "max_lines_per_interval": m["max_lines_per_interval"],
         "cpu_wait_s": m["run_delay_seconds"],
         "wall_s": m["wall_seconds"],
+        "load_start": m.get("load_start"), "load_end": m.get("load_end"),
     }
     print("  ".join("%s=%s" % (k, v) for k, v in row.items()))
     print("AGENTS_JSON " + json.dumps(row))

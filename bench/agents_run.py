@@ -11,7 +11,8 @@ says every agent is ready, and the most lines written between two progress
 lines (the progress output of one interval, announcements and log lines
 included), and how long the coordinator's threads waited for a CPU
 (/proc/PID/task/*/schedstat, sampled each second: a coordinator starved of
-CPU looks like a stalled one). The coordinator is killed after TIME_LIMIT
+CPU looks like a stalled one), and the machine's 1-minute load average at
+its start and end. The coordinator is killed after TIME_LIMIT
 seconds.
 """
 import json
@@ -41,6 +42,12 @@ try:
         f.write("-10")
 except OSError:
     pass
+def load_average():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+load_start = load_average()
 start = time.monotonic()
 child = subprocess.Popen(command, stdout=open(os.path.join(out_dir, "coordinator.out"), "w"),
                          stderr=subprocess.PIPE, text=True, errors="replace")
@@ -97,4 +104,6 @@ json.dump({
     "progress_intervals": intervals,
     "max_lines_per_interval": lines_per_interval,
     "run_delay_seconds": round(sum(run_delay.values()) / 1e9, 3),
+    "load_start": load_start,
+    "load_end": load_average(),
 }, open(os.path.join(out_dir, "measured.json"), "w"), indent=1)
