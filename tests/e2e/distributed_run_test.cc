@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/subprocess.h"
@@ -83,6 +84,9 @@ class Lab {
     json j = json::parse(ReadFileOrEmpty(report_path()), nullptr, false);
     return j;
   }
+
+  // The coordinator's whole stderr (Diagnostics shows its end only).
+  std::string CoordinatorStderr() const { return coordinator_ ? coordinator_->ReadStderr() : ""; }
 
   // Every process's stderr, for failure messages.
   std::string Diagnostics() const {
@@ -284,6 +288,62 @@ TEST(DistributedRunTest, DnsNameExpandsToEveryAgentItResolvesTo) {
   for (const json& agent : report["agents"]) {
     EXPECT_EQ(agent["established"], 1000);
     EXPECT_EQ(agent["by_source_address"], json({{"127.0.0.1", 1000}})) << agent.dump(2);
+  }
+  lab.StopAll();
+}
+
+// A name with hundreds of records becomes hundreds of agents; those that do
+// not answer (all but two here: nothing listens on their address) are named
+// together, each once, and the run stops before it starts (exit 3) within
+// seconds, not one probe timeout per agent.
+TEST(DistributedRunTest, DnsNameWithHundredsOfRecordsNamesEveryUnreachableAgentAtOnce) {
+  if (!testing::CanCreateNetns())
+    GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
+  auto ns = ScopedNetns::Create("ft-dns-many");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  const std::string etc_dir = "/etc/netns/" + (*ns)->name();
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } remove_etc{etc_dir};
+  std::filesystem::create_directories(etc_dir);
+  constexpr int kRecords = 300;
+  std::vector<std::string> addresses;
+  std::string hosts = "127.0.0.1 localhost\n";
+  for (int i = 0; i < kRecords; ++i) {
+    addresses.push_back(absl::StrCat("127.0.", 7 + i / 250, ".", i % 250 + 1));
+    absl::StrAppend(&hosts, addresses.back(), " agents.lab\n");
+  }
+  std::ofstream(etc_dir + "/hosts") << hosts;
+
+  std::string dir = MakeTempDir("ft-dns-many");
+  Lab lab(dir, (*ns)->name());
+  ASSERT_NO_FATAL_FAILURE(lab.StartTarget(1, {"127.0.0.1:0"}));
+  const std::string first = lab.StartAgent("agent1", {"--listen=" + addresses[0] + ":0"});
+  ASSERT_FALSE(first.empty()) << lab.Diagnostics();
+  const std::string port = first.substr(first.rfind(':') + 1);
+  ASSERT_EQ(lab.StartAgent("agent2", {"--listen=" + addresses[1] + ":" + port}), addresses[1] + ":" + port)
+      << lab.Diagnostics();
+
+  json plan = BasePlan(lab, 10 * kRecords);
+  plan["agents"] =
+      json::array({{{"endpoint", "dns:///agents.lab:" + port}, {"source_addresses", {"local:127.0.0.0/8"}}}});
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(lab.RunCoordinator(plan, absl::Seconds(60)), 3) << lab.Diagnostics();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  const std::string err = lab.CoordinatorStderr();
+  for (int i = 0; i < kRecords; ++i) {
+    const std::string line = absl::StrCat("agent ", addresses[i], ":", port, " is unreachable");
+    const size_t at = err.find(line);
+    if (i < 2) {
+      EXPECT_EQ(at, std::string::npos) << line;
+    } else {
+      EXPECT_NE(at, std::string::npos) << line << "\n" << lab.Diagnostics();
+      EXPECT_EQ(err.find(line, at + 1), std::string::npos) << line << " named twice";
+    }
   }
   lab.StopAll();
 }
