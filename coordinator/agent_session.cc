@@ -54,6 +54,10 @@ void AgentSession::Start(const v1::Assignment& assignment, absl::Duration probe_
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_TCP_READ_CHUNK_SIZE, 4 << 10);
   args.SetInt(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 16 << 10);
+  // What an agent may send ahead of our reading it: a few reports. A
+  // coordinator that falls behind (a laptop busy elsewhere) then slows the
+  // agents' report writes instead of buffering up to 64 KiB per agent.
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
   channel_ = grpc::CreateCustomChannel(endpoint_, credentials_, args);
   stub_ = v1::Agent::NewStub(channel_);
   {
