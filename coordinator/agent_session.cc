@@ -270,4 +270,30 @@ AgentSession::Snapshot AgentSession::snapshot() const {
   return state_;
 }
 
+AgentSession::Snapshot AgentSession::light_snapshot() {
+  absl::MutexLock lock(&mu_);
+  // The heavy parts step aside while the rest is copied, then go back:
+  // pointer and map swaps, nothing copied or allocated for them.
+  v1::RunReport& report = state_.report;
+  v1::RunReport maps;
+  auto swap_maps = [&maps, &report] {
+    maps.mutable_established_by_source()->swap(*report.mutable_established_by_source());
+    maps.mutable_failed_by_source()->swap(*report.mutable_failed_by_source());
+    maps.mutable_tls_negotiated()->swap(*report.mutable_tls_negotiated());
+    maps.mutable_tls_failure_details()->swap(*report.mutable_tls_failure_details());
+  };
+  swap_maps();
+  v1::Histogram* connect_latency = report.has_connect_latency() ? report.release_connect_latency() : nullptr;
+  v1::Histogram* echo_rtt = report.has_echo_rtt() ? report.release_echo_rtt() : nullptr;
+  v1::Histogram* connect_queue = report.has_connect_queue() ? report.release_connect_queue() : nullptr;
+  v1::Histogram* tls_handshake = report.has_tls_handshake() ? report.release_tls_handshake() : nullptr;
+  Snapshot out = state_;
+  if (connect_latency != nullptr) report.set_allocated_connect_latency(connect_latency);
+  if (echo_rtt != nullptr) report.set_allocated_echo_rtt(echo_rtt);
+  if (connect_queue != nullptr) report.set_allocated_connect_queue(connect_queue);
+  if (tls_handshake != nullptr) report.set_allocated_tls_handshake(tls_handshake);
+  swap_maps();
+  return out;
+}
+
 }  // namespace fourtuple::coordinator

@@ -121,6 +121,11 @@ class AgentSession : private grpc::ClientBidiReactor<v1::RunCommand, v1::RunRepo
   void Join();
 
   Snapshot snapshot() const;
+  // The same without the report's histograms and per-source maps (most of a
+  // report's size): what the driver needs while the run goes on. Copying
+  // them for a thousand agents a second was most of the coordinator's
+  // allocation churn, and its peak memory with it.
+  Snapshot light_snapshot();
 
   // Moves each time the snapshot changes: the driver copies a snapshot only
   // when this differs from the version it saw last.

@@ -46,6 +46,11 @@ class FakeAgent final : public v1::Agent::Service {
     }
     v1::RunReport report;
     report.set_phase(v1::RUN_PHASE_READY);
+    report.set_open(3);
+    (*report.mutable_failures())["ECONNREFUSED"] = 1;
+    (*report.mutable_established_by_source())["127.0.0.1"] = 3;
+    (*report.mutable_connect_latency()->mutable_buckets())[7] = 3;
+    report.mutable_connect_latency()->set_count(3);
     stream->Write(report);
     if (stuck_) {
       while (!release_.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
@@ -246,6 +251,29 @@ TEST(AgentSessionTest, CommandsArriveInOrderThenTheHalfClose) {
     if (c != v1::RunCommand::kHeartbeat) phases.push_back(c);
   }
   EXPECT_THAT(phases, ElementsAre(v1::RunCommand::kConnect, v1::RunCommand::kEcho, v1::RunCommand::kClose));
+  session.Join();
+}
+
+TEST(AgentSessionTest, ALightSnapshotLeavesTheHistogramsAndPerSourceCountsInTheSession) {
+  FakeAgent agent(/*stuck=*/false);
+  Server server = StartServer(&agent);
+  Notifier notifier;
+  AgentSession session(server.endpoint, grpc::InsecureChannelCredentials(), &notifier);
+  StartAndWaitReady(session, notifier);
+  for (int i = 0; i < 2; ++i) {  // the heavy parts went back after the first
+    const AgentSession::Snapshot light = session.light_snapshot();
+    EXPECT_EQ(light.report.phase(), v1::RUN_PHASE_READY);
+    EXPECT_EQ(light.report.open(), 3u);
+    EXPECT_EQ(light.report.failures().at("ECONNREFUSED"), 1u);
+    EXPECT_FALSE(light.report.has_connect_latency());
+    EXPECT_TRUE(light.report.established_by_source().empty());
+    const AgentSession::Snapshot full = session.snapshot();
+    EXPECT_EQ(full.report.connect_latency().count(), 3u);
+    EXPECT_EQ(full.report.established_by_source().at("127.0.0.1"), 3u);
+    EXPECT_FALSE(full.report.has_echo_rtt());  // absent stays absent
+  }
+  session.WritesDone();
+  ASSERT_TRUE(WaitFor(session, notifier, absl::Seconds(3), Ended));
   session.Join();
 }
 

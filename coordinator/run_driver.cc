@@ -313,6 +313,8 @@ class RunDriver {
     for (auto& session : sessions_) session->Cancel();
     for (auto& session : sessions_) session->Join();
     Observe();
+    // The whole of each agent's last report, histograms included, once.
+    for (size_t i = 0; i < views_.size(); ++i) views_[i].snapshot = sessions_[i]->snapshot();
     if (target_poller_ != nullptr) record_.target = target_poller_->Finish();
     record_.plan = plan_;
     for (size_t i = 0; i < views_.size(); ++i) {
@@ -439,7 +441,7 @@ class RunDriver {
       const uint64_t version = sessions_[i]->version();
       const bool changed = version != view.version;
       if (changed) {
-        view.snapshot = sessions_[i]->snapshot();
+        view.snapshot = sessions_[i]->light_snapshot();
         view.version = version;
       }
       if (!started_ || !Active(i)) continue;
