@@ -11,7 +11,7 @@
 #
 # usage: bench/agents.sh --agents A --connections-per-agent K [--hold SECONDS]
 #          [--report-interval DURATION] [--connect-rate R] [--echo-rate E] [--in-flight W]
-#          [--runs N] [--bin DIR] [--keep]
+#          [--dead D] [--runs N] [--bin DIR] [--keep]
 #   --hold S              hold after the barrier (default 5)
 #   --connect-rate R      the plan's connect_rate, for all agents together
 #                         (default 30000: what this one loopback takes; see
@@ -24,6 +24,9 @@
 #   --lease D             the plan's lease (default 120s: on one 2-core machine
 #                         two thousand load processes can keep a control
 #                         stream waiting for a CPU for tens of seconds)
+#   --dead D              D more agents in the plan that nothing answers for
+#                         (127.0.0.3, no agent there): the run must stop
+#                         before it starts (exit 3) naming all D at once
 #   --runs N              coordinator runs over the same agents, one after the
 #                         other (default 1): the first meets freshly started
 #                         agents, the others agents that have run before
@@ -69,10 +72,11 @@ if [[ "${1:-}" == __inside ]]; then
   echo "agents: $agents agent processes and target-server (--processes=$target_processes) up in" \
        "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s;" \
        "load $(cut -d' ' -f1-3 /proc/loadavg), MemAvailable $(( $(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) >> 10 )) MiB"
-  "$python" - "$work" "$agents" "$per_agent" "$hold" "$report_interval" "$connect_rate" "$in_flight" "$lease" "$echo_rate" <<'PY'
+  "$python" - "$work" "$agents" "$per_agent" "$hold" "$report_interval" "$connect_rate" "$in_flight" "$lease" "$echo_rate" "$dead" <<'PY'
 import json, sys
 work, agents, per_agent, hold, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 connect_rate, in_flight, lease, echo_rate = int(sys.argv[6]), int(sys.argv[7]), sys.argv[8], int(sys.argv[9])
+dead = int(sys.argv[10])
 target = json.load(open(work + "/target.json"))
 entries = []
 for i in range(agents):
@@ -80,10 +84,15 @@ for i in range(agents):
     # One source address of its own per agent: 127.10.x.y.
     entries.append({"endpoint": endpoint,
                     "source_addresses": ["127.10.%d.%d" % (i // 250, i % 250 + 1)]})
+# The dead ones spread through the list, each with a source of its own.
+for d in range(dead):
+    entries.insert(d * len(entries) // dead, {
+        "endpoint": "127.0.0.3:%d" % (7000 + d),
+        "source_addresses": ["127.11.%d.%d" % (d // 250, d % 250 + 1)]})
 plan = {
     "target": {"endpoints": ["127.0.0.1:47800"], "control": target["control"]},
     "agents": entries,
-    "connections": agents * per_agent,
+    "connections": (agents + dead) * per_agent,
     "connect_rate": connect_rate,
     "max_in_flight": agents * in_flight,
     "connect_timeout": "30s",
@@ -107,7 +116,7 @@ PY
   exit 0
 fi
 
-agents="" per_agent="" hold=5 report_interval=1s connect_rate=30000 echo_rate=50000 in_flight=16 lease=120s runs=1 bin="$repo/build/bin" keep=0
+agents="" per_agent="" hold=5 report_interval=1s connect_rate=30000 echo_rate=50000 dead=0 in_flight=16 lease=120s runs=1 bin="$repo/build/bin" keep=0
 usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -118,6 +127,7 @@ while [[ $# -gt 0 ]]; do
     --runs) runs="${2:-}"; shift 2 ;;
     --connect-rate) connect_rate="${2:-}"; shift 2 ;;
     --echo-rate) echo_rate="${2:-}"; shift 2 ;;
+    --dead) dead="${2:-}"; shift 2 ;;
     --in-flight) in_flight="${2:-}"; shift 2 ;;
     --lease) lease="${2:-}"; shift 2 ;;
     --bin) bin="${2:-}"; shift 2 ;;
@@ -135,6 +145,7 @@ positive --hold "$hold"
 positive --runs "$runs"
 positive --connect-rate "$connect_rate"
 positive --echo-rate "$echo_rate"
+[[ "$dead" =~ ^[0-9]+$ ]] || { echo "agents.sh: --dead expects a count, got '$dead'" >&2; exit 2; }
 positive --in-flight "$in_flight"
 (( agents <= 2000 )) || { echo "agents.sh: --agents expects 1..2000, got $agents" >&2; exit 2; }
 (( per_agent <= 18000 )) || { echo "agents.sh: --connections-per-agent expects 1..18000 (one worker process each), got $per_agent" >&2; exit 2; }
@@ -159,7 +170,7 @@ mkdir -p "$work/agents"
 cleanup() { if (( keep )); then echo "agents: files kept in $work" >&2; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 cat > "$work/config.sh" <<CONFIG
-agents=$agents per_agent=$per_agent hold=$hold runs=$runs report_interval='$report_interval' connect_rate=$connect_rate echo_rate=$echo_rate in_flight=$in_flight lease='$lease' bin='$bin' python='$python'
+agents=$agents per_agent=$per_agent hold=$hold runs=$runs report_interval='$report_interval' connect_rate=$connect_rate echo_rate=$echo_rate dead=$dead in_flight=$in_flight lease='$lease' bin='$bin' python='$python'
 CONFIG
 echo "agents: A=$agents x K=$per_agent on $(nproc) cores, MemAvailable $(( available >> 20 )) MiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # A session and process group of its own (the time limit signals the whole
@@ -181,9 +192,9 @@ set -e
 echo "agents: input backlog drops during the benchmark (whole machine): $(( $(backlog_drops) - drops_before ))"
 (( inside == 0 )) || { echo "agents: the run inside the namespace failed ($inside)" >&2; exit 1; }
 
-"$python" - "$work" "$agents" "$per_agent" "$runs" <<'PY'
+"$python" - "$work" "$agents" "$per_agent" "$runs" "$dead" <<'PY'
 import json, os, re, sys
-work, agents, per_agent, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+work, agents, per_agent, runs, dead = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 failed = False
 for run in range(1, runs + 1):
     d = "%s/run%d" % (work, run)
@@ -206,9 +217,15 @@ for run in range(1, runs + 1):
         "wall_s": m["wall_seconds"],
         "load_start": m.get("load_start"), "load_end": m.get("load_end"),
     }
+    if dead:
+        # Each dead agent named once, all in the one refusal.
+        named = set(re.findall(r"agent (127\.0\.0\.3:[0-9]+) is unreachable", timed))
+        row["dead"] = dead
+        row["dead_named"] = len(named)
     print("  ".join("%s=%s" % (k, v) for k, v in row.items()))
     print("AGENTS_JSON " + json.dumps(row))
-    if row["outcome"] != "pass":
+    expected = row["exit_code"] == 3 and row["dead_named"] == dead if dead else row["outcome"] == "pass"
+    if not expected:
         failed = True
         sys.stdout.write("".join(timed.splitlines(True)[-30:]))
 sys.exit(1 if failed else 0)
