@@ -7,6 +7,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "agent/load_model_tally.h"
 #include "common/failure_reason.h"
 #include "common/histogram.h"
 
@@ -142,9 +143,11 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   std::map<std::string, uint64_t> tls_negotiated;
   std::map<std::string, std::string> tls_details;
   std::string error;
+  LoadModelTally load_models;
 
   for (size_t i = 0; i < workers.size(); ++i) {
     const AgentWorkerShared& w = *workers[i];
+    load_models.Add(w.reopen);
     attempted += Load(w.attempted);
     established += Load(w.established);
     open += Load(w.open);
@@ -222,6 +225,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   report->mutable_tls_failure_details()->clear();
   for (const auto& [reason, text] : tls_details) (*report->mutable_tls_failure_details())[reason] = text;
   if (!error.empty()) report->set_error(error);
+  load_models.ToReport(report);
 }
 
 }  // namespace fourtuple::agent

@@ -56,6 +56,10 @@ inline constexpr size_t kMaxServerNameBytes = 253;
 // TLS versions on the wire; a plan names them "1.2" and "1.3".
 inline constexpr uint32_t kTlsVersion12 = 0x0303;
 inline constexpr uint32_t kTlsVersion13 = 0x0304;
+// Load models: the longest reconnect backoff (an hour: longer is a typo) and
+// the longest churn (a week).
+inline constexpr uint64_t kMaxBackoffMs = 60 * 60 * 1000;
+inline constexpr uint64_t kMaxChurnDurationMs = 7 * 24 * 60 * 60 * 1000;
 
 }  // namespace fourtuple
 

@@ -65,10 +65,10 @@ class PlanParser {
 
   absl::StatusOr<Plan> Parse(const json& root) {
     if (!root.is_object()) return WrongType("plan", "a JSON object", root);
-    RETURN_IF_ERROR(
-        CheckKnownFields(root, "plan",
-                         {"target", "agents", "connections", "connect_rate", "max_in_flight",
-                          "connect_timeout", "ramp_timeout", "hold", "echo", "report_interval", "lease"}));
+    RETURN_IF_ERROR(CheckKnownFields(
+        root, "plan",
+        {"target", "agents", "connections", "connect_rate", "max_in_flight", "connect_timeout",
+         "ramp_timeout", "hold", "echo", "report_interval", "lease", "close", "churn", "reconnect"}));
 
     if (!root.contains("target")) return FieldError("plan.target", "missing (an object with \"endpoints\")");
     RETURN_IF_ERROR(ParseTarget(root["target"]));
@@ -95,6 +95,7 @@ class PlanParser {
                        ReadCount(root["max_in_flight"], "plan.max_in_flight", 1, UINT32_MAX));
       plan_.max_in_flight = static_cast<uint32_t>(in_flight);
     }
+    RETURN_IF_ERROR(ParseLoadModels(root, plan_.connect_rate, &plan_.load));
     RETURN_IF_ERROR(OptionalDuration(root, "connect_timeout", "plan", absl::Milliseconds(1),
                                      &plan_.connect_timeout, Millis(kMaxTimeoutMs)));
     RETURN_IF_ERROR(
@@ -453,6 +454,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   if (plan.echo.rate.has_value()) out["echo"]["rate"] = *plan.echo.rate;
   out["report_interval"] = DurationToString(plan.report_interval);
   out["lease"] = DurationToString(plan.lease);
+  LoadModelsToJson(plan.load, &out);
   return out;
 }
 

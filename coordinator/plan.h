@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/address.h"
+#include "coordinator/load_model_plan.h"
 #include "coordinator/tls_plan.h"
 #include "nlohmann/json.hpp"
 
@@ -104,6 +105,8 @@ struct Plan {
   absl::Duration report_interval = absl::Seconds(1);
   // An agent closes the run's connections when nothing arrives for this long.
   absl::Duration lease = absl::Seconds(10);
+  // "close", "churn", "reconnect" (load_model_plan.h).
+  LoadModelPlan load;
 };
 
 // The pace of an echo round for the whole run: echo.rate, or else the plan's

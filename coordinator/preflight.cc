@@ -101,6 +101,12 @@ PreflightResult RunPreflight(Plan* plan_in, const std::shared_ptr<grpc::ChannelC
       }
     }
     result.warnings.insert(result.warnings.end(), row.warnings.begin(), row.warnings.end());
+    if (std::optional<std::string> warning =
+            TimeWaitWarning(plan.load, agent.endpoint, demand.connections,
+                            static_cast<double>(demand.connections) / static_cast<double>(plan.connections),
+                            row.port_capacity)) {
+      result.warnings.push_back(*warning);
+    }
     rows.push_back(std::move(row));
   }
   if (!rows.empty()) result.table = FormatCapacityTable(rows);

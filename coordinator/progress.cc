@@ -56,6 +56,14 @@ double ConnectRate::Sample(double elapsed_seconds, uint64_t established) {
   return rate;
 }
 
+std::string FormatLoadModelProgress(const ProgressSnapshot& s) {
+  if (!s.load_models.has_value()) return "";
+  const ProgressSnapshot::LoadModels& m = *s.load_models;
+  return absl::StrFormat("  drops %s  reconnected %s (%s)  reopening %s  churned %s", FormatCount(m.drops),
+                         FormatCount(m.reconnected), FormatRate(m.reconnect_rate), FormatCount(m.reopening),
+                         FormatCount(m.churned));
+}
+
 std::string FormatProgressLine(const ProgressSnapshot& s) {
   const ProgressCounts& t = s.totals;
   std::string line =
@@ -63,6 +71,7 @@ std::string FormatProgressLine(const ProgressSnapshot& s) {
                       Stamp(s.elapsed_seconds), s.phase, FormatCount(t.open), FormatCount(t.established),
                       FormatCount(s.requested), FormatCount(t.failed), FormatRate(s.connect_rate),
                       FormatCount(t.echo_verified), FormatCount(EchoExpected(s)));
+  absl::StrAppend(&line, FormatLoadModelProgress(s));
   if (s.phase == "assign") {
     absl::StrAppend(&line, "  agents ready ", FormatCount(s.agents_ready), "/", FormatCount(s.agents.size()));
   }
@@ -85,6 +94,7 @@ std::string FormatProgressFrame(const ProgressSnapshot& s, int width) {
                         FormatCount(t.open), FormatCount(t.failed), FormatRate(s.connect_rate),
                         FormatCount(t.echo_verified), FormatCount(EchoExpected(s)), s.echo_rounds_done,
                         s.echo_rounds);
+  if (s.load_models.has_value()) absl::StrAppend(&out, " ", FormatLoadModelProgress(s), "\n");
 
   // Which agents get a line: all of them, or past kMaxAgentLines a count per
   // state and the ones furthest behind.

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -69,7 +70,19 @@ struct ProgressSnapshot {
   // While the run is being assigned: agents that took it and are READY.
   size_t agents_ready = 0;
   std::vector<AgentProgress> agents;  // in plan order
+  // With churn or reconnect in the plan (load models): what is reopening.
+  struct LoadModels {
+    uint64_t drops = 0;         // established connections the far side closed
+    uint64_t reconnected = 0;   // of those, open again
+    double reconnect_rate = 0;  // reconnects per second, lately
+    uint64_t reopening = 0;     // waiting to reopen or reopening now
+    uint64_t churned = 0;       // churn closes reopened
+  };
+  std::optional<LoadModels> load_models;
 };
+
+// "  drops 5  reconnected 5 (12/s)  reopening 0  churned 40", or "" without load models.
+std::string FormatLoadModelProgress(const ProgressSnapshot& snapshot);
 
 // The connect rate: the established delta over the time since the previous
 // sample (the first sample's since time 0, when nothing was established).

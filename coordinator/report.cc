@@ -13,6 +13,7 @@
 #include "common/human_format.h"
 #include "common/ready_file.h"
 #include "common/terminal_text.h"
+#include "coordinator/load_model_report.h"
 #include "coordinator/slow_connects.h"
 #include "coordinator/summary_checks.h"
 #include "coordinator/text_table.h"
@@ -192,14 +193,20 @@ Report BuildReport(const RunRecord& record) {
                                                   .closed_by_peer = closed_by_peer,
                                                   .interrupted = record.interrupted,
                                                   .send_expect = !record.plan.echo.send.empty()});
-  if (echo_verified < echo_expected || echo_failed > 0) {
+  // With churn or reconnect, closes and returns during the hold are the
+  // point: the load models' rule decides (load_model_report.h).
+  const bool load_rule = UsesLoadModelPassRule(record.plan);
+  if (load_rule) {
+    for (std::string& reason : LoadModelFailReasons(record, requested)) reasons.push_back(std::move(reason));
+  }
+  if (!load_rule && (echo_verified < echo_expected || echo_failed > 0)) {
     reasons.push_back(
         absl::StrCat(FormatCount(echo_verified), " of ", FormatCount(echo_expected), " echo checks passed (",
                      CountPhrase(record.plan.echo.rounds, "round", "rounds"), " x ",
                      CountPhrase(established, "connection", "connections"), "): ", FormatCount(checks.failed),
                      " failed, ", FormatCount(checks.skipped), " skipped"));
   }
-  if (closed_by_peer > 0) {
+  if (closed_by_peer > 0 && !record.plan.load.reconnect.has_value()) {
     // Held connections that the target (or a middlebox) dropped: the server
     // did not hold them, whatever the echo rounds saw before.
     auto count = [&failures](const std::string& reason) {
@@ -286,9 +293,15 @@ Report BuildReport(const RunRecord& record) {
     item["established"] = sample.established;
     item["failed"] = sample.failed;
     if (!sample.agents_open.empty()) item["agents_open"] = sample.agents_open;
+    if (record.plan.load.any()) {
+      item["churned"] = sample.churned;
+      item["reconnected"] = sample.reconnected;
+      item["reopening"] = sample.reopening;
+    }
     out["timeline"].push_back(std::move(item));
   }
   if (!timeouts.empty()) out["notes"] = timeouts;
+  AddLoadModelReport(record, &out);
   return report;
 }
 
@@ -398,6 +411,8 @@ std::string FormatSummary(const Json& report) {
                       ")\n");
     }
   }
+
+  absl::StrAppend(&out, FormatLoadModelSummary(report));
 
   const Json& agents = child(report, "agents");
   if (agents.is_array() && !agents.empty()) {

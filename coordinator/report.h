@@ -56,6 +56,10 @@ struct TimelineSample {
   uint64_t established = 0;
   uint64_t failed = 0;
   std::vector<uint64_t> agents_open;  // each agent's open count, in plan order
+  // With churn or reconnect (load models): running totals.
+  uint64_t churned = 0;
+  uint64_t reconnected = 0;
+  uint64_t reopening = 0;
 };
 
 // Server-side counts from TargetControl.GetStats.
@@ -65,6 +69,10 @@ struct TargetRecord {
   uint64_t accepted = 0;      // `accepted` at the last answer
   std::string error;          // the last GetStats failure, if any
   uint64_t at_capacity = 0;   // `at_capacity` at the last answer: workers full
+  // The target restarted (its start time moved on) this many times while
+  // polled; `accepted` adds up every life's last answer.
+  uint64_t restarts = 0;
+  uint64_t unanswered = 0;  // GetStats calls that failed (the control endpoint was away)
 };
 
 struct RunRecord {
@@ -77,6 +85,7 @@ struct RunRecord {
   double echo_seconds = 0;         // time spent in echo rounds
   bool barrier_timed_out = false;  // ramp_timeout passed before every agent finished
   bool interrupted = false;        // SIGINT/SIGTERM cut the run short
+  uint64_t open_at_end = 0;        // the agents' open count when the hold ended
   std::vector<std::string> notes;  // other things that went wrong, for the report
 };
 

@@ -222,6 +222,9 @@ class RunDriver {
     assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
     assignment.set_processes(0);
     if (plan_.tls.has_value()) *assignment.mutable_tls() = TlsSettingsOf(*plan_.tls);
+    SetLoadModels(plan_.load,
+                  static_cast<double>(shares_[i].connections) / static_cast<double>(plan_.connections),
+                  &assignment);
     return assignment;
   }
 
@@ -253,6 +256,7 @@ class RunDriver {
 
     // hold, with echo rounds
     for (uint32_t round = 1; round <= plan_.echo.rounds && !Stopping(); ++round) {
+      if (round == plan_.echo.rounds) WaitForLoadModelsToSettle(barrier_time);
       phase_ = absl::StrCat("echo ", round);
       v1::RunCommand echo;
       echo.mutable_echo()->set_round(round);
@@ -279,6 +283,8 @@ class RunDriver {
     QueryTarget();
     phase_ = "hold";
     WaitUntil([] { return false; }, barrier_time + plan_.hold, /*honor_stop=*/true);
+    record_.open_at_end = Counts().open;
+    if (plan_.load.any()) QueryTarget();
 
     // close: not cut short by a stop request, the agents must be told.
     record_.interrupted = Stopping();
@@ -373,6 +379,34 @@ class RunDriver {
     for (size_t i = 0; i < sessions_.size(); ++i) {
       // A failed write shows up as the stream ending; Observe handles it.
       if (Active(i)) sessions_[i]->Send(command);
+    }
+  }
+
+  // With churn or reconnect, the last echo round checks a run at rest: it
+  // starts once churn is over and every connection is open again (or
+  // ramp_timeout has passed since).
+  void WaitForLoadModelsToSettle(absl::Time barrier_time) {
+    if (!plan_.load.any()) return;
+    if (plan_.load.churn.has_value()) {
+      phase_ = "churn";
+      WaitUntil([] { return false; }, barrier_time + plan_.load.churn->duration, /*honor_stop=*/true);
+    }
+    phase_ = "recover";
+    auto settled = [this] {
+      uint64_t open = 0, reopening = 0;
+      for (size_t i = 0; i < views_.size(); ++i) {
+        if (!Active(i)) continue;
+        open += views_[i].snapshot.report.open();
+        reopening += views_[i].snapshot.report.reopening();
+      }
+      return reopening == 0 && open >= plan_.connections;
+    };
+    if (!WaitUntil(settled, absl::Now() + plan_.ramp_timeout, /*honor_stop=*/true) && !Stopping()) {
+      record_.notes.push_back(absl::StrCat("connections were still reopening ",
+                                           FormatDuration(plan_.ramp_timeout),
+                                           " (ramp_timeout) after churn and reconnects; the last echo "
+                                           "round ran anyway"));
+      LOG_WARNING("%s", record_.notes.back());
     }
   }
 
@@ -550,6 +584,14 @@ class RunDriver {
     const ProgressCounts counts = Counts();
     const double t = Elapsed();
     TimelineSample sample{t, counts.open, counts.established, counts.failed, {}};
+    if (plan_.load.any()) {
+      for (const AgentView& view : views_) {
+        sample.churned += view.snapshot.report.churned();
+        sample.reconnected += view.snapshot.report.reconnected();
+        sample.reopening += view.snapshot.report.reopening();
+      }
+      QueryTarget();  // the target's counts through restarts (target_poller.h)
+    }
     for (size_t i = 0; i < views_.size(); ++i) {
       const bool holding = Active(i) || views_[i].final_state == AgentState::kDone;
       sample.agents_open.push_back(holding ? views_[i].snapshot.report.open() : 0);
@@ -592,6 +634,16 @@ class RunDriver {
       }
     }
     snapshot.echo_rounds_done = rounds_done.value_or(0);
+    if (plan_.load.any()) {
+      ProgressSnapshot::LoadModels& m = snapshot.load_models.emplace();
+      for (const AgentView& view : views_) {
+        m.drops += view.snapshot.report.drops();
+        m.reconnected += view.snapshot.report.reconnected();
+        m.reopening += view.snapshot.report.reopening();
+        m.churned += view.snapshot.report.churned();
+      }
+      m.reconnect_rate = reconnect_rate_.Sample(t, m.reconnected);
+    }
     return snapshot;
   }
 
@@ -625,6 +677,7 @@ class RunDriver {
   std::string phase_;
   ProgressDisplay display_;
   ConnectRate connect_rate_;
+  ConnectRate reconnect_rate_;  // the same arithmetic over reconnects
   FailureTracker failures_seen_;
   std::map<std::string, std::vector<std::string>> new_failures_;  // reason -> agents, since the last Tick
   std::unique_ptr<TargetPoller> target_poller_;                   // made by the first QueryTarget

@@ -54,6 +54,12 @@ class TargetPoller {
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* in_flight_ ABSL_GUARDED_BY(mu_) = nullptr;
   TargetRecord record_ ABSL_GUARDED_BY(mu_);
+  // Across restarts (the start time, now - uptime, moving on): the last
+  // answer of the current life and the accepted counts of the earlier ones.
+  absl::Time last_started_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_accepted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t accepted_before_ ABSL_GUARDED_BY(mu_) = 0;
+  bool away_ ABSL_GUARDED_BY(mu_) = false;  // the last call failed
 
   std::thread thread_;  // last: started once the rest is built
 };

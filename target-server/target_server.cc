@@ -99,6 +99,10 @@ int RunWorker(WorkerContext& context, const std::vector<int>& listener_fds, int 
   }
   SendToParent(context.control_fd, kReadyMessage);
   status = (*worker)->Run();
+  // Stopping: the listening sockets go first, so a client reconnecting
+  // during the shutdown is refused at once rather than queued on a
+  // listener about to vanish (a restart on the same ports then takes it).
+  for (int listener_fd : listener_fds) close(listener_fd);
   (*worker)->CloseAll();
   if (!status.ok()) {
     LOG_ERROR("worker %d: %s", context.index, status.ToString());
@@ -320,7 +324,8 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
 
   absl::Status status = Supervise(*pool, counters, options.stats_interval);
 
-  metrics.reset();  // its render callback reads `counters`
+  metrics.reset();            // its render callback reads `counters`
+  CloseListeners(listeners);  // before the workers close their connections (RunWorker)
   if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   for (const WorkerPool::Exit& exit : pool->Terminate(kShutdownGrace)) {
     if (!WIFEXITED(exit.wait_status) || WEXITSTATUS(exit.wait_status) != 0) {

@@ -21,10 +21,17 @@ enum class ConnState : uint8_t {
   kEchoing = 2,      // echo payload being sent / read back; timer armed
   kClosed = 3,       // fd closed (failed, closed by the peer, or by us)
   kHandshaking = 4,  // TCP established, TLS handshake running; timer armed
+  // Closed by the far side (or by churn), waiting to reopen: in the timer
+  // wheel for its backoff, or queued for a connect token. echo_sent and
+  // echo_received hold the drop time (ms, low and high half), echo_skip the
+  // attempts so far (connection_engine_reconnect.cc).
+  kBackoff = 5,
 };
 
 // Connection::flags bits.
 inline constexpr uint8_t kConnFlagFailed = 1;  // already counted in `failed` (once per connection)
+inline constexpr uint8_t kConnFlagReopen = 2;  // this open is a reopen (reconnect or churn), not the first
+inline constexpr uint8_t kConnFlagChurn = 4;   // with kConnFlagReopen: closed by churn, not dropped
 
 struct Connection {
   int32_t fd;           // -1 once closed

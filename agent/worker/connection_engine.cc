@@ -182,6 +182,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
     }
   }
   if (absl::Status s = SetUpTls(start); !s.ok()) return s;
+  if (absl::Status s = SetUpLoadModels(start); !s.ok()) return s;
   if (!table_.Allocate(start.connections())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no memory for a table of ", start.connections(), " connections"));
@@ -263,9 +264,10 @@ void ConnectionEngine::CloseAll() {
   shared_->phase.store(static_cast<uint32_t>(WorkerPhase::kClosing), std::memory_order_release);
   for (uint32_t slot = 0; slot < connect_cursor_; ++slot) {
     Connection& c = table_[slot];
-    if (c.fd >= 0) CloseFd(c, /*reset=*/c.state != ConnState::kConnecting);
+    if (c.fd >= 0) CloseFd(c, /*reset=*/CloseResets() && c.state != ConnState::kConnecting);
   }
   if (table_.data() != nullptr) wheel_.Reset(table_.data(), TickOf(NowMicros()));
+  EndLoadModels();
   in_flight_ = 0;
   open_ = 0;
   echo_active_ = false;
@@ -309,6 +311,7 @@ void ConnectionEngine::ResetShared() {
   ResetHistogram(s.connect_queue);
   ResetHistogram(s.connect_gap);
   ResetTlsShared();
+  ResetLoadModelShared();
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -328,8 +331,10 @@ void ConnectionEngine::UpdatePhase() {
   } else if (echo_active_) {
     phase = WorkerPhase::kEchoing;
   } else if (connect_started_) {
-    bool settled = connect_cursor_ == connections_ && in_flight_ == 0;
+    // Once settled, reconnects in flight do not make the ramp run again.
+    bool settled = ramp_done_ || (connect_cursor_ == connections_ && in_flight_ == 0);
     phase = settled ? WorkerPhase::kConnected : WorkerPhase::kConnecting;
+    if (settled && !ramp_done_) OnRampSettled();
   } else {
     phase = WorkerPhase::kReady;
   }
@@ -357,6 +362,7 @@ int64_t ConnectionEngine::WaitMicros(int max_wait_ms) {
     consider(limiter_->MicrosUntilBatch(now));
   }
   if (EchoWaitsForToken()) consider(echo_limiter_->MicrosUntilBatch(now));
+  if (const int64_t load_wait = LoadModelWaitMicros(now); load_wait >= 0) consider(load_wait);
   return wait;
 }
 
@@ -404,6 +410,7 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
   if (started_ && !closed_) {
     wheel_.Advance(TickOf(NowMicros()), [this](uint32_t slot) { OnTimeout(slot); });
     PumpConnects();
+    PumpLoadModels();
     PumpEchoes();
   }
   UpdatePhase();
@@ -438,7 +445,10 @@ void ConnectionEngine::StartConnect(uint32_t slot) {
   TimerWheel<Connection>::MarkUnscheduled(c);
   if (tls_) tls_by_slot_[slot] = nullptr;
   Add(shared_->attempted);
+  OpenSlot(slot, c);
+}
 
+void ConnectionEngine::OpenSlot(uint32_t slot, Connection& c) {
   // With the agent's own ports a port found taken (by another program or a
   // leftover) is skipped: a few more tries before giving up on the connection.
   const int tries = source_ports_ == SourcePorts::kAgent ? kPortTries : 1;
@@ -560,6 +570,7 @@ void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.state = ConnState::kClosed;
+  if (c.flags & kConnFlagReopen) return OnReopenFailed(slot, c, reason);
   CountFailure(slot, c, reason);
 }
 
@@ -599,9 +610,13 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
 }
 
 void ConnectionEngine::Establish(uint32_t slot, Connection& c, uint32_t events) {
-  Add(shared_->established);
-  std::atomic<uint32_t>& by_source = SourceCountOf(slot).established;
-  by_source.store(by_source.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (c.flags & kConnFlagReopen) {
+    OnReopened(slot, c);
+  } else {
+    Add(shared_->established);
+    std::atomic<uint32_t>& by_source = SourceCountOf(slot).established;
+    by_source.store(by_source.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   ++open_;
   Set(shared_->open, open_);
   c.state = ConnState::kIdle;
@@ -722,6 +737,7 @@ void ConnectionEngine::FinishEcho(uint32_t slot, Connection& c) {
   uint32_t rtt_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->echo_rtt.Record(rtt_us);
   Add(shared_->echo_verified);
+  Add(shared_->reopen.round_verified);
   c.state = ConnState::kIdle;
   c.echo_sent = 0;
   c.echo_received = 0;
@@ -730,6 +746,7 @@ void ConnectionEngine::FinishEcho(uint32_t slot, Connection& c) {
 void ConnectionEngine::StartRound(uint32_t round) {
   echo_round_ = round;
   shared_->echo_round.store(round, std::memory_order_relaxed);
+  Set(shared_->reopen.round_verified, 0);
   echo_active_ = true;
   echo_cursor_ = 0;
   echo_limiter_.emplace(echo_rate_, RateLimiter::DefaultBurst(echo_rate_), NowMicros(),
@@ -768,6 +785,7 @@ bool ConnectionEngine::EchoWaitsForToken() const {
 
 void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
+  if (c.state == ConnState::kBackoff) return OnBackoffDone(slot, c);
   if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
@@ -800,10 +818,13 @@ void ConnectionEngine::LoseConnection(uint32_t slot, Connection& c, int reason) 
     Add(shared_->echo_closed);
   }
   Add(shared_->closed_by_peer);
-  CountFailure(slot, c, reason);
+  // With reconnect a drop is counted as one (reopen.drops), not as a failure.
+  const bool reconnects = reconnect_.has_value() && !closed_;
+  if (!reconnects) CountFailure(slot, c, reason);
   CloseFd(c, /*reset=*/false);  // the far side closed first: no TIME_WAIT here
   --open_;
   Set(shared_->open, open_);
+  if (reconnects) ReconnectAfterDrop(slot, c);
 }
 
 void ConnectionEngine::DropConnection(uint32_t slot, Connection& c) {

@@ -31,8 +31,10 @@
 
 #include <bitset>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -204,6 +206,34 @@ class ConnectionEngine {
   void Establish(uint32_t slot, Connection& c, uint32_t events);
   uint32_t SlotOf(const Connection& c) { return static_cast<uint32_t>(&c - table_.data()); }
 
+  // Load models (connection_engine_reconnect.cc): close mode, churn and
+  // reconnects, each a no-op unless the assignment asks for it.
+  absl::Status SetUpLoadModels(const v1::WorkerStart& start);
+  // Whether closing one of our connections sends an RST (close "rst").
+  bool CloseResets() const { return !close_fin_; }
+  // The ramp is over: churn starts.
+  void OnRampSettled();
+  // Churn closes, then reopens due, as the rate limiters and in-flight cap allow.
+  void PumpLoadModels();
+  // How long the loop may wait for the next churn or reopen token (-1: none).
+  int64_t LoadModelWaitMicros(uint64_t now) const;
+  // An established connection the far side closed: true when it will reconnect.
+  void ReconnectAfterDrop(uint32_t slot, Connection& c);
+  // A reopen's connect failed: back off and retry, or give up.
+  void OnReopenFailed(uint32_t slot, Connection& c, int reason);
+  // A reopen is established: counted as reconnected or churned, not established.
+  void OnReopened(uint32_t slot, Connection& c);
+  // A backoff ended: the slot queues for a connect token.
+  void OnBackoffDone(uint32_t slot, Connection& c);
+  void ChurnOne(uint64_t now);
+  void ReopenSlot(uint32_t slot);
+  void EnterBackoff(uint32_t slot, Connection& c, uint64_t now);
+  // socket, bind, connect and registration of `c` (state kConnecting).
+  void OpenSlot(uint32_t slot, Connection& c);
+  void ResetLoadModelShared();
+  // CloseAll: nothing reopens any more.
+  void EndLoadModels();
+
   // Bookkeeping.
   void CountFailure(uint32_t slot, Connection& c, int reason);
   void CloseFd(Connection& c, bool reset);
@@ -283,6 +313,22 @@ class ConnectionEngine {
   std::unique_ptr<char[]> scratch_;  // reads
   std::unique_ptr<char[]> payload_;  // writes of the unique-id payload
   std::unique_ptr<epoll_event[]> events_;
+
+  // Load models (connection_engine_reconnect.cc). Constant during a run:
+  bool close_fin_ = false;
+  double churn_rate_ = 0;  // this worker's share; 0 = no churn
+  uint64_t churn_duration_us_ = 0;
+  std::optional<v1::ReconnectSettings> reconnect_;
+  // Loop state: transient, sized by what is reopening, not by what is held.
+  bool ramp_done_ = false;
+  std::optional<RateLimiter> churn_limiter_;  // while churn runs
+  uint64_t churn_end_us_ = 0;
+  uint32_t churn_cursor_ = 0;          // the oldest-opened slot: churn closes from here on
+  std::deque<uint32_t> reopen_queue_;  // backoff over, waiting for a connect token
+  uint64_t reopening_ = 0;             // slots in kBackoff or reconnecting
+  uint64_t recovering_ = 0;            // of those, dropped by the far side (not churned)
+  uint64_t outage_start_us_ = 0;       // the first drop of the current outage; 0 = none
+  std::minstd_rand jitter_rng_;
 };
 
 }  // namespace fourtuple::agent

@@ -42,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "agent/worker/reopen_counters.h"
 #include "common/failure_reason.h"
 #include "common/histogram.h"
 #include "common/wire_limits.h"
@@ -122,6 +123,8 @@ struct AgentWorkerShared {
   SharedHistogram tls_handshake;         // TCP established to TLS finished, us
   SharedTlsNegotiated tls_negotiated[kTlsNegotiatedSlots];
   SharedTlsDetail tls_details[kTlsDetailSlots];  // by reason - kReasonTlsVerifyFailed
+
+  SharedReopen reopen;  // churn and reconnect (reopen_counters.h)
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set
