@@ -21,10 +21,15 @@ enum class ConnState : uint8_t {
   kEchoing = 2,      // echo payload being sent / read back; timer armed
   kClosed = 3,       // fd closed (failed, closed by the peer, or by us)
   kHandshaking = 4,  // TCP established, TLS handshake running; timer armed
+  kGreeting = 5,     // reading echo.greeting (agent/worker/opening.h); timer armed
+  kOpening = 6,      // echo.first_send sent / its reply being read; timer armed
 };
 
 // Connection::flags bits.
 inline constexpr uint8_t kConnFlagFailed = 1;  // already counted in `failed` (once per connection)
+// Greeted, no echo round yet: bytes that arrive meanwhile are the rest of the
+// greeting (a banner's line) and are ignored.
+inline constexpr uint8_t kConnFlagGreetingTail = 2;
 
 struct Connection {
   int32_t fd;           // -1 once closed

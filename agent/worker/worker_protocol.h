@@ -43,6 +43,7 @@
 #include <cstdint>
 
 #include "common/failure_reason.h"
+#include "common/failure_sample.h"
 #include "common/histogram.h"
 #include "common/wire_limits.h"
 
@@ -80,6 +81,16 @@ inline constexpr int kTlsDetailSlots = kReasonTlsNotTls - kReasonTlsVerifyFailed
 struct SharedTlsDetail {
   std::atomic<uint32_t> set;
   char text[124];  // NUL-terminated
+};
+
+// The first bytes of one reply per failure reason that comes from received
+// bytes (agent/worker/failure_samples.h): a slot is free while reason is 0;
+// the worker writes length and bytes, then reason (release), once.
+inline constexpr int kFailureSampleSlots = 8;
+struct SharedFailureSample {
+  std::atomic<uint32_t> reason;  // ReasonCode; 0 = free
+  uint32_t length;               // <= kFailureSampleBytes
+  char bytes[kFailureSampleBytes];
 };
 
 // One per worker, in shared memory, zero-filled at start. Written only by the
@@ -122,6 +133,9 @@ struct AgentWorkerShared {
   SharedHistogram tls_handshake;         // TCP established to TLS finished, us
   SharedTlsNegotiated tls_negotiated[kTlsNegotiatedSlots];
   SharedTlsDetail tls_details[kTlsDetailSlots];  // by reason - kReasonTlsVerifyFailed
+
+  // What the server said, per reason, first writer wins (failure_samples.h).
+  SharedFailureSample failure_samples[kFailureSampleSlots];
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set
