@@ -352,7 +352,7 @@ std::string FormatSummary(const Json& report) {
   // With echo.send, an echo_mismatch's reply is printed beside the expected
   // one instead (FormatMismatchDetail).
   const Json& echo_send = child(child(child(report, "plan"), "echo"), "send");
-  const bool send_expect = echo_send.is_string() || echo_send.is_object();
+  const bool send_expect = echo_send.is_string() || (echo_send.is_object() && echo_send.contains("hex"));
   bool any_failure = false;
   for (const auto& item : failures.items()) {
     if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;

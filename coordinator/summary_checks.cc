@@ -35,7 +35,7 @@ uint64_t Count(const Json& object, const char* key) {
 // echo.send as a string or in its {"hex": ...} form.
 bool SendExpectMode(const Json& plan) {
   const Json& send = Child(Child(plan, "echo"), "send");
-  return send.is_string() || send.is_object();
+  return send.is_string() || (send.is_object() && send.contains("hex"));
 }
 
 // At most 64 bytes of `bytes`, escaped for a terminal line, in quotes.
