@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_options.h"
 #include "agent/worker/echo_exchange.h"
+#include "agent/worker/opening.h"
 #include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
 #include "common/human_format.h"
@@ -135,6 +136,8 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
   }
   // payload_bytes, or echo_send and echo_expect with their bounds.
   if (absl::Status s = EchoExchangeOf(assignment).status(); !s.ok()) return s;
+  // echo_greeting, echo_first_send / echo_first_expect (templates).
+  if (absl::Status s = OpeningOf(assignment).status(); !s.ok()) return s;
   if (assignment.has_tls()) {
     if (absl::Status s = ValidateTlsClientSettings(assignment.tls()); !s.ok()) return s;
   }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/load_model_tally.h"
+#include "agent/worker/failure_samples.h"
 #include "common/failure_reason.h"
 #include "common/histogram.h"
 
@@ -142,6 +143,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   uint64_t tls_handshakes = 0, tls_resumed = 0;
   std::map<std::string, uint64_t> tls_negotiated;
   std::map<std::string, std::string> tls_details;
+  std::map<std::string, std::string> failure_samples;
   std::string error;
   LoadModelTally load_models;
 
@@ -184,6 +186,7 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
       tls_details.emplace(std::string(ReasonName(kReasonTlsVerifyFailed + d)),
                           std::string(detail.text, strnlen(detail.text, sizeof detail.text)));
     }
+    ReadFailureSamples(w, &failure_samples);
     std::string message = WorkerError(w);
     if (!message.empty()) {
       absl::StrAppend(&error, error.empty() ? "" : "; ", "worker ", i, ": ", message);
@@ -224,6 +227,8 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   for (const auto& [name, count] : tls_negotiated) (*report->mutable_tls_negotiated())[name] = count;
   report->mutable_tls_failure_details()->clear();
   for (const auto& [reason, text] : tls_details) (*report->mutable_tls_failure_details())[reason] = text;
+  report->mutable_failure_samples()->clear();
+  for (const auto& [reason, bytes] : failure_samples) (*report->mutable_failure_samples())[reason] = bytes;
   if (!error.empty()) report->set_error(error);
   load_models.ToReport(report);
 }

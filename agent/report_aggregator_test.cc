@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "agent/worker/failure_samples.h"
 #include "common/failure_reason.h"
 #include "common/histogram.h"
 #include "gmock/gmock.h"
@@ -212,6 +213,38 @@ TEST(ReportAggregatorTest, ErrorWithoutNulIsBounded) {
   EXPECT_EQ(WorkerError(workers[0]).size(), sizeof(workers[0].error));
   workers[0].error_set.store(0);
   EXPECT_EQ(WorkerError(workers[0]), "");
+}
+
+// One sample per reason: the first worker's, the first reply of each, at
+// most kFailureSampleBytes, bytes as they came (escaping is the reader's).
+TEST(ReportAggregatorTest, FailureSamplesFirstPerReason) {
+  FakeWorkers workers(2);
+  const std::string denied = "-DENIED Redis is running in protected mode because protected mode is enabled";
+  RecordFailureSample(workers[0], kReasonEchoMismatch, denied.data(), denied.size());
+  RecordFailureSample(workers[0], kReasonEchoMismatch, "+OK\r\n", 5);  // not the first: ignored
+  RecordFailureSample(workers[1], kReasonEchoMismatch, "other", 5);    // a later worker: ignored
+  RecordFailureSample(workers[1], kReasonTlsNotTls, "\0\xff", 2);
+  v1::RunReport report;
+  SourceTally tally;
+  AggregateWorkers(workers.views(), sizeof(AgentWorkerShared), Space({"127.0.0.1"}, 1), &tally, &report);
+  EXPECT_THAT(report.failure_samples(),
+              UnorderedElementsAre(Pair("echo_mismatch", denied.substr(0, kFailureSampleBytes)),
+                                   Pair("tls_not_tls", std::string("\0\xff", 2))));
+  ResetFailureSamples(workers[0]);
+  ResetFailureSamples(workers[1]);
+  AggregateWorkers(workers.views(), sizeof(AgentWorkerShared), Space({"127.0.0.1"}, 1), &tally, &report);
+  EXPECT_TRUE(report.failure_samples().empty());
+}
+
+// More reasons than slots: the first kFailureSampleSlots keep theirs.
+TEST(ReportAggregatorTest, FailureSamplesBeyondTheSlotsAreDropped) {
+  FakeWorkers workers(1);
+  for (int reason = 1; reason <= kFailureSampleSlots + 3; ++reason) {
+    RecordFailureSample(workers[0], reason, "x", 1);
+  }
+  std::map<std::string, std::string> samples;
+  ReadFailureSamples(workers[0], &samples);
+  EXPECT_EQ(samples.size(), static_cast<size_t>(kFailureSampleSlots));
 }
 
 }  // namespace

@@ -42,6 +42,8 @@ constexpr OwnReason kOwnReasons[] = {
     {kReasonTlsHandshakeFailed, "tls_handshake_failed"},
     {kReasonTlsHandshakeTimeout, "tls_handshake_timeout"},
     {kReasonTlsNotTls, "tls_not_tls"},
+    {kReasonGreetingMismatch, "greeting_mismatch"},
+    {kReasonGreetingTimeout, "greeting_timeout"},
 };
 
 struct Hint {
@@ -94,8 +96,9 @@ constexpr Hint kHints[] = {
      "the target closed a held connection: check the target's logs, limits and idle "
      "timeouts"},
     {"echo_mismatch", "target",
-     "the bytes echoed back differ from those sent: the target is not a byte-exact echo "
-     "server, or something on the path rewrites data"},
+     "the bytes echoed back differ from those sent (or from echo.expect / echo.first_expect): "
+     "the target is not a byte-exact echo server, refused the request, or something on the "
+     "path rewrites data; the report's failure_samples show what it said"},
     {"tls_verify_failed", "target",
      "the target's certificate did not verify (the reason is in the report's "
      "tls_failure_details): give target.tls.ca the CA that signed it, set "
@@ -112,6 +115,15 @@ constexpr Hint kHints[] = {
     {"tls_not_tls", "target",
      "the target answered in plain text, not TLS: it is a plain TCP server (remove "
      "target.tls from the plan, or point it at the TLS port)"},
+    {"greeting_mismatch", "target",
+     "the first bytes the target sent are not echo.greeting (what it said is in the report's "
+     "failure_samples): check echo.greeting against the server's banner, and that the "
+     "target is the server you meant (a refusal such as a protected mode or a connection "
+     "limit shows there too)"},
+    {"greeting_timeout", "time",
+     "echo.greeting did not arrive within connect_timeout after the connection opened: the "
+     "target does not speak first (remove echo.greeting), or it is too slow to greet; raise "
+     "connect_timeout or lower connect_rate"},
     {"echo_timeout", "time",
      "no echo within echo.timeout: the target is overloaded or stalled; raise echo.timeout "
      "or give the target more processes"},

@@ -22,7 +22,9 @@ inline constexpr int kReasonTlsVerifyFailed = 165;      // "tls_verify_failed"
 inline constexpr int kReasonTlsHandshakeFailed = 166;   // "tls_handshake_failed"
 inline constexpr int kReasonTlsHandshakeTimeout = 167;  // "tls_handshake_timeout"
 inline constexpr int kReasonTlsNotTls = 168;            // "tls_not_tls": the target answered in plain
-inline constexpr int kReasonSlots = 169;                // size of a per-reason counter array
+inline constexpr int kReasonGreetingMismatch = 169;     // "greeting_mismatch": not echo.greeting first
+inline constexpr int kReasonGreetingTimeout = 170;      // "greeting_timeout": echo.greeting did not come
+inline constexpr int kReasonSlots = 171;                // size of a per-reason counter array
 
 // Folds an errno (or one of our codes) into [0, kReasonSlots).
 inline int ReasonCode(int code) { return (code > 0 && code < kReasonSlots) ? code : kReasonOther; }

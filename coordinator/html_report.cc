@@ -91,6 +91,7 @@ svg text.message{font-size:15px;fill:#59636e}
 .axis{stroke:#8c959f}
 .empty{fill:#f6f8fa;stroke:#d0d7de}
 .hints{margin:8px 0 0;padding-left:20px;color:#424a53}
+.sample{font-size:12px;white-space:pre-wrap;word-break:break-all;color:#6e4b00}
 .note{color:#59636e;margin:6px 0 0}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;background:#fff;font-variant-numeric:tabular-nums}
@@ -281,7 +282,9 @@ std::string SourceSummary(const ReportJson* agent) {
   return out;
 }
 
-std::string FailureList(const ReportJson* failures) {
+// Failures by reason; under a reason with a sample (failure_samples), what
+// the target said.
+std::string FailureList(const ReportJson* failures, const ReportJson* samples) {
   if (failures == nullptr || !failures->is_object()) return std::string(kMissingValue);
   std::string out;
   for (auto it = failures->begin(); it != failures->end(); ++it) {
@@ -290,6 +293,10 @@ std::string FailureList(const ReportJson* failures) {
     absl::StrAppend(&out, out.empty() ? "" : "<br>", "<span class=\"nowrap\">",
                     EscapeHtml(TruncateUtf8(it.key(), kMaxLabelChars)), " ", FormatAny(&it.value()),
                     "</span>");
+    if (const std::string* sample = StringValue(FindField(samples, it.key().c_str())); sample != nullptr) {
+      absl::StrAppend(&out, "<br><code class=\"sample\">", EscapeHtml(TruncateUtf8(*sample, kMaxCellChars)),
+                      "</code>");
+    }
   }
   return out.empty() ? "none" : out;
 }
@@ -398,7 +405,8 @@ std::string AgentsTable(const ReportJson& report) {
                     EscapeHtml(TruncateUtf8(AgentLabel(agents, i), kMaxLabelChars)), "<div class=\"host\">",
                     FormatAny(FindField(agent, "host")), "</div></td><td class=\"", state_class, "\">",
                     FormatAny(FindField(agent, "state")), "</td>", number("requested"), number("established"),
-                    number("failed"), "<td>", FailureList(FindField(agent, "failures")), "</td>",
+                    number("failed"), "<td>",
+                    FailureList(FindField(agent, "failures"), FindField(agent, "failure_samples")), "</td>",
                     number("echo_verified"), "<td class=\"n\">", EchoFailures(agent), "</td>",
                     number("processes"), "<td>", SourceSummary(agent), "</td></tr>");
     if (const ReportJson* error = FindField(agent, "error"); error != nullptr && !error->is_null()) {

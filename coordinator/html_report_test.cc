@@ -262,6 +262,20 @@ TEST(HtmlReportTest, StringsFromTheReportAreEscaped) {
                           Not(HasSubstr("<i>")), Not(HasSubstr("<svg onload"))));
 }
 
+// What a server said, beside the agent's failures, escaped like any string
+// of the report (a report file may hold anything, not only what
+// EscapeSample wrote).
+TEST(HtmlReportTest, FailureSamplesShowBesideTheFailuresEscaped) {
+  Json report = RealisticReport();
+  report["agents"][0]["failures"] = {{"echo_mismatch", 8000}};
+  report["agents"][0]["failure_samples"] = {{"echo_mismatch", "-DENIED <script>alert(5)</script>\\r\\n"}};
+  const std::string html = RenderHtmlReport(report);
+  ExpectValidPage(html);
+  EXPECT_THAT(html,
+              HasSubstr("<code class=\"sample\">-DENIED &lt;script&gt;alert(5)&lt;/script&gt;\\r\\n</code>"));
+  EXPECT_THAT(html, Not(HasSubstr("<script>alert(5)")));
+}
+
 TEST(HtmlReportTest, InvalidUtf8AndControlCharactersAreReplaced) {
   nlohmann::ordered_json report = {{"agents", {{{"endpoint", "bad\xff\xfe utf8 \x01 \xc0\xaf end"}}}}};
   const std::string html = RenderHtmlReport(report);

@@ -15,6 +15,7 @@
 #include "common/read_file.h"
 #include "common/status_macros.h"
 #include "common/wire_limits.h"
+#include "coordinator/conversation_plan.h"
 #include "coordinator/split.h"
 #include "coordinator/strict_json.h"
 
@@ -320,8 +321,9 @@ class PlanParser {
 
   absl::Status ParseEcho(const json& echo) {
     if (!echo.is_object()) return WrongType("plan.echo", "an object", echo);
-    RETURN_IF_ERROR(CheckKnownFields(
-        echo, "plan.echo", {"rounds", "payload_bytes", "send", "expect", "interval", "timeout", "rate"}));
+    RETURN_IF_ERROR(CheckKnownFields(echo, "plan.echo",
+                                     {"rounds", "payload_bytes", "send", "expect", "interval", "timeout",
+                                      "rate", "greeting", "first_send", "first_expect"}));
     if (echo.contains("rounds")) {
       ASSIGN_OR_RETURN(const uint64_t rounds,
                        ReadCount(echo["rounds"], "plan.echo.rounds", 0, kMaxEchoRounds));
@@ -333,6 +335,7 @@ class PlanParser {
       plan_.echo.payload_bytes = static_cast<uint32_t>(bytes);
     }
     RETURN_IF_ERROR(ParseSendExpect(echo));
+    RETURN_IF_ERROR(ParseOpening(echo));
     RETURN_IF_ERROR(
         OptionalDuration(echo, "interval", "plan.echo", absl::ZeroDuration(), &plan_.echo.interval));
     RETURN_IF_ERROR(OptionalDuration(echo, "timeout", "plan.echo", absl::Milliseconds(1), &plan_.echo.timeout,
@@ -369,20 +372,35 @@ class PlanParser {
                         "cannot be combined with echo.send/echo.expect (they replace the unique-id "
                         "payload: remove one or the other)");
     }
-    ASSIGN_OR_RETURN(plan_.echo.send, GetSendExpectBytes(echo["send"], "plan.echo.send"));
-    ASSIGN_OR_RETURN(plan_.echo.expect, GetSendExpectBytes(echo["expect"], "plan.echo.expect"));
+    ASSIGN_OR_RETURN(plan_.echo.send, ReadConversationBytes(echo["send"], "plan.echo.send", true));
+    ASSIGN_OR_RETURN(plan_.echo.expect, ReadConversationBytes(echo["expect"], "plan.echo.expect", true));
     return absl::OkStatus();
   }
 
-  static absl::StatusOr<std::string> GetSendExpectBytes(const json& value, absl::string_view path) {
-    const std::string expected =
-        absl::StrCat("a string of 1 to ", kMaxSendExpectBytes, " bytes (JSON escapes such as \\r\\n work)");
-    if (!value.is_string()) return WrongType(path, expected, value);
-    std::string bytes = value.get<std::string>();
-    if (bytes.empty() || bytes.size() > kMaxSendExpectBytes) {
-      return FieldError(path, absl::StrCat("expected ", expected, ", got ", bytes.size(), " bytes"));
+  // echo.greeting, and echo.first_send with echo.first_expect.
+  absl::Status ParseOpening(const json& echo) {
+    if (echo.contains("greeting")) {
+      ASSIGN_OR_RETURN(plan_.echo.greeting,
+                       ReadConversationBytes(echo["greeting"], "plan.echo.greeting", false));
     }
-    return bytes;
+    const bool has_send = echo.contains("first_send");
+    const bool has_expect = echo.contains("first_expect");
+    if (has_send && !has_expect) {
+      return FieldError("plan.echo.first_expect",
+                        "missing (echo.first_send needs echo.first_expect: the exact reply each connection "
+                        "must read before it counts as established)");
+    }
+    if (has_expect && !has_send) {
+      return FieldError("plan.echo.first_send",
+                        "missing (echo.first_expect needs echo.first_send: the bytes each connection sends "
+                        "once, right after connect)");
+    }
+    if (!has_send) return absl::OkStatus();
+    ASSIGN_OR_RETURN(plan_.echo.first_send,
+                     ReadConversationBytes(echo["first_send"], "plan.echo.first_send", true));
+    ASSIGN_OR_RETURN(plan_.echo.first_expect,
+                     ReadConversationBytes(echo["first_expect"], "plan.echo.first_expect", true));
+    return absl::OkStatus();
   }
 
   const std::string base_dir_;
@@ -446,8 +464,14 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   if (plan.echo.send.empty()) {
     out["echo"]["payload_bytes"] = plan.echo.payload_bytes;
   } else {
-    out["echo"]["send"] = plan.echo.send;
-    out["echo"]["expect"] = plan.echo.expect;
+    out["echo"]["send"] = ConversationBytesToJson(plan.echo.send, true);
+    out["echo"]["expect"] = ConversationBytesToJson(plan.echo.expect, true);
+  }
+  if (!plan.echo.greeting.empty())
+    out["echo"]["greeting"] = ConversationBytesToJson(plan.echo.greeting, false);
+  if (!plan.echo.first_send.empty()) {
+    out["echo"]["first_send"] = ConversationBytesToJson(plan.echo.first_send, true);
+    out["echo"]["first_expect"] = ConversationBytesToJson(plan.echo.first_expect, true);
   }
   out["echo"]["interval"] = DurationToString(plan.echo.interval);
   out["echo"]["timeout"] = DurationToString(plan.echo.timeout);

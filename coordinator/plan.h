@@ -33,8 +33,18 @@ struct EchoPlan {
   // For servers that are not echo servers: what each connection sends per
   // round and the exact reply it must read back (UTF-8 bytes of the JSON
   // strings, 1..4096 each, always both). Empty: the unique-id payload.
+  // Templates: "{id}" is the connection's id, "{{" a "{"
+  // (conversation_plan.h).
   std::string send;
   std::string expect;
+  // Bytes every connection must receive first (a server that speaks first);
+  // empty: none.
+  std::string greeting;
+  // Sent once per connection after the greeting, before it counts as
+  // established; the reply must be exactly first_expect. Templates as
+  // send/expect; empty: none.
+  std::string first_send;
+  std::string first_expect;
   // Pause between the end of one round and the start of the next.
   absl::Duration interval = absl::Seconds(1);
   // How long each connection waits for its payload to come back.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -540,6 +541,69 @@ TEST(PlanTest, LoadPlanPrefixesThePath) {
   unlink(path);
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr(std::string(path) + ": invalid JSON at line 1"));
+}
+
+}  // namespace
+}  // namespace fourtuple::coordinator
+
+namespace fourtuple::coordinator {
+namespace {
+
+TEST(PlanConversationTest, TemplatesHexGreetingAndFirstExchange) {
+  absl::StatusOr<Plan> plan = ParsePlan(
+      Minimal(R"(, "echo": {"send": {"hex": "c0 00"}, "expect": {"hex": "d000"}, "greeting": "220 ",)"
+              R"( "first_send": {"hex": "0010 {id} 7b"}, "first_expect": "{{ok} {id}"})"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->echo.send, std::string("\xc0\x00", 2));
+  EXPECT_EQ(plan->echo.expect, std::string("\xd0\x00", 2));
+  EXPECT_EQ(plan->echo.greeting, "220 ");
+  // Template text: {id} kept, a "{" byte doubled.
+  EXPECT_EQ(plan->echo.first_send, std::string("\x00\x10{id}{{", 8));
+  EXPECT_EQ(plan->echo.first_expect, "{{ok} {id}");
+  // Written back: a string where it is UTF-8, else hex.
+  const nlohmann::ordered_json echo = PlanToJson(*plan)["echo"];
+  EXPECT_EQ(echo["send"], nlohmann::ordered_json({{"hex", "c000"}}));
+  EXPECT_EQ(echo["first_send"], std::string("\x00\x10{id}{{", 8));
+  EXPECT_EQ(echo["first_expect"], "{{ok} {id}");
+  EXPECT_EQ(echo["greeting"], "220 ");
+}
+
+TEST(PlanConversationTest, TemplateTyposNameTheField) {
+  for (const char* bad : {"k{ID}", "k{id", "k{idx}", "{ id}"}) {
+    const std::string error =
+        ErrorOf(Minimal(absl::StrCat(R"(, "echo": {"send": ")", bad, R"(", "expect": "b"})")));
+    EXPECT_THAT(error, HasSubstr("plan.echo.send: \"{")) << bad;
+    EXPECT_THAT(error, HasSubstr("is not a template: write {id} (lowercase) for the connection's id, or {{ "
+                                 "for a literal {"));
+  }
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": "a", "expect": "{ID}"})")),
+              HasSubstr("plan.echo.expect: \"{ID}\" at byte 0"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"first_send": "a{Id}", "first_expect": "b"})")),
+              HasSubstr("plan.echo.first_send: \"{Id}\" at byte 1"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": {"hex": "00 {ID}"}, "expect": "b"})")),
+              HasSubstr("plan.echo.send.hex: \"{ID}\" at character 3 is not a template"));
+  EXPECT_THAT(
+      ErrorOf(Minimal(R"(, "echo": {"send": {"hex": "0g"}, "expect": "b"})")),
+      HasSubstr("plan.echo.send.hex: expected pairs of hex digits and {id} (spaces ignored), got \"0g\""));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": {"hex": "abc"}, "expect": "b"})")),
+              HasSubstr("plan.echo.send.hex: expected pairs of hex digits"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": {"base64": "AA=="}, "expect": "b"})")),
+              HasSubstr("plan.echo.send"));
+  // The greeting takes no template: its braces are bytes, in hex a mistake.
+  EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"greeting": "{ID}"})")).ok());
+  EXPECT_THAT(
+      ErrorOf(Minimal(R"(, "echo": {"greeting": {"hex": "{id}"}})")),
+      HasSubstr("plan.echo.greeting.hex: \"{id}\" at character 0 is not hex (this field takes no {id})"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"greeting": ""})")), HasSubstr("plan.echo.greeting: expected"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"first_send": "a"})")),
+              HasSubstr("plan.echo.first_expect: missing"));
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"first_expect": "a"})")),
+              HasSubstr("plan.echo.first_send: missing"));
+  // The expansion counts: 4096 bytes with {id} (16) in 4 template bytes.
+  const std::string near(4096 - 16, 'x');
+  EXPECT_TRUE(ParsePlan(Minimal(R"(, "echo": {"send": ")" + near + R"({id}", "expect": "b"})")).ok());
+  EXPECT_THAT(ErrorOf(Minimal(R"(, "echo": {"send": ")" + near + R"(x{id}", "expect": "b"})")),
+              HasSubstr("got 4097 bytes"));
 }
 
 }  // namespace

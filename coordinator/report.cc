@@ -14,6 +14,7 @@
 #include "common/ready_file.h"
 #include "common/terminal_text.h"
 #include "coordinator/load_model_report.h"
+#include "coordinator/failure_samples.h"
 #include "coordinator/slow_connects.h"
 #include "coordinator/summary_checks.h"
 #include "coordinator/text_table.h"
@@ -147,6 +148,7 @@ Report BuildReport(const RunRecord& record) {
     item["open"] = last.open();
     item["closed_by_peer"] = last.closed_by_peer();
     item["failures"] = CountMap(last.failures());
+    item["failure_samples"] = FailureSamplesJson(last.failure_samples());
     item["echo_verified"] = last.echo_verified();
     item["echo_mismatched"] = last.echo_mismatched();
     item["echo_timed_out"] = last.echo_timed_out();
@@ -359,6 +361,11 @@ std::string FormatSummary(const Json& report) {
   absl::StrAppend(&out, FormatEchoChecks(totals));
 
   const Json& failures = child(report, "failures");
+  const std::map<std::string, std::string> samples = FirstSamples(child(report, "agents"));
+  // With echo.send, an echo_mismatch's reply is printed beside the expected
+  // one instead (FormatMismatchDetail).
+  const Json& echo_send = child(child(child(report, "plan"), "echo"), "send");
+  const bool send_expect = echo_send.is_string() || (echo_send.is_object() && echo_send.contains("hex"));
   bool any_failure = false;
   for (const auto& item : failures.items()) {
     if (!item.value().is_number_unsigned() || item.value().get<uint64_t>() == 0) continue;
@@ -371,6 +378,10 @@ std::string FormatSummary(const Json& report) {
     const std::string detail = s(child(report, "tls_failure_details"), item.key().c_str(), "");
     if (!detail.empty())
       absl::StrAppend(&out, "\n  ", std::string(16, ' '), " first: ", EscapeForTerminal(detail));
+    if (auto sample = samples.find(item.key());
+        sample != samples.end() && !(send_expect && item.key() == "echo_mismatch")) {
+      absl::StrAppend(&out, "\n", FormatSampleLine(16, sample->second));
+    }
     absl::StrAppend(&out, "\n");
   }
   if (report.is_object() && latency_of(report).is_object() && latency_of(report).contains("tls_handshake")) {

@@ -71,6 +71,28 @@ RunRecord PassingRecord() {
   return record;
 }
 
+// One sample per reason under its count: "reply:" for the unique-id echo
+// and greetings; with echo.send an echo_mismatch's shows as "received:"
+// beside the expected bytes, once.
+TEST(ReportTest, SummaryPrintsOneSamplePerReason) {
+  nlohmann::ordered_json report = {
+      {"outcome", "fail"},
+      {"plan", {{"echo", {{"rounds", 1}, {"payload_bytes", 16}}}}},
+      {"failures", {{"echo_mismatch", uint64_t{3}}, {"greeting_mismatch", uint64_t{2}}}},
+      {"agents",
+       {{{"failure_samples", {{"echo_mismatch", "HTTP/1.1 400"}, {"greeting_mismatch", "554 busy\\r\\n"}}}},
+        {{"failure_samples", {{"echo_mismatch", "second agent"}}}}}}};
+  std::string summary = FormatSummary(report);
+  EXPECT_THAT(summary, HasSubstr("reply: \"HTTP/1.1 400\""));
+  EXPECT_THAT(summary, HasSubstr("reply: \"554 busy\\r\\n\""));
+  EXPECT_THAT(summary, Not(HasSubstr("second agent")));
+  report["plan"]["echo"] = {{"rounds", 1}, {"send", "PING\r\n"}, {"expect", "+PONG\r\n"}};
+  summary = FormatSummary(report);
+  EXPECT_THAT(summary, HasSubstr("received: \"HTTP/1.1 400\""));
+  EXPECT_THAT(summary, Not(HasSubstr("reply: \"HTTP/1.1 400\"")));
+  EXPECT_THAT(summary, HasSubstr("reply: \"554 busy\\r\\n\""));
+}
+
 TEST(ReportTest, PassingRunTotals) {
   const Report report = BuildReport(PassingRecord());
   ASSERT_TRUE(report.pass);

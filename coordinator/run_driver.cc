@@ -23,6 +23,7 @@
 #include "common/status_macros.h"
 #include "common/terminal_text.h"
 #include "coordinator/agent_session.h"
+#include "coordinator/failure_samples.h"
 #include "coordinator/fan_out.h"
 #include "coordinator/probe_command.h"
 #include "coordinator/progress.h"
@@ -217,6 +218,11 @@ class RunDriver {
       assignment.set_echo_send(plan_.echo.send);
       assignment.set_echo_expect(plan_.echo.expect);
     }
+    // The plan's send/expect and first_send/first_expect are template text.
+    assignment.set_echo_templates(true);
+    assignment.set_echo_greeting(plan_.echo.greeting);
+    assignment.set_echo_first_send(plan_.echo.first_send);
+    assignment.set_echo_first_expect(plan_.echo.first_expect);
     assignment.set_echo_timeout_ms(absl::ToInt64Milliseconds(plan_.echo.timeout));
     assignment.set_report_interval_ms(absl::ToInt64Milliseconds(plan_.report_interval));
     assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
@@ -536,6 +542,12 @@ class RunDriver {
   // next progress interval: the report's map is small (one entry per
   // reason), so this is cheap.
   void NoteNewFailures(size_t i) {
+    // A reason's first sample, once per run (whichever agent had it first).
+    for (const auto& [reason, bytes] : views_[i].snapshot.report.failure_samples()) {
+      if (samples_seen_.insert(reason).second) {
+        new_samples_.push_back(FormatSampleAnnouncement(Elapsed(), plan_.agents[i].endpoint, reason, bytes));
+      }
+    }
     const auto& failures = views_[i].snapshot.report.failures();
     if (failures.empty()) return;
     const std::map<std::string, uint64_t> sorted(failures.begin(), failures.end());
@@ -552,6 +564,8 @@ class RunDriver {
       display_.Announce(FormatFailureLine(Elapsed(), agents, kAgentsNamed, reason));
     }
     new_failures_.clear();
+    for (const std::string& line : new_samples_) display_.Announce(line);
+    new_samples_.clear();
   }
 
   ProgressCounts Counts() const {
@@ -680,6 +694,8 @@ class RunDriver {
   ConnectRate reconnect_rate_;  // the same arithmetic over reconnects
   FailureTracker failures_seen_;
   std::map<std::string, std::vector<std::string>> new_failures_;  // reason -> agents, since the last Tick
+  std::set<std::string> samples_seen_;                            // reasons whose sample was announced
+  std::vector<std::string> new_samples_;                          // their lines, since the last Tick
   std::unique_ptr<TargetPoller> target_poller_;                   // made by the first QueryTarget
   RunRecord record_;
 };

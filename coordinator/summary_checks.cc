@@ -32,7 +32,11 @@ uint64_t Count(const Json& object, const char* key) {
   return 0;
 }
 
-bool SendExpectMode(const Json& plan) { return Child(Child(plan, "echo"), "send").is_string(); }
+// echo.send as a string or in its {"hex": ...} form.
+bool SendExpectMode(const Json& plan) {
+  const Json& send = Child(Child(plan, "echo"), "send");
+  return send.is_string() || (send.is_object() && send.contains("hex"));
+}
 
 // At most 64 bytes of `bytes`, escaped for a terminal line, in quotes.
 std::string Quoted(const std::string& bytes) {

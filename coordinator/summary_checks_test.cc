@@ -51,6 +51,8 @@ TEST(SummaryChecksTest, HintsFollowTheEchoMode) {
   EXPECT_THAT(ModeReasonHint("echo_mismatch", send_expect), HasSubstr("differs from echo.expect"));
   EXPECT_THAT(ModeReasonHint("echo_timeout", send_expect), HasSubstr("echo.expect"));
   EXPECT_EQ(ModeReasonHint("EMFILE", send_expect), ModeReasonHint("EMFILE", unique));
+  Json hex = {{"echo", {{"rounds", 1}, {"send", {{"hex", "c000"}}}, {"expect", {{"hex", "d000"}}}}}};
+  EXPECT_THAT(ModeReasonHint("echo_mismatch", hex), HasSubstr("differs from echo.expect"));
 
   Json report = {{"plan", send_expect},
                  {"failures", {{"echo_mismatch", 3}}},

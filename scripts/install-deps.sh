@@ -20,7 +20,8 @@ program_packages=(
 test_packages=(
   ccache libgtest-dev libgmock-dev
   clang-format                 # the test command fails on unformatted code
-  redis-server                 # a real server for the send/expect end-to-end test
+  redis-server                 # a real server for the send/expect and {id} template end-to-end tests
+  mosquitto                    # an MQTT broker for the conversation end-to-end test (CONNECT with {id})
   stunnel4                     # a TLS server no one here wrote, for the TLS end-to-end test
   clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
   systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check

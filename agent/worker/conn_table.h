@@ -26,12 +26,17 @@ enum class ConnState : uint8_t {
   // echo_received hold the drop time (ms, low and high half), echo_skip the
   // attempts so far (connection_engine_reconnect.cc).
   kBackoff = 5,
+  kGreeting = 6,  // reading echo.greeting (agent/worker/opening.h); timer armed
+  kOpening = 7,   // echo.first_send sent / its reply being read; timer armed
 };
 
 // Connection::flags bits.
 inline constexpr uint8_t kConnFlagFailed = 1;  // already counted in `failed` (once per connection)
 inline constexpr uint8_t kConnFlagReopen = 2;  // this open is a reopen (reconnect or churn), not the first
 inline constexpr uint8_t kConnFlagChurn = 4;   // with kConnFlagReopen: closed by churn, not dropped
+// Greeted, no echo round yet: bytes that arrive meanwhile are the rest of the
+// greeting (a banner's line) and are ignored.
+inline constexpr uint8_t kConnFlagGreetingTail = 8;
 
 struct Connection {
   int32_t fd;           // -1 once closed

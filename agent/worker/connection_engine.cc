@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/worker/echo_payload.h"
+#include "agent/worker/failure_samples.h"
 #include "common/address.h"
 #include "common/failure_reason.h"
 #include "common/host_facts.h"
@@ -23,7 +24,6 @@
 namespace fourtuple::agent {
 namespace {
 
-constexpr size_t kScratchBytes = 64 * 1024;
 constexpr int kMaxEvents = 1024;
 // SourcePorts::kAgent: ports tried for one connection before it fails.
 constexpr int kPortTries = 16;
@@ -183,6 +183,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   }
   if (absl::Status s = SetUpTls(start); !s.ok()) return s;
   if (absl::Status s = SetUpLoadModels(start); !s.ok()) return s;
+  if (absl::Status s = SetUpOpening(start); !s.ok()) return s;
   if (!table_.Allocate(start.connections())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no memory for a table of ", start.connections(), " connections"));
@@ -312,6 +313,7 @@ void ConnectionEngine::ResetShared() {
   ResetHistogram(s.connect_gap);
   ResetTlsShared();
   ResetLoadModelShared();
+  ResetFailureSamples(s);
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -403,6 +405,8 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
       OnConnectEvent(slot, c, events_[i].events);
     } else if (c.state == ConnState::kHandshaking) {
       OnHandshakeEvent(slot, c, events_[i].events);
+    } else if (c.state == ConnState::kGreeting || c.state == ConnState::kOpening) {
+      OnOpeningEvent(slot, c, events_[i].events);
     } else {
       OnEstablishedEvent(slot, c, events_[i].events);
     }
@@ -604,9 +608,7 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
   uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->connect_latency.Record(latency_us);
   if (tls_) return BeginHandshake(slot, c);
-  --in_flight_;
-  Set(shared_->in_flight, in_flight_);
-  Establish(slot, c, events);
+  EstablishOrOpen(slot, c, events);
 }
 
 void ConnectionEngine::Establish(uint32_t slot, Connection& c, uint32_t events) {
@@ -694,8 +696,10 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
     data += skipped;
     got -= skipped;
     if (got > 0) {
+      if (c.state != ConnState::kEchoing && (c.flags & kConnFlagGreetingTail)) continue;  // the banner's rest
       if (c.state != ConnState::kEchoing) {
         // The target sent bytes nobody asked for: not an echo server's reply.
+        SampleReply(slot, c, kReasonEchoMismatch, nullptr, 0, data, got);
         CountFailure(slot, c, kReasonEchoMismatch);
         DropConnection(slot, c);
         return false;
@@ -703,6 +707,7 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
       const size_t owed = exchange_.expect_bytes() - c.echo_received;
       if (got > owed || !exchange_.ReplyMatches(EchoIdOf(slot), c.echo_received, data, got)) {
         Add(shared_->echo_mismatched);
+        SampleEchoReply(slot, c, c.echo_received, data, got);
         CountFailure(slot, c, kReasonEchoMismatch);
         DropConnection(slot, c);
         return false;
@@ -722,6 +727,7 @@ bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
 
 void ConnectionEngine::StartEcho(uint32_t slot, Connection& c, uint64_t now) {
   c.state = ConnState::kEchoing;
+  c.flags &= static_cast<uint8_t>(~kConnFlagGreetingTail);
   c.echo_sent = 0;
   c.echo_received = 0;
   c.stamp_us = static_cast<uint32_t>(now);
@@ -786,11 +792,15 @@ bool ConnectionEngine::EchoWaitsForToken() const {
 void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
   if (c.state == ConnState::kBackoff) return OnBackoffDone(slot, c);
-  if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking) {
+  if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking ||
+      c.state == ConnState::kGreeting || c.state == ConnState::kOpening) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
     FailConnect(slot, c,
-                c.state == ConnState::kConnecting ? kReasonConnectTimeout : kReasonTlsHandshakeTimeout);
+                c.state == ConnState::kConnecting    ? kReasonConnectTimeout
+                : c.state == ConnState::kHandshaking ? kReasonTlsHandshakeTimeout
+                : c.state == ConnState::kGreeting    ? kReasonGreetingTimeout
+                                                     : kReasonEchoTimeout);
     return;
   }
   if (c.state != ConnState::kEchoing) return;
@@ -838,6 +848,40 @@ void ConnectionEngine::DropConnection(uint32_t slot, Connection& c) {
 }
 
 // ------------------------------------------------------------ bookkeeping
+
+void ConnectionEngine::RecordFailureSample(int reason, const char* data, size_t size) {
+  agent::RecordFailureSample(*shared_, reason, data, size);
+}
+
+void ConnectionEngine::SampleReply(uint32_t slot, const Connection& c, int reason, const char* head,
+                                   size_t head_size, const char* data, size_t size) {
+  if (HasFailureSample(*shared_, reason)) return;
+  char sample[kFailureSampleBytes];
+  size_t have = std::min(head_size, kFailureSampleBytes);
+  if (have > 0) std::memcpy(sample, head, have);
+  const size_t tail = std::min(size, kFailureSampleBytes - have);
+  std::memcpy(sample + have, data, tail);
+  have += tail;
+  // A read of exactly what was owed leaves the rest of the reply unread.
+  if (have < kFailureSampleBytes && c.fd >= 0) {
+    const ssize_t more = RecvBytes(slot, c, scratch_.get(), kScratchBytes);
+    if (more > 0) {
+      const size_t extra = std::min(static_cast<size_t>(more), kFailureSampleBytes - have);
+      std::memcpy(sample + have, scratch_.get(), extra);
+      have += extra;
+    }
+  }
+  RecordFailureSample(reason, sample, have);
+}
+
+void ConnectionEngine::SampleEchoReply(uint32_t slot, const Connection& c, size_t matched, const char* data,
+                                       size_t size) {
+  if (HasFailureSample(*shared_, kReasonEchoMismatch)) return;
+  char head[kFailureSampleBytes];
+  const size_t head_size = std::min(matched, kFailureSampleBytes);
+  const char* expected = exchange_.ExpectData(EchoIdOf(slot), 0, head_size, head);
+  SampleReply(slot, c, kReasonEchoMismatch, expected, head_size, data, size);
+}
 
 void ConnectionEngine::CloseFd(Connection& c, bool reset) {
   if (reset) {

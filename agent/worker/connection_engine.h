@@ -44,6 +44,7 @@
 #include "agent/worker/conn_table.h"
 #include "agent/worker/echo_exchange.h"
 #include "agent/worker/echo_payload.h"
+#include "agent/worker/opening.h"
 #include "agent/worker/rate_limiter.h"
 #include "agent/worker/source_ports.h"
 #include "agent/worker/source_space.h"
@@ -61,6 +62,8 @@ inline constexpr uint32_t kEngineWheelBuckets = 1024;
 // Connect latency and echo RTT are measured with 32-bit microsecond stamps:
 // the longest timeout (wire_limits.h) plus two ticks must fit.
 static_assert(kMaxTimeoutMs * 1000 + 2 * kEngineTickUs < (uint64_t{1} << 32));
+// The loop's read buffer.
+inline constexpr size_t kScratchBytes = 64 * 1024;
 // A worker's slice is bounded by its fd budget in practice; this bounds the table.
 inline constexpr uint64_t kMaxWorkerConnections = uint64_t{1} << 24;
 
@@ -233,6 +236,36 @@ class ConnectionEngine {
   void ResetLoadModelShared();
   // CloseAll: nothing reopens any more.
   void EndLoadModels();
+  // Failure samples (failure_samples.h): keeps data[0, size) as the first
+  // reply of `reason` (a kReason* code) unless this worker has one already.
+  // Call it where a failure is decided from received bytes, before or after
+  // CountFailure; it costs nothing once the reason has its sample.
+  void RecordFailureSample(int reason, const char* data, size_t size);
+  // A reply went wrong after its first bytes were right: unless `reason`
+  // has its sample, keeps the reply from its start — `head` (the bytes that
+  // matched, regenerated), then `data` (what this read got) and what else
+  // the socket holds now, up to kFailureSampleBytes (the connection is
+  // given up, so reading on costs it nothing). `data` may be scratch_.
+  void SampleReply(uint32_t slot, const Connection& c, int reason, const char* head, size_t head_size,
+                   const char* data, size_t size);
+  // An echo reply went wrong after `matched` bytes were right.
+  void SampleEchoReply(uint32_t slot, const Connection& c, size_t matched, const char* data, size_t size);
+
+  // The opening (connection_engine_opening.cc): echo.greeting, then
+  // echo.first_send and its reply, before a connection counts as
+  // established. Builds opening_ from the assignment.
+  absl::Status SetUpOpening(const v1::WorkerStart& start);
+  // TCP (and TLS) is done and the connect timer cancelled: counts the
+  // connection as established, or starts its opening (it stays in flight).
+  void EstablishOrOpen(uint32_t slot, Connection& c, uint32_t events);
+  void StartFirstRequest(uint32_t slot, Connection& c);
+  // Writes the rest of echo.first_send; false when the connection failed.
+  bool SendFirstRequest(uint32_t slot, Connection& c);
+  void OnOpeningEvent(uint32_t slot, Connection& c, uint32_t events);
+  void ReadOpening(uint32_t slot, Connection& c, uint32_t events);
+  void FinishOpening(uint32_t slot, Connection& c, uint32_t events);
+  void SampleOpening(uint32_t slot, const Connection& c, int reason, size_t matched, const char* data,
+                     size_t size);
 
   // Bookkeeping.
   void CountFailure(uint32_t slot, Connection& c, int reason);
@@ -262,6 +295,7 @@ class ConnectionEngine {
   double pace_phase_ = 0;    // 0..1: where in an interval this worker's tokens fall
   // What a round sends and expects: the unique-id payload or echo.send/expect.
   EchoExchange exchange_ = EchoExchange::UniquePayload(kMinPayloadBytes);
+  Opening opening_;  // echo.greeting, echo.first_send/first_expect
   uint64_t connect_timeout_us_ = 0;
   uint64_t echo_timeout_us_ = 0;
   SourceSpace sources_;

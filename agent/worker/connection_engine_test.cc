@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/assignment_validation.h"
+#include "agent/worker/failure_samples.h"
 #include "common/failure_reason.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_echo_server.h"
@@ -48,6 +50,7 @@ struct StartOptions {
   uint32_t payload_bytes = 64;
   std::string send;  // echo.send / echo.expect (then payload_bytes is 0)
   std::string expect;
+  bool templates = false;  // send/expect are {id} templates
   uint64_t connect_timeout_ms = 5000;
   uint64_t echo_timeout_ms = 5000;
   uint32_t agent_index = 3;
@@ -65,6 +68,7 @@ v1::WorkerStart MakeStart(const StartOptions& o) {
   a->set_payload_bytes(o.payload_bytes);
   a->set_echo_send(o.send);
   a->set_echo_expect(o.expect);
+  a->set_echo_templates(o.templates);
   a->set_echo_timeout_ms(o.echo_timeout_ms);
   start.set_first_connection(o.first_connection);
   start.set_connections(o.connections);
@@ -566,6 +570,54 @@ TEST_F(ConnectionEngineTest, SendExpectMismatchAfterAMatchingPrefix) {
   EXPECT_EQ(Load(shared_->echo_mismatched), 200u);
   EXPECT_EQ(Failures(kReasonEchoMismatch), 200u);
   EXPECT_EQ(Load(shared_->open), 0u);
+  // The sample is the reply from its start: the matched "+PO" included.
+  std::map<std::string, std::string> samples;
+  ReadFailureSamples(*shared_, &samples);
+  EXPECT_EQ(samples["echo_mismatch"], "+PONX\r\n");
+}
+
+TEST_F(ConnectionEngineTest, WrongReplyIsKeptAsTheFailureSample) {
+  TestEchoServer server;
+  server.SetReply("PING\r\n", "-ERR unknown command\r\n");
+  Connect(PingPong(server, 50));
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  std::map<std::string, std::string> samples;
+  ReadFailureSamples(*shared_, &samples);
+  EXPECT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples["echo_mismatch"], "-ERR unknown command\r\n");
+}
+
+// "{id}" in echo.send and echo.expect: each connection sends its own id and
+// an echo server returns it, so each connection's reply matches its own.
+TEST_F(ConnectionEngineTest, TemplatedSendExpectCarriesEachConnectionsId) {
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 300;
+  o.payload_bytes = 0;
+  o.send = "GET {id}\r\n";
+  o.expect = "GET {id}\r\n";
+  o.templates = true;
+  Connect(o);
+  for (uint32_t round = 1; round <= 2; ++round) {
+    ASSERT_TRUE(engine_->BeginEcho(round).ok());
+    ASSERT_TRUE(RunUntilRoundDone(round));
+  }
+  EXPECT_EQ(Load(shared_->echo_verified), 600u);
+  EXPECT_EQ(TotalFailures(), 0u);
+
+  // A reply with another connection's id is a mismatch: every connection
+  // sends connection 0's id, and only connection 0 gets its own back.
+  CreateEngine(nullptr);
+  o.expect = "GET {id}\r\n";
+  o.send = "GET 0000030000000000\r\n";  // agent 3, connection 0's id, sent by every connection
+  o.templates = true;
+  Connect(o);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  ASSERT_TRUE(RunUntilRoundDone(1));
+  EXPECT_EQ(Load(shared_->echo_verified), 1u);  // connection 0 only
+  EXPECT_EQ(Failures(kReasonEchoMismatch), 299u);
 }
 
 TEST_F(ConnectionEngineTest, SendExpectReplyLongerThanExpectedFails) {

@@ -98,8 +98,6 @@ void ConnectionEngine::OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t /
       break;
   }
   wheel_.Cancel(slot);
-  --in_flight_;
-  shared_->in_flight.store(in_flight_, std::memory_order_relaxed);
   shared_->tls_handshake.Record(static_cast<uint32_t>(NowMicros()) - c.stamp_us);
   Bump(shared_->tls_handshakes);
   if (TlsClient::Resumed(ssl)) Bump(shared_->tls_resumed);
@@ -109,7 +107,7 @@ void ConnectionEngine::OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t /
   if (!tls_resume_) TryDetach(slot);
   // Bytes after the handshake (a session ticket, a stray reply) may already
   // sit in the socket, and their edge was this one: read them now.
-  Establish(slot, c, EPOLLIN);
+  EstablishOrOpen(slot, c, EPOLLIN);
 }
 
 void ConnectionEngine::FreeTls(uint32_t slot) {

@@ -23,6 +23,17 @@ absl::Status CheckFixedSize(absl::string_view field, size_t size) {
 
 }  // namespace
 
+absl::StatusOr<IdTemplate> AssignmentTemplate(const v1::Assignment& assignment, absl::string_view field,
+                                              const std::string& text) {
+  if (!assignment.echo_templates()) return IdTemplate::Literal(text);
+  absl::StatusOr<IdTemplate> parsed = IdTemplate::Parse(text);
+  if (!parsed.ok()) return FieldError(field, parsed.status().message());
+  if (absl::Status s = CheckFixedSize(field, parsed->size()); !s.ok()) return s;
+  return parsed;
+}
+
+namespace {}  // namespace
+
 EchoExchange EchoExchange::UniquePayload(uint32_t payload_bytes) {
   EchoExchange exchange;
   exchange.send_bytes_ = payload_bytes;
@@ -31,6 +42,10 @@ EchoExchange EchoExchange::UniquePayload(uint32_t payload_bytes) {
 }
 
 EchoExchange EchoExchange::Fixed(std::string send, std::string expect) {
+  return Templated(IdTemplate::Literal(send), IdTemplate::Literal(expect));
+}
+
+EchoExchange EchoExchange::Templated(IdTemplate send, IdTemplate expect) {
   EchoExchange exchange;
   exchange.fixed_ = true;
   exchange.send_bytes_ = static_cast<uint32_t>(send.size());
@@ -40,14 +55,30 @@ EchoExchange EchoExchange::Fixed(std::string send, std::string expect) {
   return exchange;
 }
 
+namespace {
+
+const char* TemplateData(const IdTemplate& t, const EchoId& id, size_t offset, size_t size, char* scratch) {
+  if (!t.has_id()) return t.literal().data() + offset;
+  t.Fill(ConversationId(id.agent, id.connection), offset, size, scratch);
+  return scratch;
+}
+
+}  // namespace
+
 const char* EchoExchange::SendData(const EchoId& id, size_t offset, size_t size, char* scratch) const {
-  if (fixed_) return send_.data() + offset;
+  if (fixed_) return TemplateData(send_, id, offset, size, scratch);
+  FillEchoPayload(id, offset, size, scratch);
+  return scratch;
+}
+
+const char* EchoExchange::ExpectData(const EchoId& id, size_t offset, size_t size, char* scratch) const {
+  if (fixed_) return TemplateData(expect_, id, offset, size, scratch);
   FillEchoPayload(id, offset, size, scratch);
   return scratch;
 }
 
 bool EchoExchange::ReplyMatches(const EchoId& id, size_t offset, const char* data, size_t size) const {
-  if (fixed_) return std::memcmp(expect_.data() + offset, data, size) == 0;
+  if (fixed_) return expect_.Matches(ConversationId(id.agent, id.connection), offset, data, size);
   return EchoPayloadMatches(id, offset, data, size);
 }
 
@@ -78,7 +109,11 @@ absl::StatusOr<EchoExchange> EchoExchangeOf(const v1::Assignment& assignment) {
                                                     " with echo_send/echo_expect; expected 0 (the "
                                                     "fixed request replaces the unique-id payload)"));
   }
-  return EchoExchange::Fixed(assignment.echo_send(), assignment.echo_expect());
+  absl::StatusOr<IdTemplate> send = AssignmentTemplate(assignment, "echo_send", assignment.echo_send());
+  if (!send.ok()) return send.status();
+  absl::StatusOr<IdTemplate> expect = AssignmentTemplate(assignment, "echo_expect", assignment.echo_expect());
+  if (!expect.ok()) return expect.status();
+  return EchoExchange::Templated(*std::move(send), *std::move(expect));
 }
 
 }  // namespace fourtuple::agent

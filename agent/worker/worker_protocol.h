@@ -44,6 +44,7 @@
 
 #include "agent/worker/reopen_counters.h"
 #include "common/failure_reason.h"
+#include "common/failure_sample.h"
 #include "common/histogram.h"
 #include "common/wire_limits.h"
 
@@ -81,6 +82,16 @@ inline constexpr int kTlsDetailSlots = kReasonTlsNotTls - kReasonTlsVerifyFailed
 struct SharedTlsDetail {
   std::atomic<uint32_t> set;
   char text[124];  // NUL-terminated
+};
+
+// The first bytes of one reply per failure reason that comes from received
+// bytes (agent/worker/failure_samples.h): a slot is free while reason is 0;
+// the worker writes length and bytes, then reason (release), once.
+inline constexpr int kFailureSampleSlots = 8;
+struct SharedFailureSample {
+  std::atomic<uint32_t> reason;  // ReasonCode; 0 = free
+  uint32_t length;               // <= kFailureSampleBytes
+  char bytes[kFailureSampleBytes];
 };
 
 // One per worker, in shared memory, zero-filled at start. Written only by the
@@ -125,6 +136,8 @@ struct AgentWorkerShared {
   SharedTlsDetail tls_details[kTlsDetailSlots];  // by reason - kReasonTlsVerifyFailed
 
   SharedReopen reopen;  // churn and reconnect (reopen_counters.h)
+  // What the server said, per reason, first writer wins (failure_samples.h).
+  SharedFailureSample failure_samples[kFailureSampleSlots];
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set
