@@ -8,6 +8,7 @@
 #include "agent/worker/echo_exchange.h"
 #include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
+#include "agent/worker/ws_client.h"
 #include "common/human_format.h"
 #include "common/local_routes.h"
 #include "common/terminal_text.h"
@@ -135,6 +136,9 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
   }
   // payload_bytes, or echo_send and echo_expect with their bounds.
   if (absl::Status s = EchoExchangeOf(assignment).status(); !s.ok()) return s;
+  if (assignment.has_websocket()) {
+    if (absl::Status s = ValidateWebSocketSettings(assignment.websocket()); !s.ok()) return s;
+  }
   if (assignment.has_tls()) {
     if (absl::Status s = ValidateTlsClientSettings(assignment.tls()); !s.ok()) return s;
   }

@@ -141,6 +141,8 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   uint64_t tls_handshakes = 0, tls_resumed = 0;
   std::map<std::string, uint64_t> tls_negotiated;
   std::map<std::string, std::string> tls_details;
+  Histogram ws_upgrade;
+  uint64_t ws_upgrades = 0, ws_pings = 0, ws_pongs = 0, ws_closed_cleanly = 0;
   std::string error;
 
   for (size_t i = 0; i < workers.size(); ++i) {
@@ -181,6 +183,11 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
       tls_details.emplace(std::string(ReasonName(kReasonTlsVerifyFailed + d)),
                           std::string(detail.text, strnlen(detail.text, sizeof detail.text)));
     }
+    ws_upgrade.Add(w.ws_upgrade);
+    ws_upgrades += Load(w.ws_upgrades);
+    ws_pings += Load(w.ws_pings);
+    ws_pongs += Load(w.ws_pongs);
+    ws_closed_cleanly += Load(w.ws_closed_cleanly);
     std::string message = WorkerError(w);
     if (!message.empty()) {
       absl::StrAppend(&error, error.empty() ? "" : "; ", "worker ", i, ": ", message);
@@ -221,6 +228,12 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   for (const auto& [name, count] : tls_negotiated) (*report->mutable_tls_negotiated())[name] = count;
   report->mutable_tls_failure_details()->clear();
   for (const auto& [reason, text] : tls_details) (*report->mutable_tls_failure_details())[reason] = text;
+  report->set_ws_upgrades(ws_upgrades);
+  report->clear_ws_upgrade();
+  if (ws_upgrade.count() > 0) ws_upgrade.ToProto(report->mutable_ws_upgrade());
+  report->set_ws_pings(ws_pings);
+  report->set_ws_pongs(ws_pongs);
+  report->set_ws_closed_cleanly(ws_closed_cleanly);
   if (!error.empty()) report->set_error(error);
 }
 

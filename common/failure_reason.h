@@ -22,7 +22,11 @@ inline constexpr int kReasonTlsVerifyFailed = 165;      // "tls_verify_failed"
 inline constexpr int kReasonTlsHandshakeFailed = 166;   // "tls_handshake_failed"
 inline constexpr int kReasonTlsHandshakeTimeout = 167;  // "tls_handshake_timeout"
 inline constexpr int kReasonTlsNotTls = 168;            // "tls_not_tls": the target answered in plain
-inline constexpr int kReasonSlots = 169;                // size of a per-reason counter array
+inline constexpr int kReasonWsUpgradeRejected = 169;    // "ws_upgrade_rejected": a status other than 101
+inline constexpr int kReasonWsProtocolError = 170;      // "ws_protocol_error"
+inline constexpr int kReasonWsPingTimeout = 171;        // "ws_ping_timeout"
+inline constexpr int kReasonWsUpgradeTimeout = 172;     // "ws_upgrade_timeout"
+inline constexpr int kReasonSlots = 173;                // size of a per-reason counter array
 
 // Folds an errno (or one of our codes) into [0, kReasonSlots).
 inline int ReasonCode(int code) { return (code > 0 && code < kReasonSlots) ? code : kReasonOther; }

@@ -57,6 +57,16 @@ inline constexpr size_t kMaxServerNameBytes = 253;
 inline constexpr uint32_t kTlsVersion12 = 0x0303;
 inline constexpr uint32_t kTlsVersion13 = 0x0304;
 
+// target.websocket: what one upgrade request may carry. Together they keep a
+// request head under 48 KiB, which the agent builds in its read buffer.
+inline constexpr size_t kMaxWebSocketPathBytes = 2048;
+inline constexpr size_t kMaxWebSocketOriginBytes = 1024;
+inline constexpr int kMaxWebSocketSubprotocols = 16;
+inline constexpr size_t kMaxWebSocketSubprotocolBytes = 64;
+inline constexpr int kMaxWebSocketHeaders = 32;
+inline constexpr size_t kMaxWebSocketHeaderNameBytes = 64;
+inline constexpr size_t kMaxWebSocketHeaderValueBytes = 1024;
+
 }  // namespace fourtuple
 
 #endif  // FOURTUPLE_COMMON_WIRE_LIMITS_H_

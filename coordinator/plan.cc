@@ -138,9 +138,12 @@ class PlanParser {
     if (!target.is_object()) {
       return WrongType("plan.target", "an object with \"endpoints\" and \"control\"", target);
     }
-    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control", "tls"}));
+    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control", "tls", "websocket"}));
     if (target.contains("tls")) {
       ASSIGN_OR_RETURN(plan_.tls, ParseTlsPlan(target["tls"], base_dir_));
+    }
+    if (target.contains("websocket")) {
+      ASSIGN_OR_RETURN(plan_.websocket, ParseWebSocketPlan(target["websocket"]));
     }
     if (!target.contains("endpoints")) {
       return FieldError("plan.target.endpoints", "missing (an array of \"ADDR:PORT\")");
@@ -419,6 +422,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   out["target"]["endpoints"] = plan.target_endpoints;
   if (!plan.target_control.empty()) out["target"]["control"] = plan.target_control;
   if (plan.tls.has_value()) out["target"]["tls"] = TlsPlanToJson(*plan.tls);
+  if (plan.websocket.has_value()) out["target"]["websocket"] = WebSocketPlanToJson(*plan.websocket);
   absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
   out["agents"] = nlohmann::ordered_json::array();
   for (size_t i = 0; i < plan.agents.size(); ++i) {

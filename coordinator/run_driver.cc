@@ -220,6 +220,7 @@ class RunDriver {
     assignment.set_lease_ms(absl::ToInt64Milliseconds(plan_.lease));
     assignment.set_processes(0);
     if (plan_.tls.has_value()) *assignment.mutable_tls() = TlsSettingsOf(*plan_.tls);
+    if (plan_.websocket.has_value()) *assignment.mutable_websocket() = WebSocketSettingsOf(*plan_.websocket);
     return assignment;
   }
 

@@ -22,6 +22,7 @@ test_packages=(
   clang-format                 # the test command fails on unformatted code
   redis-server                 # a real server for the send/expect end-to-end test
   stunnel4                     # a TLS server no one here wrote, for the TLS end-to-end test
+  python3-websockets           # a WebSocket server no one here wrote, for the WebSocket end-to-end test
   clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
   systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check
   lintian                      # deploy/ check: the Debian package (scripts/package.sh) is lintian-clean

@@ -21,10 +21,12 @@ enum class ConnState : uint8_t {
   kEchoing = 2,      // echo payload being sent / read back; timer armed
   kClosed = 3,       // fd closed (failed, closed by the peer, or by us)
   kHandshaking = 4,  // TCP established, TLS handshake running; timer armed
+  kUpgrading = 5,    // TCP (and TLS) established, WebSocket upgrade sent; timer armed
 };
 
 // Connection::flags bits.
-inline constexpr uint8_t kConnFlagFailed = 1;  // already counted in `failed` (once per connection)
+inline constexpr uint8_t kConnFlagFailed = 1;     // already counted in `failed` (once per connection)
+inline constexpr uint8_t kConnFlagWsPingOut = 2;  // WebSocket: a ping sent, its pong not yet back
 
 struct Connection {
   int32_t fd;           // -1 once closed

@@ -23,7 +23,7 @@
 namespace fourtuple::agent {
 namespace {
 
-constexpr size_t kScratchBytes = 64 * 1024;
+constexpr size_t kScratchBytes = kEngineScratchBytes;
 constexpr int kMaxEvents = 1024;
 // SourcePorts::kAgent: ports tried for one connection before it fails.
 constexpr int kPortTries = 16;
@@ -182,6 +182,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
     }
   }
   if (absl::Status s = SetUpTls(start); !s.ok()) return s;
+  if (absl::Status s = SetUpWs(start); !s.ok()) return s;
   if (!table_.Allocate(start.connections())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no memory for a table of ", start.connections(), " connections"));
@@ -261,6 +262,7 @@ absl::Status ConnectionEngine::BeginEcho(uint32_t round) {
 
 void ConnectionEngine::CloseAll() {
   shared_->phase.store(static_cast<uint32_t>(WorkerPhase::kClosing), std::memory_order_release);
+  if (ws_ && !closed_) CloseWsGracefully();
   for (uint32_t slot = 0; slot < connect_cursor_; ++slot) {
     Connection& c = table_[slot];
     if (c.fd >= 0) CloseFd(c, /*reset=*/c.state != ConnState::kConnecting);
@@ -309,6 +311,7 @@ void ConnectionEngine::ResetShared() {
   ResetHistogram(s.connect_queue);
   ResetHistogram(s.connect_gap);
   ResetTlsShared();
+  ResetWsShared();
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -393,6 +396,8 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
       OnConnectEvent(slot, c, events_[i].events);
     } else if (c.state == ConnState::kHandshaking) {
       OnHandshakeEvent(slot, c, events_[i].events);
+    } else if (c.state == ConnState::kUpgrading) {
+      OnUpgradeEvent(slot, c, events_[i].events);
     } else {
       OnEstablishedEvent(slot, c, events_[i].events);
     }
@@ -553,6 +558,7 @@ void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
     Set(shared_->in_flight, in_flight_);
   }
   FreeTls(slot);
+  ForgetWs(slot);
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.state = ConnState::kClosed;
@@ -589,6 +595,7 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
   uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->connect_latency.Record(latency_us);
   if (tls_) return BeginHandshake(slot, c);
+  if (ws_) return BeginUpgrade(slot, c);
   --in_flight_;
   Set(shared_->in_flight, in_flight_);
   Establish(slot, c, events);
@@ -609,7 +616,8 @@ void ConnectionEngine::Establish(uint32_t slot, Connection& c, uint32_t events) 
 // ------------------------------------------------------------ established
 
 void ConnectionEngine::OnEstablishedEvent(uint32_t slot, Connection& c, uint32_t events) {
-  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing && c.echo_sent < exchange_.send_bytes()) {
+  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing &&
+      c.echo_sent < (ws_ ? WsRequestBytes() : exchange_.send_bytes())) {
     if (!SendEcho(slot, c)) return;
   }
   if (events & kReadableEvents) ReadEcho(slot, c, events);
@@ -620,6 +628,7 @@ EchoId ConnectionEngine::EchoIdOf(uint32_t slot) const {
 }
 
 bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
+  if (ws_) return SendWsEcho(slot, c);
   while (c.echo_sent < exchange_.send_bytes()) {
     size_t size = exchange_.send_bytes() - c.echo_sent;
     const char* data = exchange_.SendData(EchoIdOf(slot), c.echo_sent, size, payload_.get());
@@ -642,6 +651,7 @@ bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
 }
 
 bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
+  if (ws_) return ReadWs(slot, c, events);
   // With the far side done, read on to the end-of-file or error: with edge
   // triggering there is no later event to notice it by.
   bool peer_done = (events & kPeerDoneEvents) != 0;
@@ -721,6 +731,7 @@ void ConnectionEngine::FinishEcho(uint32_t slot, Connection& c) {
   c.state = ConnState::kIdle;
   c.echo_sent = 0;
   c.echo_received = 0;
+  ArmWsPing(slot, NowMicros());
 }
 
 void ConnectionEngine::StartRound(uint32_t round) {
@@ -764,13 +775,17 @@ bool ConnectionEngine::EchoWaitsForToken() const {
 
 void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
-  if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking) {
+  if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking ||
+      c.state == ConnState::kUpgrading) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
     FailConnect(slot, c,
-                c.state == ConnState::kConnecting ? kReasonConnectTimeout : kReasonTlsHandshakeTimeout);
+                c.state == ConnState::kConnecting    ? kReasonConnectTimeout
+                : c.state == ConnState::kHandshaking ? kReasonTlsHandshakeTimeout
+                                                     : kReasonWsUpgradeTimeout);
     return;
   }
+  if (ws_ && c.state == ConnState::kIdle) return OnWsTimer(slot, c);
   if (c.state != ConnState::kEchoing) return;
   Add(shared_->echo_timed_out);
   CountFailure(slot, c, kReasonEchoTimeout);
@@ -782,7 +797,8 @@ void ConnectionEngine::OnTimeout(uint32_t slot) {
   const int64_t owed = int64_t{c.echo_skip} + reply_owed;
   c.echo_sent = 0;
   c.echo_received = 0;
-  if (reply_owed < 0 || owed > UINT16_MAX) {  // cannot keep track of it: give it up
+  // Over WebSocket a late reply cannot be told from the frames around it.
+  if (reply_owed < 0 || owed > UINT16_MAX || ws_) {  // cannot keep track of it: give it up
     DropConnection(slot, c);
     return;
   }
@@ -821,6 +837,7 @@ void ConnectionEngine::CloseFd(Connection& c, bool reset) {
     setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
   FreeTls(SlotOf(c));
+  ForgetWs(SlotOf(c));
   close(c.fd);  // also leaves the epoll set: no EPOLL_CTL_DEL needed
   c.fd = -1;
   c.state = ConnState::kClosed;

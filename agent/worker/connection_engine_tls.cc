@@ -98,8 +98,6 @@ void ConnectionEngine::OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t /
       break;
   }
   wheel_.Cancel(slot);
-  --in_flight_;
-  shared_->in_flight.store(in_flight_, std::memory_order_relaxed);
   shared_->tls_handshake.Record(static_cast<uint32_t>(NowMicros()) - c.stamp_us);
   Bump(shared_->tls_handshakes);
   if (TlsClient::Resumed(ssl)) Bump(shared_->tls_resumed);
@@ -107,6 +105,10 @@ void ConnectionEngine::OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t /
   // With resume the session ticket is waited for first (RecvBytes): it comes
   // right after the handshake and must reach OpenSSL's session store.
   if (!tls_resume_) TryDetach(slot);
+  // wss://: the upgrade follows, still within the connect.
+  if (ws_) return BeginUpgrade(slot, c);
+  --in_flight_;
+  shared_->in_flight.store(in_flight_, std::memory_order_relaxed);
   // Bytes after the handshake (a session ticket, a stray reply) may already
   // sit in the socket, and their edge was this one: read them now.
   Establish(slot, c, EPOLLIN);
