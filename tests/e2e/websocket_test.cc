@@ -216,7 +216,7 @@ TEST_F(WebSocketTest, WssThroughOpenSslObjectsWithTls12) {
   constexpr uint64_t kConnections = 300;
   const int port = StartTargetServer(/*tls=*/true);
   ASSERT_GT(port, 0);
-  json plan = Plan(port, kConnections, json::object());
+  json plan = Plan(port, kConnections, json::object(), 3);
   plan["target"]["tls"] = {{"ca", "ca.pem"}, {"max_version", "1.2"}};
   json report;
   ExpectPass(plan, kConnections, 3, &report);
