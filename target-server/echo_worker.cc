@@ -229,7 +229,14 @@ void EchoWorker::AcceptFrom(int listener_fd) {
     }
     TrackOpen(fd);
     WorkerCounters::Add(counters_->accepted, 1);
-    if (tls_) StartTls(fd);
+    if (tls_) {
+      StartTls(fd);
+    } else if (options_.websocket) {
+      // The client writes its upgrade as soon as its connect completes: by
+      // the time a loaded server accepts, it is usually there, and reading it
+      // now spares a wake-up per connection.
+      Echo(fd, /*read_until_eagain=*/false);
+    }
   }
 }
 
