@@ -9,6 +9,7 @@
 #include "agent/worker/opening.h"
 #include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
+#include "agent/worker/ws_client.h"
 #include "common/human_format.h"
 #include "common/local_routes.h"
 #include "common/terminal_text.h"
@@ -138,6 +139,13 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
   if (absl::Status s = EchoExchangeOf(assignment).status(); !s.ok()) return s;
   // echo_greeting, echo_first_send / echo_first_expect (templates).
   if (absl::Status s = OpeningOf(assignment).status(); !s.ok()) return s;
+  if (assignment.has_websocket()) {
+    if (absl::Status s = ValidateWebSocketSettings(assignment.websocket()); !s.ok()) return s;
+    // The opening is raw bytes before any frame: not spoken over WebSocket.
+    if (!assignment.echo_greeting().empty() || !assignment.echo_first_send().empty()) {
+      return FieldError("echo_greeting", "cannot be combined with websocket (send it as echo_send text frames)");
+    }
+  }
   if (assignment.has_tls()) {
     if (absl::Status s = ValidateTlsClientSettings(assignment.tls()); !s.ok()) return s;
   }

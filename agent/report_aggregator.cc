@@ -144,6 +144,8 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   std::map<std::string, uint64_t> tls_negotiated;
   std::map<std::string, std::string> tls_details;
   std::map<std::string, std::string> failure_samples;
+  Histogram ws_upgrade;
+  uint64_t ws_upgrades = 0, ws_pings = 0, ws_pongs = 0, ws_closed_cleanly = 0;
   std::string error;
   LoadModelTally load_models;
 
@@ -187,6 +189,11 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
                           std::string(detail.text, strnlen(detail.text, sizeof detail.text)));
     }
     ReadFailureSamples(w, &failure_samples);
+    ws_upgrade.Add(w.ws_upgrade);
+    ws_upgrades += Load(w.ws_upgrades);
+    ws_pings += Load(w.ws_pings);
+    ws_pongs += Load(w.ws_pongs);
+    ws_closed_cleanly += Load(w.ws_closed_cleanly);
     std::string message = WorkerError(w);
     if (!message.empty()) {
       absl::StrAppend(&error, error.empty() ? "" : "; ", "worker ", i, ": ", message);
@@ -229,6 +236,12 @@ void AggregateWorkers(absl::Span<const AgentWorkerShared* const> workers, size_t
   for (const auto& [reason, text] : tls_details) (*report->mutable_tls_failure_details())[reason] = text;
   report->mutable_failure_samples()->clear();
   for (const auto& [reason, bytes] : failure_samples) (*report->mutable_failure_samples())[reason] = bytes;
+  report->set_ws_upgrades(ws_upgrades);
+  report->clear_ws_upgrade();
+  if (ws_upgrade.count() > 0) ws_upgrade.ToProto(report->mutable_ws_upgrade());
+  report->set_ws_pings(ws_pings);
+  report->set_ws_pongs(ws_pongs);
+  report->set_ws_closed_cleanly(ws_closed_cleanly);
   if (!error.empty()) report->set_error(error);
   load_models.ToReport(report);
 }

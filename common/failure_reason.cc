@@ -44,6 +44,10 @@ constexpr OwnReason kOwnReasons[] = {
     {kReasonTlsNotTls, "tls_not_tls"},
     {kReasonGreetingMismatch, "greeting_mismatch"},
     {kReasonGreetingTimeout, "greeting_timeout"},
+    {kReasonWsUpgradeRejected, "ws_upgrade_rejected"},
+    {kReasonWsProtocolError, "ws_protocol_error"},
+    {kReasonWsPingTimeout, "ws_ping_timeout"},
+    {kReasonWsUpgradeTimeout, "ws_upgrade_timeout"},
 };
 
 struct Hint {
@@ -124,6 +128,21 @@ constexpr Hint kHints[] = {
      "echo.greeting did not arrive within connect_timeout after the connection opened: the "
      "target does not speak first (remove echo.greeting), or it is too slow to greet; raise "
      "connect_timeout or lower connect_rate"},
+    {"ws_upgrade_rejected", "target",
+     "the server answered the WebSocket upgrade with a status other than 101 (the status line "
+     "is in the report's failure samples): check target.websocket.path, host, origin and "
+     "headers (a token or cookie it expects), and that the endpoint speaks WebSocket"},
+    {"ws_protocol_error", "target",
+     "the server broke RFC 6455: a 101 with a wrong Sec-WebSocket-Accept, a subprotocol or "
+     "extension not offered, masked or malformed frames: check that a WebSocket server (not a "
+     "proxy rewriting the handshake) answers, and target.websocket.subprotocols"},
+    {"ws_ping_timeout", "time",
+     "no pong within echo.timeout of a ping: the server or the path is stalled, or drops "
+     "control frames; raise echo.timeout or target.websocket.ping_interval"},
+    {"ws_upgrade_timeout", "time",
+     "no answer to the WebSocket upgrade within connect_timeout: the server is short of CPU or "
+     "not an HTTP server; lower connect_rate, give the server more processes, or raise "
+     "connect_timeout"},
     {"echo_timeout", "time",
      "no echo within echo.timeout: the target is overloaded or stalled; raise echo.timeout "
      "or give the target more processes"},

@@ -24,7 +24,11 @@ inline constexpr int kReasonTlsHandshakeTimeout = 167;  // "tls_handshake_timeou
 inline constexpr int kReasonTlsNotTls = 168;            // "tls_not_tls": the target answered in plain
 inline constexpr int kReasonGreetingMismatch = 169;     // "greeting_mismatch": not echo.greeting first
 inline constexpr int kReasonGreetingTimeout = 170;      // "greeting_timeout": echo.greeting did not come
-inline constexpr int kReasonSlots = 171;                // size of a per-reason counter array
+inline constexpr int kReasonWsUpgradeRejected = 171;    // "ws_upgrade_rejected": a status other than 101
+inline constexpr int kReasonWsProtocolError = 172;      // "ws_protocol_error"
+inline constexpr int kReasonWsPingTimeout = 173;        // "ws_ping_timeout"
+inline constexpr int kReasonWsUpgradeTimeout = 174;     // "ws_upgrade_timeout"
+inline constexpr int kReasonSlots = 175;                // size of a per-reason counter array
 
 // Folds an errno (or one of our codes) into [0, kReasonSlots).
 inline int ReasonCode(int code) { return (code > 0 && code < kReasonSlots) ? code : kReasonOther; }

@@ -61,6 +61,16 @@ inline constexpr uint32_t kTlsVersion13 = 0x0304;
 inline constexpr uint64_t kMaxBackoffMs = 60 * 60 * 1000;
 inline constexpr uint64_t kMaxChurnDurationMs = 7 * 24 * 60 * 60 * 1000;
 
+// target.websocket: what one upgrade request may carry. Together they keep a
+// request head under 48 KiB, which the agent builds in its read buffer.
+inline constexpr size_t kMaxWebSocketPathBytes = 2048;
+inline constexpr size_t kMaxWebSocketOriginBytes = 1024;
+inline constexpr int kMaxWebSocketSubprotocols = 16;
+inline constexpr size_t kMaxWebSocketSubprotocolBytes = 64;
+inline constexpr int kMaxWebSocketHeaders = 32;
+inline constexpr size_t kMaxWebSocketHeaderNameBytes = 64;
+inline constexpr size_t kMaxWebSocketHeaderValueBytes = 1024;
+
 }  // namespace fourtuple
 
 #endif  // FOURTUPLE_COMMON_WIRE_LIMITS_H_

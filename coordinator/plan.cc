@@ -140,9 +140,12 @@ class PlanParser {
     if (!target.is_object()) {
       return WrongType("plan.target", "an object with \"endpoints\" and \"control\"", target);
     }
-    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control", "tls"}));
+    RETURN_IF_ERROR(CheckKnownFields(target, "plan.target", {"endpoints", "control", "tls", "websocket"}));
     if (target.contains("tls")) {
       ASSIGN_OR_RETURN(plan_.tls, ParseTlsPlan(target["tls"], base_dir_));
+    }
+    if (target.contains("websocket")) {
+      ASSIGN_OR_RETURN(plan_.websocket, ParseWebSocketPlan(target["websocket"]));
     }
     if (!target.contains("endpoints")) {
       return FieldError("plan.target.endpoints", "missing (an array of \"ADDR:PORT\")");
@@ -395,6 +398,13 @@ class PlanParser {
                         "missing (echo.first_expect needs echo.first_send: the bytes each connection sends "
                         "once, right after connect)");
     }
+    if (plan_.websocket.has_value() && (has_send || echo.contains("greeting"))) {
+      // The opening is read as raw bytes before any frame; over WebSocket it
+      // would have to be framed, which the agents do not do.
+      return FieldError(echo.contains("greeting") ? "plan.echo.greeting" : "plan.echo.first_send",
+                        "cannot be combined with target.websocket (an opening is raw bytes right after "
+                        "connect; over WebSocket use echo.send/echo.expect, sent as text frames)");
+    }
     if (!has_send) return absl::OkStatus();
     ASSIGN_OR_RETURN(plan_.echo.first_send,
                      ReadConversationBytes(echo["first_send"], "plan.echo.first_send", true));
@@ -438,6 +448,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   out["target"]["endpoints"] = plan.target_endpoints;
   if (!plan.target_control.empty()) out["target"]["control"] = plan.target_control;
   if (plan.tls.has_value()) out["target"]["tls"] = TlsPlanToJson(*plan.tls);
+  if (plan.websocket.has_value()) out["target"]["websocket"] = WebSocketPlanToJson(*plan.websocket);
   absl::StatusOr<std::vector<AgentShare>> shares = SplitPlan(plan);
   out["agents"] = nlohmann::ordered_json::array();
   for (size_t i = 0; i < plan.agents.size(); ++i) {

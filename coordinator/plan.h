@@ -20,6 +20,7 @@
 #include "common/address.h"
 #include "coordinator/load_model_plan.h"
 #include "coordinator/tls_plan.h"
+#include "coordinator/websocket_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace fourtuple::coordinator {
@@ -96,6 +97,9 @@ struct Plan {
   // target.tls: present, every connection runs a TLS handshake after TCP
   // connect and echoes inside TLS.
   std::optional<TlsPlan> tls;
+  // target.websocket: present, every connection runs a WebSocket upgrade
+  // after TCP (and TLS), and echo rounds travel as frames.
+  std::optional<WebSocketPlan> websocket;
   std::vector<AgentPlan> agents;
 
   // Total connections over all agents (required, >= 1).

@@ -111,6 +111,8 @@ Report BuildReport(const RunRecord& record) {
   uint64_t echo_sent = 0, echo_mismatched = 0;
   std::map<std::string, uint64_t> failures;
   Histogram connect_latency, echo_rtt, connect_queue, tls_handshake;
+  Histogram ws_upgrade;
+  uint64_t ws_upgrades = 0, ws_pings = 0, ws_pongs = 0, ws_closed_cleanly = 0;
   std::vector<HostTurnAways> turn_aways;
   uint64_t tls_handshakes = 0, tls_resumed = 0;
   std::map<std::string, std::string> tls_details;  // the first agent's word per reason
@@ -137,6 +139,11 @@ Report BuildReport(const RunRecord& record) {
     tls_handshakes += last.tls_handshakes();
     tls_resumed += last.tls_resumed();
     for (const auto& [reason, text] : last.tls_failure_details()) tls_details.emplace(reason, text);
+    ws_upgrade.Merge(last.ws_upgrade());
+    ws_upgrades += last.ws_upgrades();
+    ws_pings += last.ws_pings();
+    ws_pongs += last.ws_pongs();
+    ws_closed_cleanly += last.ws_closed_cleanly();
 
     Json item;
     item["endpoint"] = agent.endpoint;
@@ -219,6 +226,15 @@ Report BuildReport(const RunRecord& record) {
         FormatCount(closed_by_peer), " established connections were closed by the far side (", "peer_closed ",
         FormatCount(count("peer_closed")), ", ECONNRESET ", FormatCount(count("ECONNRESET")), ")"));
   }
+  // WebSocket connections dropped while held (no pong, a broken frame): with
+  // no echo round to notice, only their reason tells.
+  for (const char* reason : {"ws_ping_timeout", "ws_protocol_error"}) {
+    auto it = failures.find(reason);
+    const bool while_held = std::string(reason) == "ws_ping_timeout" || established == requested;
+    if (it != failures.end() && it->second > 0 && while_held) {
+      reasons.push_back(absl::StrCat(FormatCount(it->second), " held connections failed with ", reason));
+    }
+  }
   if (record.interrupted) reasons.push_back("interrupted");
   const bool pass = reasons.empty();
 
@@ -276,6 +292,13 @@ Report BuildReport(const RunRecord& record) {
     out["totals"]["tls_resumed"] = tls_resumed;
     out["tls_failure_details"] = Json::object();
     for (const auto& [reason, text] : tls_details) out["tls_failure_details"][reason] = text;
+  }
+  if (record.plan.websocket.has_value()) {
+    out["latency_ms"]["ws_upgrade"] = Percentiles(ws_upgrade);
+    out["totals"]["ws_upgrades"] = ws_upgrades;
+    out["totals"]["ws_pings"] = ws_pings;
+    out["totals"]["ws_pongs"] = ws_pongs;
+    out["totals"]["ws_closed_cleanly"] = ws_closed_cleanly;
   }
   out["agents"] = std::move(agents);
   if (record.target.has_value()) {
@@ -400,6 +423,11 @@ std::string FormatSummary(const Json& report) {
       absl::StrAppend(&out, "; ", EscapeForTerminal(name), " x", FormatCount(count));
     }
     absl::StrAppend(&out, "\n");
+  }
+  if (report.is_object() && latency_of(report).is_object() && latency_of(report).contains("ws_upgrade")) {
+    absl::StrAppend(&out, "websocket: ", FormatCount(u(totals, "ws_upgrades")), " upgrades, ",
+                    FormatCount(u(totals, "ws_pings")), " pings, ", FormatCount(u(totals, "ws_pongs")),
+                    " pongs, ", FormatCount(u(totals, "ws_closed_cleanly")), " closed cleanly\n");
   }
   absl::StrAppend(&out, FormatMismatchDetail(report));
 

@@ -92,6 +92,7 @@ std::string FormatLatencyTable(const Json& latency) {
   constexpr Row kRows[] = {{"connect", "connect"},
                            {"connect_queue", "queued"},
                            {"tls_handshake", "tls"},
+                           {"ws_upgrade", "ws_upgrade"},
                            {"echo_rtt", "echo_rtt"}};
   std::string out = "latency (ms)      p50      p99    p99.9      max\n";
   for (const Row& row : kRows) {

@@ -23,6 +23,7 @@ test_packages=(
   redis-server                 # a real server for the send/expect and {id} template end-to-end tests
   mosquitto                    # an MQTT broker for the conversation end-to-end test (CONNECT with {id})
   stunnel4                     # a TLS server no one here wrote, for the TLS end-to-end test
+  python3-websockets           # a WebSocket server no one here wrote, for the WebSocket end-to-end test
   clang libfuzzer-14-dev       # libFuzzer targets for the plan and address parsers
   systemd ansible              # deploy/ checks: systemd-analyze verify, ansible --syntax-check
   lintian                      # deploy/ check: the Debian package (scripts/package.sh) is lintian-clean

@@ -229,7 +229,14 @@ void EchoWorker::AcceptFrom(int listener_fd) {
     }
     TrackOpen(fd);
     WorkerCounters::Add(counters_->accepted, 1);
-    if (tls_) StartTls(fd);
+    if (tls_) {
+      StartTls(fd);
+    } else if (options_.websocket) {
+      // The client writes its upgrade as soon as its connect completes: by
+      // the time a loaded server accepts, it is usually there, and reading it
+      // now spares a wake-up per connection.
+      Echo(fd, /*read_until_eagain=*/false);
+    }
   }
 }
 
@@ -251,6 +258,7 @@ bool EchoWorker::OnAcceptError(int error) {
 
 void EchoWorker::Echo(int fd, bool read_until_eagain) {
   if (tls_) return EchoTls(fd);
+  if (options_.websocket) return EchoWs(fd, read_until_eagain);
   char* const scratch = scratch_.get();
   const size_t capacity = options_.buffer_bytes;
   for (;;) {
@@ -337,6 +345,7 @@ void EchoWorker::CloseConnection(int fd) {
     pool_.Give(buffer);
   }
   FreeTls(fd);
+  ForgetWs(fd);
   close(fd);  // also removes it from the epoll set
   open_fds_[static_cast<size_t>(fd) / 64] &= ~(uint64_t{1} << (fd % 64));
   --open_;

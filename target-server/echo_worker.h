@@ -27,10 +27,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/failure_reason.h"
 #include "target-server/buffer_pool.h"
@@ -57,6 +59,9 @@ struct EchoWorkerOptions {
   // parent's, so every worker issues session tickets the others accept).
   // Default null.
   TlsServer* tls = nullptr;
+  // Answer a WebSocket upgrade on every connection and echo its data frames
+  // (echo_worker_ws.cc). Default false: echo raw bytes.
+  bool websocket = false;
 };
 
 class EchoWorker {
@@ -118,6 +123,23 @@ class EchoWorker {
   bool StartTls(int fd);  // false: the connection was closed
   void FreeTls(int fd);
   ssize_t WriteBytes(int fd, const char* data, size_t size);
+  // WebSocket (echo_worker_ws.cc): what goes back for received bytes (the
+  // 101, echoed frames, pongs, the close), written plainly or through the
+  // SSL object (Reply), or sealed for a detached TLS connection
+  // (ReplyDetached). False when the caller must stop reading.
+  void EchoWs(int fd, bool read_until_eagain);
+  bool Reply(int fd, const char* data, size_t size);
+  bool ReplyDetached(int fd, const char* data, size_t size);
+  // Turns received bytes into the reply in ws_out_; its size. *close: the
+  // connection ends once the reply is out.
+  size_t WsProcess(int fd, const char* data, size_t size, bool* close);
+  size_t WsUpgrade(int fd, absl::string_view head, char* out, bool* close);
+  void ForgetWs(int fd);
+  bool IsOpen(int fd) const {
+    const size_t word = static_cast<size_t>(fd) / 64;
+    return word < open_fds_.size() && (open_fds_[word] >> (fd % 64)) & 1;
+  }
+  size_t ReadCapacity() const;
   // Writes `size` bytes (through the SSL object while the connection has
   // one); what the socket does not take waits in a pooled buffer. True when
   // everything went out and the caller may read on.
@@ -162,6 +184,18 @@ class EchoWorker {
   size_t tls_record_slots_ = 0;
   std::unique_ptr<TlsRecordCipher> tls_cipher_;
   std::unique_ptr<char[]> tls_out_;  // one sealed record
+  // WebSocket: one bit per fd once upgraded (as cheap as open_fds_) and,
+  // only for connections with a request head, frame header or control frame
+  // split over reads or a data frame's payload still arriving, that state.
+  struct WsPartial {
+    std::string bytes;       // unparsed bytes so far
+    uint64_t remaining = 0;  // payload bytes of the current data frame still to come
+    uint64_t offset = 0;     // payload bytes of it seen (the mask's phase)
+    uint32_t mask = 0;
+  };
+  std::vector<uint64_t> ws_upgraded_;
+  std::unordered_map<int, WsPartial> ws_partial_;
+  std::unique_ptr<char[]> ws_out_;
   epoll_event events_[kMaxEvents];
 };
 

@@ -15,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "common/address.h"
+#include "common/websocket.h"
 #include "gtest/gtest.h"
 #include "target-server/counters.h"
 #include "target-server/listener.h"
@@ -303,6 +304,95 @@ TEST_F(ListeningTest, ResourceErrorIsCountedAndBacksOffInsteadOfSpinning) {
   EXPECT_EQ(worker->open(), 2u);
   EXPECT_TRUE(worker->accepting());
   EXPECT_EQ(Get(counters->accept_errors[EMFILE]), 1u);
+}
+
+// --listen-protocol=websocket: the upgrade, then frames split anywhere
+// (head, frame headers, masks, payloads, control frames), echoed unmasked.
+std::string ClientFrame(uint8_t first_byte, const std::string& payload, uint32_t mask) {
+  char header[ws::kMaxFrameHeaderBytes];
+  const size_t n = ws::WriteFrameHeader(header, first_byte & 0x0F, payload.size(), true, mask);
+  header[0] = static_cast<char>(first_byte);
+  std::string body = payload;
+  ws::ApplyMask(body.data(), body.size(), mask, 0);
+  return std::string(header, n) + body;
+}
+
+std::string ServerFrame(uint8_t first_byte, const std::string& payload) {
+  char header[ws::kMaxFrameHeaderBytes];
+  const size_t n = ws::WriteFrameHeader(header, first_byte & 0x0F, payload.size(), false, 0);
+  header[0] = static_cast<char>(first_byte);
+  return std::string(header, n) + payload;
+}
+
+TEST_F(EchoWorkerTest, WebSocketFramesSplitAnywhereComeBackWhole) {
+  WorkerCounters* counters = NewCounters();
+  EchoWorkerOptions options;
+  options.websocket = true;
+  auto worker = NewWorker(counters, options);
+  int fds[2];
+  SocketPair(fds);
+  ASSERT_TRUE(worker->AddConnection(fds[0]).ok());
+  const std::string request =
+      "GET /anything HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, other\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  const std::string big(70000, 'b');
+  const std::string stream = request + ClientFrame(0x82, "binary payload", 0x11223344) +
+                             ClientFrame(0x89, "ping!", 0x55667788) + ClientFrame(0x01, "frag", 0x01020304) +
+                             ClientFrame(0x80, "ment", 0x0A0B0C0D) + ClientFrame(0x82, big, 0xDEADBEEF) +
+                             ClientFrame(0x8A, "", 0x01010101) + ClientFrame(0x81, "text", 0x99999999);
+  const std::string expected =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n" +
+      ServerFrame(0x82, "binary payload") + ServerFrame(0x8A, "ping!") + ServerFrame(0x01, "frag") +
+      ServerFrame(0x80, "ment") + ServerFrame(0x82, big) + ServerFrame(0x81, "text");
+  // Written in pieces of 1, 2, 3, ... bytes: every boundary falls somewhere odd.
+  std::string got;
+  size_t at = 0, piece = 1;
+  while (at < stream.size()) {
+    const size_t n = std::min(piece++ % 4096, stream.size() - at);
+    ASSERT_EQ(write(fds[1], stream.data() + at, n), static_cast<ssize_t>(n));
+    at += n;
+    ASSERT_TRUE(worker->RunOnce(absl::ZeroDuration()).ok());
+    char buffer[65536];
+    ssize_t r;
+    while ((r = read(fds[1], buffer, sizeof buffer)) > 0) got.append(buffer, static_cast<size_t>(r));
+  }
+  got += ReadEcho(*worker, fds[1], expected.size() - got.size());
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected) << got.substr(0, 300);
+
+  // A close is answered with its status code, and the server hangs up.
+  const std::string close_frame = ClientFrame(0x88, "\x03\xe8", 0x12345678);
+  ASSERT_EQ(write(fds[1], close_frame.data(), close_frame.size()), static_cast<ssize_t>(close_frame.size()));
+  EXPECT_EQ(ReadEcho(*worker, fds[1], 4), ServerFrame(0x88, "\x03\xe8"));
+  EXPECT_EQ(worker->open(), 0u);
+  close(fds[1]);
+}
+
+TEST_F(EchoWorkerTest, WebSocketRefusesWhatIsNotAnUpgradeOrUnmasked) {
+  WorkerCounters* counters = NewCounters();
+  EchoWorkerOptions options;
+  options.websocket = true;
+  auto worker = NewWorker(counters, options);
+  int plain[2], unmasked[2];
+  SocketPair(plain);
+  SocketPair(unmasked);
+  ASSERT_TRUE(worker->AddConnection(plain[0]).ok());
+  ASSERT_TRUE(worker->AddConnection(unmasked[0]).ok());
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(plain[1], get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  EXPECT_EQ(ReadEcho(*worker, plain[1], 12).substr(0, 12), "HTTP/1.1 400");
+  const std::string request =
+      "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" +
+      ServerFrame(0x82, "not masked");
+  ASSERT_EQ(write(unmasked[1], request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  const std::string got = ReadEcho(*worker, unmasked[1], 133);
+  EXPECT_NE(got.find(std::string("\x88\x02\x03\xea", 4)), std::string::npos) << got;
+  EXPECT_EQ(worker->open(), 0u);
+  close(plain[1]);
+  close(unmasked[1]);
 }
 
 }  // namespace

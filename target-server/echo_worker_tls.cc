@@ -53,6 +53,11 @@ void EchoWorker::EchoDetached(int fd) {
   for (;;) {
     const char* plaintext = nullptr;
     const ssize_t got = tls_cipher_->Read(fd, state, &plaintext);
+    if (got > 0 && options_.websocket) {
+      WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
+      if (!ReplyDetached(fd, plaintext, static_cast<size_t>(got))) return;
+      continue;
+    }
     if (got > 0) {
       const size_t record = tls_cipher_->Seal(state, plaintext, static_cast<size_t>(got), tls_out_.get());
       if (record == 0) {
@@ -104,14 +109,14 @@ void EchoWorker::EchoTls(int fd) {
     }
   }
   char* const scratch = scratch_.get();
-  const size_t capacity = options_.buffer_bytes;
+  const size_t capacity = ReadCapacity();
   // A TLS record can hold less than asked with more queued behind it: only
   // EAGAIN says the connection is drained.
   for (;;) {
     ssize_t got = TlsRead(ssl, scratch, capacity);
     if (got > 0) {
       WorkerCounters::Add(counters_->bytes_echoed, static_cast<uint64_t>(got));
-      if (!WriteOrPend(fd, scratch, static_cast<size_t>(got))) return;
+      if (!Reply(fd, scratch, static_cast<size_t>(got))) return;
       continue;
     }
     if (got < 0 && errno == EAGAIN) return;

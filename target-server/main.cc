@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, listen_tls_cert, "",
           "PEM certificate (then its chain) to terminate TLS with on every --listen port; with "
           "--listen-tls-key");
 ABSL_FLAG(std::string, listen_tls_key, "", "PEM private key of --listen-tls-cert (unencrypted)");
+ABSL_FLAG(std::string, listen_protocol, "raw",
+          "what every --listen connection speaks: raw (echo every byte) or websocket (answer the "
+          "upgrade on any path, echo data frames, answer pings and closes)");
 ABSL_FLAG(bool, insecure, false,
           "allow --control on a non-loopback address without --token-file or --tls-* (loudly)");
 
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   flags.insecure = absl::GetFlag(FLAGS_insecure);
   flags.listen_tls_cert = absl::GetFlag(FLAGS_listen_tls_cert);
   flags.listen_tls_key = absl::GetFlag(FLAGS_listen_tls_key);
+  flags.listen_protocol = absl::GetFlag(FLAGS_listen_protocol);
   flags.auth.token_file = absl::GetFlag(FLAGS_token_file);
   flags.auth.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   flags.auth.tls_key = absl::GetFlag(FLAGS_tls_key);

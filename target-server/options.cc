@@ -127,6 +127,13 @@ absl::StatusOr<TargetServerOptions> ParseTargetServerFlags(const TargetServerFla
     options.listen_tls_key_pem = std::move(key->text);
   }
 
+  if (!flags.listen_protocol.empty() && flags.listen_protocol != "raw" &&
+      flags.listen_protocol != "websocket") {
+    return FlagError("listen-protocol",
+                     absl::StrCat("expected raw or websocket, got '", flags.listen_protocol, "'"));
+  }
+  options.listen_websocket = flags.listen_protocol == "websocket";
+
   options.ready_file = flags.ready_file;
   return options;
 }

@@ -49,6 +49,9 @@ struct TargetServerOptions {
   // with this certificate (then its chain) and key, PEM contents. Empty: plain TCP.
   std::string listen_tls_cert_pem;
   std::string listen_tls_key_pem;
+  // --listen-protocol=websocket: answer a WebSocket upgrade (RFC 6455) on
+  // every connection and echo its data frames. Default false: raw bytes.
+  bool listen_websocket = false;
 };
 
 // The flags exactly as typed; an empty string means "not given".
@@ -64,8 +67,9 @@ struct TargetServerFlags {
   std::string ready_file;
   std::string listen_tls_cert;  // file names
   std::string listen_tls_key;
-  bool insecure = false;  // allow a non-loopback --control without token or TLS
-  AuthFlags auth;         // --token-file, --tls-cert, --tls-key, --tls-ca
+  std::string listen_protocol;  // "raw" or "websocket"
+  bool insecure = false;        // allow a non-loopback --control without token or TLS
+  AuthFlags auth;               // --token-file, --tls-cert, --tls-key, --tls-ca
 };
 
 // InvalidArgument naming the flag ("--processes: expected a positive integer,

@@ -75,7 +75,7 @@ void SendToParent(int control_fd, absl::string_view message) {
 // The body of a worker process. SIGTERM/SIGINT arrive blocked (the parent
 // blocked them before forking) and are read from a signalfd in the loop.
 int RunWorker(WorkerContext& context, const std::vector<int>& listener_fds, int kick_fd,
-              uint64_t max_connections, TlsServer* tls) {
+              uint64_t max_connections, TlsServer* tls, bool websocket) {
   sigset_t stop = StopSignals(/*with_sigchld=*/false);
   sigprocmask(SIG_BLOCK, &stop, nullptr);
   int signal_fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -86,6 +86,7 @@ int RunWorker(WorkerContext& context, const std::vector<int>& listener_fds, int 
   EchoWorkerOptions options;
   options.max_connections = max_connections;
   options.tls = tls;
+  options.websocket = websocket;
   auto* counters = static_cast<WorkerCounters*>(context.shared);
   absl::StatusOr<std::unique_ptr<EchoWorker>> worker =
       EchoWorker::Create(listener_fds, kick_fd, counters, options);
@@ -238,7 +239,8 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
   // Fork before any gRPC object (and so any thread) exists.
   absl::StatusOr<std::unique_ptr<WorkerPool>> forked =
       WorkerPool::Fork(options.processes, sizeof(WorkerCounters), [&](WorkerContext& context) {
-        return RunWorker(context, listener_fds, kick_fd, max_connections, tls.get());
+        return RunWorker(context, listener_fds, kick_fd, max_connections, tls.get(),
+                         options.listen_websocket);
       });
   if (!forked.ok()) {
     CloseListeners(listeners);
@@ -262,9 +264,9 @@ absl::Status RunTargetServer(const TargetServerOptions& options) {
     cleanup();
     return status;
   }
-  LOG_INFO("accepting on %s%s; worker processes: %d, up to %d connections each",
+  LOG_INFO("accepting on %s%s%s; worker processes: %d, up to %d connections each",
            absl::StrJoin(listen_names, ","), options.listen_tls_cert_pem.empty() ? "" : " (TLS)",
-           pool->count(), max_connections);
+           options.listen_websocket ? " (WebSocket)" : "", pool->count(), max_connections);
 
   TargetControlService service(&counters, listen_names, start, options.auth);
   std::unique_ptr<grpc::Server> server;

@@ -28,6 +28,7 @@ enum class ConnState : uint8_t {
   kBackoff = 5,
   kGreeting = 6,  // reading echo.greeting (agent/worker/opening.h); timer armed
   kOpening = 7,   // echo.first_send sent / its reply being read; timer armed
+  kUpgrading = 8,  // TCP (and TLS) established, WebSocket upgrade sent; timer armed
 };
 
 // Connection::flags bits.
@@ -37,6 +38,7 @@ inline constexpr uint8_t kConnFlagChurn = 4;   // with kConnFlagReopen: closed b
 // Greeted, no echo round yet: bytes that arrive meanwhile are the rest of the
 // greeting (a banner's line) and are ignored.
 inline constexpr uint8_t kConnFlagGreetingTail = 8;
+inline constexpr uint8_t kConnFlagWsPingOut = 16;  // WebSocket: a ping sent, its pong not yet back
 
 struct Connection {
   int32_t fd;           // -1 once closed

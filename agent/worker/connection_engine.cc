@@ -184,6 +184,7 @@ absl::Status ConnectionEngine::Start(const v1::WorkerStart& start) {
   if (absl::Status s = SetUpTls(start); !s.ok()) return s;
   if (absl::Status s = SetUpLoadModels(start); !s.ok()) return s;
   if (absl::Status s = SetUpOpening(start); !s.ok()) return s;
+  if (absl::Status s = SetUpWs(start); !s.ok()) return s;
   if (!table_.Allocate(start.connections())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no memory for a table of ", start.connections(), " connections"));
@@ -263,6 +264,7 @@ absl::Status ConnectionEngine::BeginEcho(uint32_t round) {
 
 void ConnectionEngine::CloseAll() {
   shared_->phase.store(static_cast<uint32_t>(WorkerPhase::kClosing), std::memory_order_release);
+  if (ws_ && !closed_) CloseWsGracefully();
   for (uint32_t slot = 0; slot < connect_cursor_; ++slot) {
     Connection& c = table_[slot];
     if (c.fd >= 0) CloseFd(c, /*reset=*/CloseResets() && c.state != ConnState::kConnecting);
@@ -314,6 +316,7 @@ void ConnectionEngine::ResetShared() {
   ResetTlsShared();
   ResetLoadModelShared();
   ResetFailureSamples(s);
+  ResetWsShared();
   s.error_set.store(0, std::memory_order_relaxed);
   s.error[0] = '\0';
 }
@@ -407,6 +410,8 @@ absl::StatusOr<uint32_t> ConnectionEngine::RunOnce(int max_wait_ms) {
       OnHandshakeEvent(slot, c, events_[i].events);
     } else if (c.state == ConnState::kGreeting || c.state == ConnState::kOpening) {
       OnOpeningEvent(slot, c, events_[i].events);
+    } else if (c.state == ConnState::kUpgrading) {
+      OnUpgradeEvent(slot, c, events_[i].events);
     } else {
       OnEstablishedEvent(slot, c, events_[i].events);
     }
@@ -571,6 +576,7 @@ void ConnectionEngine::FailConnect(uint32_t slot, Connection& c, int reason) {
     Set(shared_->in_flight, in_flight_);
   }
   FreeTls(slot);
+  ForgetWs(slot);
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.state = ConnState::kClosed;
@@ -608,6 +614,7 @@ void ConnectionEngine::OnConnectEvent(uint32_t slot, Connection& c, uint32_t eve
   uint32_t latency_us = static_cast<uint32_t>(NowMicros()) - c.stamp_us;
   shared_->connect_latency.Record(latency_us);
   if (tls_) return BeginHandshake(slot, c);
+  if (ws_) return BeginUpgrade(slot, c);
   EstablishOrOpen(slot, c, events);
 }
 
@@ -630,7 +637,8 @@ void ConnectionEngine::Establish(uint32_t slot, Connection& c, uint32_t events) 
 // ------------------------------------------------------------ established
 
 void ConnectionEngine::OnEstablishedEvent(uint32_t slot, Connection& c, uint32_t events) {
-  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing && c.echo_sent < exchange_.send_bytes()) {
+  if ((events & EPOLLOUT) && c.state == ConnState::kEchoing &&
+      c.echo_sent < (ws_ ? WsRequestBytes() : exchange_.send_bytes())) {
     if (!SendEcho(slot, c)) return;
   }
   if (events & kReadableEvents) ReadEcho(slot, c, events);
@@ -641,6 +649,7 @@ EchoId ConnectionEngine::EchoIdOf(uint32_t slot) const {
 }
 
 bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
+  if (ws_) return SendWsEcho(slot, c);
   while (c.echo_sent < exchange_.send_bytes()) {
     size_t size = exchange_.send_bytes() - c.echo_sent;
     const char* data = exchange_.SendData(EchoIdOf(slot), c.echo_sent, size, payload_.get());
@@ -663,6 +672,7 @@ bool ConnectionEngine::SendEcho(uint32_t slot, Connection& c) {
 }
 
 bool ConnectionEngine::ReadEcho(uint32_t slot, Connection& c, uint32_t events) {
+  if (ws_) return ReadWs(slot, c, events);
   // With the far side done, read on to the end-of-file or error: with edge
   // triggering there is no later event to notice it by.
   bool peer_done = (events & kPeerDoneEvents) != 0;
@@ -747,6 +757,7 @@ void ConnectionEngine::FinishEcho(uint32_t slot, Connection& c) {
   c.state = ConnState::kIdle;
   c.echo_sent = 0;
   c.echo_received = 0;
+  ArmWsPing(slot, NowMicros());
 }
 
 void ConnectionEngine::StartRound(uint32_t round) {
@@ -793,16 +804,19 @@ void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
   if (c.state == ConnState::kBackoff) return OnBackoffDone(slot, c);
   if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking ||
-      c.state == ConnState::kGreeting || c.state == ConnState::kOpening) {
+      c.state == ConnState::kGreeting || c.state == ConnState::kOpening ||
+      c.state == ConnState::kUpgrading) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
     FailConnect(slot, c,
                 c.state == ConnState::kConnecting    ? kReasonConnectTimeout
                 : c.state == ConnState::kHandshaking ? kReasonTlsHandshakeTimeout
                 : c.state == ConnState::kGreeting    ? kReasonGreetingTimeout
+                : c.state == ConnState::kUpgrading   ? kReasonWsUpgradeTimeout
                                                      : kReasonEchoTimeout);
     return;
   }
+  if (ws_ && c.state == ConnState::kIdle) return OnWsTimer(slot, c);
   if (c.state != ConnState::kEchoing) return;
   Add(shared_->echo_timed_out);
   CountFailure(slot, c, kReasonEchoTimeout);
@@ -814,7 +828,8 @@ void ConnectionEngine::OnTimeout(uint32_t slot) {
   const int64_t owed = int64_t{c.echo_skip} + reply_owed;
   c.echo_sent = 0;
   c.echo_received = 0;
-  if (reply_owed < 0 || owed > UINT16_MAX) {  // cannot keep track of it: give it up
+  // Over WebSocket a late reply cannot be told from the frames around it.
+  if (reply_owed < 0 || owed > UINT16_MAX || ws_) {  // cannot keep track of it: give it up
     DropConnection(slot, c);
     return;
   }
@@ -890,6 +905,7 @@ void ConnectionEngine::CloseFd(Connection& c, bool reset) {
     setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
   FreeTls(SlotOf(c));
+  ForgetWs(SlotOf(c));
   close(c.fd);  // also leaves the epoll set: no EPOLL_CTL_DEL needed
   c.fd = -1;
   c.state = ConnState::kClosed;

@@ -36,6 +36,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,10 +52,13 @@
 #include "agent/worker/timer_wheel.h"
 #include "agent/worker/tls_client.h"
 #include "agent/worker/worker_protocol.h"
+#include "agent/worker/ws_client.h"
 #include "proto/fourtuple.pb.h"
 
 namespace fourtuple::agent {
 
+// The loop's read buffer, shared by every connection.
+inline constexpr size_t kScratchBytes = 64 * 1024;
 // Loop tick: the resolution of connect and echo timeouts.
 inline constexpr uint32_t kEngineTickUs = 10'000;
 // Timer-wheel size (ticks per revolution: 10.24 s at 10 ms ticks).
@@ -62,8 +66,6 @@ inline constexpr uint32_t kEngineWheelBuckets = 1024;
 // Connect latency and echo RTT are measured with 32-bit microsecond stamps:
 // the longest timeout (wire_limits.h) plus two ticks must fit.
 static_assert(kMaxTimeoutMs * 1000 + 2 * kEngineTickUs < (uint64_t{1} << 32));
-// The loop's read buffer.
-inline constexpr size_t kScratchBytes = 64 * 1024;
 // A worker's slice is bounded by its fd budget in practice; this bounds the table.
 inline constexpr uint64_t kMaxWorkerConnections = uint64_t{1} << 24;
 
@@ -266,6 +268,33 @@ class ConnectionEngine {
   void FinishOpening(uint32_t slot, Connection& c, uint32_t events);
   void SampleOpening(uint32_t slot, const Connection& c, int reason, size_t matched, const char* data,
                      size_t size);
+  // WebSocket (connection_engine_ws.cc); every hook is a no-op without ws_.
+  // Builds ws_ from assignment.websocket (or clears it).
+  absl::Status SetUpWs(const v1::WorkerStart& start);
+  void ResetWsShared();
+  // TCP (and TLS) is established: send the upgrade (the connect stays in flight).
+  void BeginUpgrade(uint32_t slot, Connection& c);
+  void OnUpgradeEvent(uint32_t slot, Connection& c, uint32_t events);
+  // The upgrade response in data[0, size) is whole (head_bytes long); checks it.
+  void FinishUpgrade(uint32_t slot, Connection& c, const char* data, size_t size, size_t head_bytes);
+  // Frames: the echo round's request as one masked frame, the replies and
+  // control frames as they arrive.
+  bool SendWsEcho(uint32_t slot, Connection& c);
+  bool ReadWs(uint32_t slot, Connection& c, uint32_t events);
+  // Takes received bytes; false when the connection was closed meanwhile.
+  bool ConsumeWs(uint32_t slot, Connection& c, const char* data, size_t size);
+  bool WsReplyMatches(uint32_t slot, size_t offset, const char* data, size_t size) const;
+  size_t WsReplyBytes() const;
+  size_t WsRequestBytes() const;
+  bool SendWsControl(uint32_t slot, Connection& c, uint8_t opcode, const char* payload, size_t size);
+  // A ping is due or overdue on an idle connection (its timer fired).
+  void OnWsTimer(uint32_t slot, Connection& c);
+  void ArmWsPing(uint32_t slot, uint64_t now);
+  void FailWs(uint32_t slot, Connection& c, int reason);
+  void ForgetWs(uint32_t slot);
+  // The close phase: a close frame on every open connection, then a short
+  // wait for the servers' answers.
+  void CloseWsGracefully();
 
   // Bookkeeping.
   void CountFailure(uint32_t slot, Connection& c, int reason);
@@ -342,6 +371,14 @@ class ConnectionEngine {
   bool tls_resume_ = false;
   std::unique_ptr<TlsRecordCipher> tls_cipher_;  // seals and opens for every detached connection
   std::unique_ptr<char[]> tls_out_;              // one sealed record
+
+  // WebSocket: the worker's request template and, by slot, the few
+  // connections whose upgrade response or control frame arrived in parts
+  // (bounded by max_in_flight for responses; control frames split over
+  // reads are rare): the bytes so far. Nothing per idle connection.
+  std::optional<WsClient> ws_;
+  std::unordered_map<uint32_t, std::string> ws_partial_;
+  std::unique_ptr<char[]> ws_frame_;  // one outgoing echo frame
 
   // Shared buffers: the only I/O memory, whatever the connection count.
   std::unique_ptr<char[]> scratch_;  // reads

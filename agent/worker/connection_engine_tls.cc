@@ -105,6 +105,8 @@ void ConnectionEngine::OnHandshakeEvent(uint32_t slot, Connection& c, uint32_t /
   // With resume the session ticket is waited for first (RecvBytes): it comes
   // right after the handshake and must reach OpenSSL's session store.
   if (!tls_resume_) TryDetach(slot);
+  // wss://: the upgrade follows, still within the connect.
+  if (ws_) return BeginUpgrade(slot, c);
   // Bytes after the handshake (a session ticket, a stray reply) may already
   // sit in the socket, and their edge was this one: read them now.
   EstablishOrOpen(slot, c, EPOLLIN);

@@ -138,6 +138,12 @@ struct AgentWorkerShared {
   SharedReopen reopen;  // churn and reconnect (reopen_counters.h)
   // What the server said, per reason, first writer wins (failure_samples.h).
   SharedFailureSample failure_samples[kFailureSampleSlots];
+  // With assignment.websocket.
+  std::atomic<uint64_t> ws_upgrades;        // 101s checked
+  SharedHistogram ws_upgrade;               // TCP/TLS established to the 101 checked, us
+  std::atomic<uint64_t> ws_pings;           // client pings sent
+  std::atomic<uint64_t> ws_pongs;           // pongs received for them
+  std::atomic<uint64_t> ws_closed_cleanly;  // close frames the server answered in the close phase
 
   std::atomic<uint32_t> error_set;  // 1 once error holds a message
   char error[256];                  // NUL-terminated, written before error_set

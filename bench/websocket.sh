@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The WebSocket benchmark: N ws:// connections (an HTTP/1.1 upgrade on each,
+# then the echo as WebSocket frames) against target-server
+# --listen-protocol=websocket, agents and coordinator on this one machine;
+# then the same N in plain TCP in the same run, for the ratio; then M wss://
+# connections (TLS 1.3, ECDSA P-256, then the upgrade). Each run in one fresh
+# network namespace, one after the other. Prints the connect rate (connections
+# established per second of the connect phase, upgrades and handshakes
+# included), upgrade latency, and user memory per held connection (RSS growth
+# from before the run to the hold / N) for the agents and for target-server.
+#
+# usage: flock /tmp/fourtuple-bench.lock bench/websocket.sh [--connections N] [--wss-connections M]
+#          [--agents A] [--sources S] [--in-flight W] [--bin DIR] [--keep]
+#   --connections N       ws:// and plain runs (default 1000000)
+#   --wss-connections M   the wss:// run (default 100000; 0 skips it)
+#   --agents A            agent processes, each --processes=auto (default 2)
+#   --sources S           source addresses, 127.x on loopback (default 100)
+#   --in-flight W         connects (and upgrades) in flight per agent worker (default 256)
+# Exit: 0 every run passed, 1 a run failed, 2 bad arguments, 3 refused.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+python=/usr/bin/python3
+[[ -x "$python" ]] || python="$(command -v python3)"
+
+if [[ "${1:-}" == __inside ]]; then
+  work="$2"
+  # shellcheck source=/dev/null
+  source "$work/config.sh"
+  bench_name=websocket
+  # shellcheck source=bench/netns_inside.sh
+  source "$here/netns_inside.sh"
+  run() {  # MODE (ws|plain|wss) N PORT
+    local mode="$1" n="$2" port="$3" dir="$work/$1"
+    mkdir -p "$dir"
+    local processes=$(( (n + 17999) / 18000 ))
+    (( processes < 2 )) && processes=2
+    local server_flags=() target_plan=""
+    if [[ $mode != plain ]]; then
+      server_flags=(--listen-protocol=websocket)
+      target_plan=", \"websocket\": {\"path\": \"/bench\"}"
+    fi
+    if [[ $mode == wss ]]; then
+      server_flags+=(--listen-tls-cert="$work/server.pem" --listen-tls-key="$work/server.key")
+      target_plan+=", \"tls\": {\"ca\": \"$work/ca.pem\", \"server_name\": \"target.test\", \"min_version\": \"1.3\"}"
+    fi
+    echo "$mode: N=$n, target-server --processes=$processes, $agents agents   (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$bin/target-server" --listen=127.0.0.1:"$port" --processes="$processes" --backlog=65535 \
+      --control=127.0.0.1:0 --stats-interval=250ms --ready-file="$dir/target.json" "${server_flags[@]}" \
+      > "$dir/target.out" 2> "$dir/target.err" &
+    pids+=($!)
+    local target_pid=$!
+    wait_file "$dir/target.json" "$target_pid" "$mode/target" 30
+    local agent_pids=() entries="" per=$(( sources / agents )) i
+    for i in $(seq 1 "$agents"); do
+      "$bin/agent" --listen=127.0.0.1:0 --processes=auto --ready-file="$dir/agent$i.json" 2> "$dir/agent$i.err" &
+      pids+=($!)
+      agent_pids+=($!)
+      wait_file "$dir/agent$i.json" "$!" "$mode/agent$i" 30
+      local endpoint
+      endpoint="$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"][0])' "$dir/agent$i.json")"
+      [[ -n "$entries" ]] && entries+=","
+      entries+="{\"endpoint\": \"$endpoint\", \"source_addresses\": [\"127.2.$i.1-127.2.$i.$per\"]}"
+    done
+    cat > "$dir/plan.json" <<PLAN
+{
+  "target": {"endpoints": ["127.0.0.1:$port"]$target_plan},
+  "agents": [$entries],
+  "connections": $n,
+  "connect_rate": 0,
+  "max_in_flight": $(( in_flight * processes )),
+  "connect_timeout": "60s",
+  "ramp_timeout": "$(( 120 + n / 500 ))s",
+  "hold": "5s",
+  "echo": {"rounds": 1, "payload_bytes": 16, "interval": "1s", "timeout": "120s"},
+  "report_interval": "500ms",
+  "lease": "60s"
+}
+PLAN
+    local agents_csv
+    agents_csv="$(IFS=,; echo "${agent_pids[*]}")"
+    "$python" "$here/scale_snapshot.py" "$dir/snapshots" base server="$target_pid" client="$agents_csv"
+    local t0
+    t0="$(date +%s.%N)"
+    "$bin/coordinator" run --plan="$dir/plan.json" --report="$dir/report.json" \
+      > "$dir/coordinator.out" 2> "$dir/coordinator.err" &
+    local coordinator_pid=$!
+    # The "echo" snapshot once the round's bytes are in: over WebSocket the
+    # target also counts each upgrade request (159 bytes) and frame header.
+    local echo_bytes=$(( 16 * n ))
+    [[ $mode != plain ]] && echo_bytes=$(( (159 + 6 + 16) * n ))
+    "$python" "$here/scale_snapshot.py" --watch "$dir/target.out" "$n" "$echo_bytes" \
+      "$coordinator_pid" "$dir/snapshots" server="$target_pid" client="$agents_csv"
+    set +e
+    wait "$coordinator_pid"
+    echo $? > "$dir/coordinator.rc"
+    set -e
+    echo "wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" > "$dir/facts"
+    stop_all
+    grep -E '^(outcome|connections|connect rate|echo rate|tls|websocket|  connect|  tls|  ws_upgrade|  echo_rtt)' "$dir/coordinator.out" \
+      | sed 's/^/    /' || true
+    sleep 2  # closed sockets' memory goes back before the next base
+  }
+  run ws "$connections" 48081
+  run plain "$connections" 48080
+  (( wss_connections > 0 )) && run wss "$wss_connections" 48443
+  exit 0
+fi
+
+connections=1000000 wss_connections=100000 agents=2 sources=100 in_flight=256 bin="$repo/build/bin" keep=0
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --connections) connections="${2:-}"; shift 2 ;;
+    --wss-connections) wss_connections="${2:-}"; shift 2 ;;
+    --agents) agents="${2:-}"; shift 2 ;;
+    --sources) sources="${2:-}"; shift 2 ;;
+    --in-flight) in_flight="${2:-}"; shift 2 ;;
+    --bin) bin="${2:-}"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "websocket.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+for value in "$connections" "$agents" "$sources" "$in_flight"; do
+  [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "websocket.sh: expected positive integers, got '$value'" >&2; exit 2; }
+done
+[[ "$wss_connections" =~ ^[0-9]+$ ]] || { echo "websocket.sh: --wss-connections expects a count" >&2; exit 2; }
+(( sources >= agents && sources / agents <= 254 )) || { echo "websocket.sh: --sources expects $agents..$(( agents * 254 ))" >&2; exit 2; }
+(( connections <= sources * 60000 )) || { echo "websocket.sh: raise --sources: at most 60,000 connections per source address" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "websocket.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
+for program in target-server agent coordinator; do
+  [[ -x "$bin/$program" ]] || { echo "websocket.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
+done
+# Memory: ~10.5 KiB of kernel memory per connection pair, a few hundred
+# bytes of user memory per pair, 1 GiB for the programs, 2 GiB left to the
+# rest of the machine (the runs go one after the other).
+available=$(( $(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) * 1024 ))
+need=$(( connections * (10752 + 512) + (3 << 30) ))
+if (( need > available )); then
+  echo "websocket.sh: refusing N=$connections: it needs ~$(( need >> 20 )) MiB, MemAvailable is $(( available >> 20 )) MiB" >&2
+  exit 3
+fi
+
+work="$(mktemp -d /tmp/fourtuple-ws.XXXXXX)"
+cleanup() { if (( keep )); then echo "websocket: files kept in $work" >&2; else rm -rf "$work"; fi; }
+trap cleanup EXIT
+# A throwaway CA and a P-256 server certificate for target.test.
+(
+  cd "$work"
+  p256="openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"
+  $p256 -out ca.key
+  openssl req -x509 -new -key ca.key -subj /CN=fourtuple-bench-ca -days 2 -out ca.pem
+  $p256 -out server.key
+  openssl req -new -key server.key -subj /CN=target.test -out server.csr
+  echo "subjectAltName=DNS:target.test" > server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
+) > "$work/openssl.log" 2>&1 || { cat "$work/openssl.log" >&2; exit 1; }
+cat > "$work/config.sh" <<EOF
+connections=$connections wss_connections=$wss_connections agents=$agents sources=$sources
+in_flight=$in_flight bin='$bin' python='$python'
+EOF
+echo "websocket: N=$connections (wss: $wss_connections) on $(nproc) cores, MemAvailable $(( available >> 20 )) MiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+set +e
+timeout --kill-after=15 $(( 900 + connections / 200 )) unshare --net -- bash "$0" __inside "$work"
+inside=$?
+set -e
+(( inside == 0 )) || echo "websocket: the runs stopped early (exit $inside)" >&2
+"$python" "$here/websocket_report.py" "$work" "$connections" "$wss_connections"
