@@ -243,6 +243,26 @@ TEST(DistributedRunTest, OneSourceAddressPastOnePortRangeInAFreshNamespace) {
   }
 }
 
+// Inside a namespace, `ip netns exec` reads /etc/netns/NAME/hosts as
+// /etc/hosts: names for a test without touching the machine's /etc/hosts.
+// Removed again when this goes.
+class NetnsHostsFile {
+ public:
+  NetnsHostsFile(const std::string& netns, const std::string& text) : dir_("/etc/netns/" + netns) {
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ + "/hosts") << text;
+  }
+  ~NetnsHostsFile() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  NetnsHostsFile(const NetnsHostsFile&) = delete;
+  NetnsHostsFile& operator=(const NetnsHostsFile&) = delete;
+
+ private:
+  std::string dir_;
+};
+
 // A dns:/// agent entry expands to one agent per address the name resolves
 // to. Inside a namespace, `ip netns exec` reads /etc/netns/NAME/hosts as
 // /etc/hosts, so one name can stand for two agents (127.0.0.1 and 127.0.0.2,
@@ -253,16 +273,7 @@ TEST(DistributedRunTest, DnsNameExpandsToEveryAgentItResolvesTo) {
     GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
   auto ns = ScopedNetns::Create("ft-dns");
   ASSERT_TRUE(ns.ok()) << ns.status();
-  const std::string etc_dir = "/etc/netns/" + (*ns)->name();
-  struct RemoveOnExit {
-    std::string dir;
-    ~RemoveOnExit() {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  } remove_etc{etc_dir};
-  std::filesystem::create_directories(etc_dir);
-  std::ofstream(etc_dir + "/hosts") << "127.0.0.1 localhost\n127.0.0.1 agents.lab\n127.0.0.2 agents.lab\n";
+  NetnsHostsFile hosts((*ns)->name(), "127.0.0.1 localhost\n127.0.0.1 agents.lab\n127.0.0.2 agents.lab\n");
 
   std::string dir = MakeTempDir("ft-dns");
   Lab lab(dir, (*ns)->name());
@@ -301,15 +312,6 @@ TEST(DistributedRunTest, DnsNameWithHundredsOfRecordsNamesEveryUnreachableAgentA
     GTEST_SKIP() << "cannot create a network namespace here (needs root and ip(8))";
   auto ns = ScopedNetns::Create("ft-dns-many");
   ASSERT_TRUE(ns.ok()) << ns.status();
-  const std::string etc_dir = "/etc/netns/" + (*ns)->name();
-  struct RemoveOnExit {
-    std::string dir;
-    ~RemoveOnExit() {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  } remove_etc{etc_dir};
-  std::filesystem::create_directories(etc_dir);
   constexpr int kRecords = 300;
   std::vector<std::string> addresses;
   std::string hosts = "127.0.0.1 localhost\n";
@@ -317,7 +319,7 @@ TEST(DistributedRunTest, DnsNameWithHundredsOfRecordsNamesEveryUnreachableAgentA
     addresses.push_back(absl::StrCat("127.0.", 7 + i / 250, ".", i % 250 + 1));
     absl::StrAppend(&hosts, addresses.back(), " agents.lab\n");
   }
-  std::ofstream(etc_dir + "/hosts") << hosts;
+  NetnsHostsFile hosts_file((*ns)->name(), hosts);
 
   std::string dir = MakeTempDir("ft-dns-many");
   Lab lab(dir, (*ns)->name());
