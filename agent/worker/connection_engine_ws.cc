@@ -113,6 +113,7 @@ void ConnectionEngine::OnUpgradeEvent(uint32_t slot, Connection& c, uint32_t eve
     // Not HTTP at all, or a head past any sane size: no need to wait longer.
     const absl::string_view start(buffer, std::min<size_t>(size, 5));
     if (size > ws::kMaxHeadBytes || absl::string_view("HTTP/").substr(0, start.size()) != start) {
+      RecordFailureSample(kReasonWsProtocolError, buffer, size);  // what answered instead of HTTP
       return FailConnect(slot, c, kReasonWsProtocolError);
     }
     ws_partial_[slot].assign(buffer, size);
@@ -128,8 +129,10 @@ void ConnectionEngine::FinishUpgrade(uint32_t slot, Connection& c, const char* d
   switch (ws::CheckUpgradeResponse(absl::string_view(data, head_bytes),
                                    absl::string_view(accept, ws::kAcceptChars), ws_->protocols(), nullptr)) {
     case ws::UpgradeCheck::kRejected:
+      RecordFailureSample(kReasonWsUpgradeRejected, data, head_bytes);  // the status line first
       return FailConnect(slot, c, kReasonWsUpgradeRejected);
     case ws::UpgradeCheck::kBad:
+      RecordFailureSample(kReasonWsProtocolError, data, head_bytes);
       return FailConnect(slot, c, kReasonWsProtocolError);
     case ws::UpgradeCheck::kOk:
       break;

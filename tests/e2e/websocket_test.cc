@@ -162,8 +162,9 @@ class WebSocketTest : public ::testing::Test {
   }
 
   // Every connection failed with `reason`; the summary names it and its fix.
-  void ExpectAllFailed(const json& plan, const std::string& reason) {
-    json report;
+  void ExpectAllFailed(const json& plan, const std::string& reason, json* report_out = nullptr) {
+    json local;
+    json& report = report_out != nullptr ? *report_out : local;
     EXPECT_EQ(Run(plan, &report), 1) << diagnostics_;
     ASSERT_FALSE(report.is_discarded()) << diagnostics_;
     const uint64_t requested = report["totals"]["requested"].get<uint64_t>();
@@ -279,7 +280,12 @@ TEST_F(WebSocketTest, UnansweredPingsAreAPingTimeout) {
 TEST_F(WebSocketTest, RefusedUpgradeIsRejected) {
   const int port = StartPythonServer({"--reject"});
   ASSERT_GT(port, 0);
-  ExpectAllFailed(Plan(port, 100, json::object()), "ws_upgrade_rejected");
+  json report;
+  ExpectAllFailed(Plan(port, 100, json::object()), "ws_upgrade_rejected", &report);
+  // What the server said is kept: the refusal's status line.
+  const json sample = report["agents"][0]["failure_samples"]["ws_upgrade_rejected"];
+  ASSERT_TRUE(sample.is_string()) << report["agents"][0].dump();
+  EXPECT_EQ(sample.get<std::string>().rfind("HTTP/1.1 403", 0), 0u) << sample;
 }
 
 TEST_F(WebSocketTest, WrongPathOrMissingHeaderIsRejected) {
