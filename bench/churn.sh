@@ -116,7 +116,7 @@ PY
     echo "restart: N=$connections, target-server --processes=$processes   (load: $(cut -d' ' -f1-3 /proc/loadavg))"
     start_target "$dir" 1 49200 49201
     start_agents "$dir"
-    write_plan "$dir" 49200 49201 "$(( 60 + connections / 10000 ))s" \
+    write_plan "$dir" 49200 49201 "$(( 30 + connections / 40000 ))s" \
       '{"rounds": 2, "payload_bytes": 16, "interval": "5s", "timeout": "60s"}' \
       "\"reconnect\": {\"initial_backoff\": \"100ms\", \"max_backoff\": \"$max_backoff\", \"jitter\": true, \"max_attempts\": 0}"
     "$bin/coordinator" run --plan="$dir/plan.json" --report="$dir/report.json" > "$dir/coordinator.out" 2> "$dir/coordinator.err" &

@@ -98,6 +98,14 @@ def restart(work, n):
              "" if outside is None else "; target open back at N %.2f s after the SIGTERM" % outside))
     print("         plain connect of N in the same run %.2f s (%.0f/s); storm %.0f/s: ratio %.2f (aim >= 0.8)"
           % (connect_s, plain_rate, storm_rate, ratio))
+    # The storm less the time the target was away: from the new target ready
+    # (it listens again) to its open count back at N, the reconnect rate the
+    # agents and the target reached once there was something to reconnect to.
+    if back is not None and "new_target_ready" in facts:
+        after = back - facts["new_target_ready"]
+        rate = n / after if after > 0 else 0
+        print("         from the new target ready to N open again %.2f s (%.0f/s): ratio to the plain connect %.2f"
+              % (after, rate, rate / plain_rate if plain_rate else 0))
     return report.get("outcome") == "pass" and totals.get("reconnected") == n
 
 

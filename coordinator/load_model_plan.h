@@ -14,7 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::v1 {
+class Assignment;  // proto/fourtuple.pb.h, needed only by load_model_assignment.cc
+}  // namespace fourtuple::v1
 
 namespace fourtuple::coordinator {
 

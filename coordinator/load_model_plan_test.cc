@@ -5,6 +5,7 @@
 #include "coordinator/plan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/fourtuple.pb.h"
 
 namespace fourtuple::coordinator {
 namespace {

@@ -13,16 +13,17 @@ namespace {
 // A target that restarts is back within seconds: gRPC's default reconnect
 // backoff (up to two minutes) would keep its counts away long after.
 constexpr int kMaxReconnectBackoffMs = 1000;
-// A target whose start time (now - its uptime) moved later than this is a
-// new life; below it, the difference is the answer's own latency.
-constexpr absl::Duration kRestartSlack = absl::Milliseconds(500);
+// Clock noise allowed between two answers' start times (now - uptime)
+// beyond the calls' own latency, which is accounted for.
+constexpr absl::Duration kRestartSlack = absl::Milliseconds(50);
 
 std::shared_ptr<grpc::Channel> TargetChannel(const std::string& endpoint,
                                              std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // (Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: it is also the least time a
+  // connection attempt gets, 20 s by default, which a busy target needs.)
   return grpc::CreateCustomChannel(endpoint, std::move(credentials), args);
 }
 
@@ -70,14 +71,22 @@ void TargetPoller::Loop() {
       in_flight_ = &context;
     }
     v1::TargetStats stats;
+    const absl::Time sent = absl::Now();
     const grpc::Status status = stub_->GetStats(&context, v1::GetStatsRequest(), &stats);
+    const absl::Time received = absl::Now();
     absl::MutexLock lock(&mu_);
     in_flight_ = nullptr;
     if (status.ok()) {
       // A target that started again (its start time moved) counts from
-      // zero: its earlier lives' last counts are kept and added.
-      const absl::Time started = absl::Now() - absl::Seconds(stats.uptime_seconds());
-      if (record_.queried && started - last_started_ > kRestartSlack) {
+      // zero: its earlier lives' last counts are kept and added. The server
+      // read its uptime somewhere between our send and our receive, so its
+      // start lies in [sent - uptime, received - uptime]: a new life is one
+      // whose earliest possible start is after the last life's latest.
+      const absl::Duration uptime = absl::Seconds(stats.uptime_seconds());
+      // An uptime of 0 is a server that does not say (target-server always does).
+      const bool knows_uptime = stats.uptime_seconds() > 0;
+      if (record_.queried && knows_uptime && last_started_ != absl::InfinitePast() &&
+          (sent - uptime) - last_started_ > kRestartSlack) {
         ++record_.restarts;
         accepted_before_ += last_accepted_;
         LOG_WARNING(
@@ -89,7 +98,7 @@ void TargetPoller::Loop() {
         LOG_INFO("target control %s answers again", endpoint_);
         away_ = false;
       }
-      last_started_ = started;
+      if (knows_uptime) last_started_ = received - uptime;
       last_accepted_ = stats.total().accepted();
       record_.queried = true;
       record_.open_at_peak = std::max(record_.open_at_peak, stats.total().open());

@@ -54,9 +54,9 @@ class TargetPoller {
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* in_flight_ ABSL_GUARDED_BY(mu_) = nullptr;
   TargetRecord record_ ABSL_GUARDED_BY(mu_);
-  // Across restarts (the start time, now - uptime, moving on): the last
-  // answer of the current life and the accepted counts of the earlier ones.
-  absl::Time last_started_ ABSL_GUARDED_BY(mu_);
+  // Across restarts (the start time moving on): the latest start the last
+  // answer allows, its accepted count and the earlier lives' sum.
+  absl::Time last_started_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t last_accepted_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t accepted_before_ ABSL_GUARDED_BY(mu_) = 0;
   bool away_ ABSL_GUARDED_BY(mu_) = false;  // the last call failed

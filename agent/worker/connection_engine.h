@@ -9,7 +9,9 @@
 // table; reads go to one shared scratch buffer and writes come from one
 // shared payload buffer regenerated per connection (agent/echo_payload.h), or
 // from the run's fixed request (echo.send; agent/echo_exchange.h), held once.
-// Failures are counted by reason and never retried.
+// Failures are counted by reason and never retried; the load models
+// (connection_engine_reconnect.cc) reopen what churn closes and, with
+// reconnect, what the far side drops.
 //
 // The loop does not read its control socket itself: RunAgentWorker
 // (worker_process.cc) registers it with WatchExternal() and turns its messages
@@ -103,8 +105,8 @@ class ConnectionEngine {
   // verified, mismatched, timed out or closed. A round asked for while one is
   // running starts when it finishes (only the latest such request is kept).
   absl::Status BeginEcho(uint32_t round);
-  // Closes every connection with an RST (no TIME_WAIT holding source ports);
-  // phase kClosed. Pending connects are abandoned, not counted as failures.
+  // Closes every connection with an RST (no TIME_WAIT holding source ports),
+  // or a FIN with close mode "fin"; phase kClosed. Pending connects are abandoned, not counted as failures.
   void CloseAll();
   // Records an unrecoverable error in the shared block; phase kFailed.
   void Fail(absl::string_view message);

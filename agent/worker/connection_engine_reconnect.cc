@@ -113,7 +113,9 @@ void ConnectionEngine::OnRampSettled() {
   ramp_done_ = true;
   if (churn_rate_ <= 0) return;
   const uint64_t now = NowMicros();
-  churn_limiter_.emplace(churn_rate_, RateLimiter::DefaultBurst(churn_rate_), now,
+  // Churn may catch up on 50 ms of a late loop (the ramp: 1 ms): closing a
+  // few more at once costs nothing, and the rate asked for is the rate run.
+  churn_limiter_.emplace(churn_rate_, std::max(1.0, churn_rate_ * 0.05), now,
                          pace_phase_ * 1e6 / churn_rate_);
   churn_end_us_ = now + churn_duration_us_;
   churn_cursor_ = 0;

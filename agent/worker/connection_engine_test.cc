@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -973,6 +974,111 @@ TEST_F(ConnectionEngineTest, FailWritesTheErrorIntoTheSharedBlock) {
   EXPECT_STREQ(shared_->error, "something broke");
   engine_->Fail(std::string(1000, 'x'));  // truncated, still terminated
   EXPECT_EQ(std::string(shared_->error).size(), sizeof shared_->error - 1);
+}
+
+// ------------------------------------------------------------ load models
+
+// Connections the server closes are reopened after their backoff (on the
+// engine's clock, from the timer wheel), counted as drops and reconnects,
+// not as failures, and their recovery time recorded.
+TEST_F(ConnectionEngineTest, ReconnectsDroppedConnectionsAfterTheBackoff) {
+  UseFakeClock();
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 20;
+  v1::WorkerStart start = MakeStart(o);
+  v1::ReconnectSettings* reconnect = start.mutable_assignment()->mutable_reconnect();
+  reconnect->set_initial_backoff_ms(200);
+  reconnect->set_max_backoff_ms(200);
+  reconnect->set_jitter(false);
+  ASSERT_TRUE(engine_->Start(start).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
+  ASSERT_EQ(Load(shared_->open), 20u);
+
+  server.SetMode(TestEchoServer::Mode::kCloseOnData);
+  ASSERT_TRUE(engine_->BeginEcho(1).ok());
+  RunUntil([&] { return Load(shared_->reopen.drops) == 20; });
+  EXPECT_EQ(Load(shared_->open), 0u);
+  EXPECT_EQ(Load(shared_->reopen.reopening), 20u);
+  EXPECT_EQ(Load(shared_->failed), 0u);  // a drop with reconnect is not a failure
+  server.SetMode(TestEchoServer::Mode::kEcho);
+  Settle();
+  EXPECT_EQ(Load(shared_->reopen.reconnected), 0u);  // the backoff has not passed
+  AdvanceAndRun(absl::Milliseconds(100));
+  Settle();
+  EXPECT_EQ(Load(shared_->reopen.reconnected), 0u);
+  AdvanceAndRun(absl::Milliseconds(120));
+  ASSERT_TRUE(RunUntil([&] { return Load(shared_->reopen.reconnected) == 20; }));
+  EXPECT_EQ(Load(shared_->open), 20u);
+  EXPECT_EQ(Load(shared_->reopen.reopening), 0u);
+  EXPECT_EQ(Load(shared_->established), 20u);  // established counts each connection once
+  EXPECT_EQ(shared_->reopen.recovery.count.load(), 20u);
+  EXPECT_GE(shared_->reopen.recovery.max_us.load(), 200'000u);
+  EXPECT_GE(Load(shared_->reopen.longest_outage_us), 200'000u);
+  EXPECT_TRUE(RunUntil([&] { return server.open() == 20; }));
+  // The next round verifies every connection again.
+  ASSERT_TRUE(engine_->BeginEcho(2).ok());
+  ASSERT_TRUE(RunUntilRoundDone(2));
+  EXPECT_EQ(Load(shared_->reopen.round_verified), 20u);
+}
+
+// Without reconnect a drop stays a failure; with max_attempts the reopen
+// is given up after that many refused attempts, counted by reason.
+TEST_F(ConnectionEngineTest, ReconnectGivesUpAfterMaxAttempts) {
+  UseFakeClock();
+  std::optional<TestEchoServer> server(std::in_place);
+  StartOptions o;
+  o.targets = {server->endpoint()};
+  o.connections = 10;
+  v1::WorkerStart start = MakeStart(o);
+  v1::ReconnectSettings* reconnect = start.mutable_assignment()->mutable_reconnect();
+  reconnect->set_initial_backoff_ms(10);
+  reconnect->set_max_backoff_ms(40);
+  reconnect->set_max_attempts(3);
+  ASSERT_TRUE(engine_->Start(start).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
+  server.reset();  // every connection closed, and the port refuses from now on
+  RunUntil([&] { return Load(shared_->reopen.drops) == 10; });
+  for (int i = 0; i < 20 && Load(shared_->reopen.reopening) > 0; ++i) {
+    AdvanceAndRun(absl::Milliseconds(50));
+    Settle();
+  }
+  EXPECT_EQ(Load(shared_->reopen.reopening), 0u);
+  EXPECT_EQ(Load(shared_->reopen.failures[ReasonCode(ECONNREFUSED)]), 10u);
+  EXPECT_EQ(Load(shared_->reopen.reconnected), 0u);
+  EXPECT_EQ(Load(shared_->open), 0u);
+}
+
+// Churn closes and reopens connections at its rate from the end of the
+// ramp for its duration; the server accepts each reopen.
+TEST_F(ConnectionEngineTest, ChurnClosesAndReopensAtItsRate) {
+  UseFakeClock();
+  TestEchoServer server;
+  StartOptions o;
+  o.targets = {server.endpoint()};
+  o.connections = 50;
+  v1::WorkerStart start = MakeStart(o);
+  start.mutable_assignment()->mutable_churn()->set_rate(100);
+  start.mutable_assignment()->mutable_churn()->set_duration_ms(1000);
+  ASSERT_TRUE(engine_->Start(start).ok());
+  ASSERT_TRUE(engine_->BeginConnect().ok());
+  ASSERT_TRUE(RunUntilPhase(WorkerPhase::kConnected));
+  for (int i = 0; i < 150; ++i) {  // 1.5 s: churn stops at 1 s
+    AdvanceAndRun(absl::Milliseconds(10));
+    RunUntil([] { return false; }, absl::Milliseconds(3));
+  }
+  Settle();
+  const uint64_t churned = Load(shared_->reopen.churned);
+  EXPECT_GE(churned, 95u);
+  EXPECT_LE(churned, 101u);
+  EXPECT_EQ(Load(shared_->open), 50u);
+  EXPECT_EQ(Load(shared_->reopen.reopening), 0u);
+  EXPECT_EQ(Load(shared_->established), 50u);
+  EXPECT_EQ(server.accepted(), 50u + churned);
+  EXPECT_EQ(Load(shared_->reopen.drops), 0u);
 }
 
 }  // namespace

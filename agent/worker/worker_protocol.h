@@ -12,7 +12,7 @@
 //   echo{r} -> one echo check on every open connection; when each has been
 //              answered, timed out or closed, echo_rounds_done = r.
 //   close   -> closes every connection (RST: no TIME_WAIT holding source
-//              ports), phase kClosed.
+//              ports; FIN with close mode "fin"), phase kClosed.
 // The worker reports only through its AgentWorkerShared block, which the
 // front reads every report interval. When the control socket closes (the
 // front is gone or ended the run) or SIGTERM arrives, the worker closes
