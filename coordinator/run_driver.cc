@@ -231,7 +231,7 @@ class RunDriver {
     SetLoadModels(plan_.load,
                   static_cast<double>(shares_[i].connections) / static_cast<double>(plan_.connections),
                   &assignment);
-    if (plan_.websocket.has_value()) *assignment.mutable_websocket() = WebSocketSettingsOf(*plan_.websocket);
+    if (plan_.websocket.has_value()) SetWebSocketSettings(*plan_.websocket, assignment.mutable_websocket());
     return assignment;
   }
 

@@ -14,7 +14,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "proto/fourtuple.pb.h"
+
+namespace fourtuple::v1 {
+class WebSocketSettings;  // proto/fourtuple.pb.h, needed only by websocket_assignment.cc
+}  // namespace fourtuple::v1
 
 namespace fourtuple::coordinator {
 
@@ -40,8 +43,8 @@ absl::StatusOr<WebSocketPlan> ParseWebSocketPlan(const nlohmann::json& value);
 // The plan as written back in a report.
 nlohmann::ordered_json WebSocketPlanToJson(const WebSocketPlan& websocket);
 
-// The assignment's part.
-v1::WebSocketSettings WebSocketSettingsOf(const WebSocketPlan& websocket);
+// The assignment's part (websocket_assignment.cc).
+void SetWebSocketSettings(const WebSocketPlan& websocket, v1::WebSocketSettings* settings);
 
 }  // namespace fourtuple::coordinator
 
