@@ -143,7 +143,8 @@ absl::StatusOr<ValidatedAssignment> ValidateAssignment(const v1::Assignment& ass
     if (absl::Status s = ValidateWebSocketSettings(assignment.websocket()); !s.ok()) return s;
     // The opening is raw bytes before any frame: not spoken over WebSocket.
     if (!assignment.echo_greeting().empty() || !assignment.echo_first_send().empty()) {
-      return FieldError("echo_greeting", "cannot be combined with websocket (send it as echo_send text frames)");
+      return FieldError("echo_greeting",
+                        "cannot be combined with websocket (send it as echo_send text frames)");
     }
   }
   if (assignment.has_tls()) {

@@ -26,8 +26,8 @@ enum class ConnState : uint8_t {
   // echo_received hold the drop time (ms, low and high half), echo_skip the
   // attempts so far (connection_engine_reconnect.cc).
   kBackoff = 5,
-  kGreeting = 6,  // reading echo.greeting (agent/worker/opening.h); timer armed
-  kOpening = 7,   // echo.first_send sent / its reply being read; timer armed
+  kGreeting = 6,   // reading echo.greeting (agent/worker/opening.h); timer armed
+  kOpening = 7,    // echo.first_send sent / its reply being read; timer armed
   kUpgrading = 8,  // TCP (and TLS) established, WebSocket upgrade sent; timer armed
 };
 

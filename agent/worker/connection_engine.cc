@@ -804,8 +804,7 @@ void ConnectionEngine::OnTimeout(uint32_t slot) {
   Connection& c = table_[slot];
   if (c.state == ConnState::kBackoff) return OnBackoffDone(slot, c);
   if (c.state == ConnState::kConnecting || c.state == ConnState::kHandshaking ||
-      c.state == ConnState::kGreeting || c.state == ConnState::kOpening ||
-      c.state == ConnState::kUpgrading) {
+      c.state == ConnState::kGreeting || c.state == ConnState::kOpening || c.state == ConnState::kUpgrading) {
     --in_flight_;
     Set(shared_->in_flight, in_flight_);
     FailConnect(slot, c,
