@@ -149,10 +149,8 @@ positive --echo-rate "$echo_rate"
 positive --in-flight "$in_flight"
 (( agents <= 2000 )) || { echo "agents.sh: --agents expects 1..2000, got $agents" >&2; exit 2; }
 (( per_agent <= 18000 )) || { echo "agents.sh: --connections-per-agent expects 1..18000 (one worker process each), got $per_agent" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "agents.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
-for program in target-server agent agent-worker coordinator; do
-  [[ -x "$bin/$program" ]] || { echo "agents.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
-done
+source "$here/bench_outside.sh"
+require_root_and_programs agents.sh "$bin" target-server agent agent-worker coordinator
 # Memory: 10.5 KiB of kernel memory per connection pair (bench/scale.sh),
 # ~4 MiB per agent with its worker (about 2.5 MiB of private memory measured
 # idle; the rest is shared library pages), 1 GiB for the rest of the run, and 2 GiB

@@ -166,10 +166,8 @@ done
 [[ "$max_backoff" =~ ^[0-9.]+(ms|s)$ ]] || { echo "churn.sh: --max-backoff expects a duration such as 2s" >&2; exit 2; }
 (( sources >= agents && sources / agents <= 254 )) || { echo "churn.sh: --sources expects $agents..$(( agents * 254 ))" >&2; exit 2; }
 (( connections <= sources * 30000 )) || { echo "churn.sh: raise --sources: at most 30,000 connections per source address (churn needs spare ports)" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "churn.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
-for program in target-server agent coordinator; do
-  [[ -x "$bin/$program" ]] || { echo "churn.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
-done
+source "$here/bench_outside.sh"
+require_root_and_programs churn.sh "$bin" target-server agent coordinator
 # ~10.5 KiB of kernel memory per connection pair, 1 GiB for the programs,
 # 2 GiB left to the rest of the machine.
 available=$(( $(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) * 1024 ))

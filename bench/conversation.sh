@@ -9,7 +9,7 @@
 # growth from before the run to the hold / N) for the agents and
 # target-server, with the templated/plain ratios.
 #
-# usage: flock /work/bench.lock bench/conversation.sh [--connections N] [--agents A] [--sources S]
+# usage: flock /tmp/fourtuple-bench.lock bench/conversation.sh [--connections N] [--agents A] [--sources S]
 #          [--in-flight W] [--bin DIR] [--keep]
 #   --connections N   connections per run (default 200000)
 #   --agents A        agent processes, each --processes=auto (default 2)
@@ -106,10 +106,8 @@ for value in "$connections" "$agents" "$sources" "$in_flight"; do
 done
 (( sources >= agents && sources / agents <= 254 )) || { echo "conversation.sh: --sources expects $agents..$(( agents * 254 ))" >&2; exit 2; }
 (( connections <= sources * 60000 )) || { echo "conversation.sh: raise --sources: at most 60,000 connections per source address" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "conversation.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
-for program in target-server agent coordinator; do
-  [[ -x "$bin/$program" ]] || { echo "conversation.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
-done
+source "$here/bench_outside.sh"
+require_root_and_programs conversation.sh "$bin" target-server agent coordinator
 # Memory: ~10.5 KiB of kernel memory per connection pair, 1 GiB for the
 # programs, 2 GiB left to the rest of the machine.
 available=$(( $(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) * 1024 ))

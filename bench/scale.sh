@@ -237,10 +237,8 @@ fd_per_process=18000  # RLIMIT_NOFILE is 20000 per process here; room for the re
 python=/usr/bin/python3
 [[ -x "$python" ]] || python="$(command -v python3)"
 
-[[ $(id -u) == 0 ]] || { echo "scale.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
-for program in target-server agent coordinator; do
-  [[ -x "$bin/$program" ]] || { echo "scale.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
-done
+source "$here/bench_outside.sh"
+require_root_and_programs scale.sh "$bin" target-server agent coordinator
 
 # Memory: both runs measured 10,282 B of slab growth per connection pair
 # here (kernel 6.18; two TCP sockets, two socket inodes, files, dentries,

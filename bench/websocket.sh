@@ -129,10 +129,8 @@ done
 [[ "$wss_connections" =~ ^[0-9]+$ ]] || { echo "websocket.sh: --wss-connections expects a count" >&2; exit 2; }
 (( sources >= agents && sources / agents <= 254 )) || { echo "websocket.sh: --sources expects $agents..$(( agents * 254 ))" >&2; exit 2; }
 (( connections <= sources * 60000 )) || { echo "websocket.sh: raise --sources: at most 60,000 connections per source address" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "websocket.sh: needs root (a network namespace with its own sysctls)" >&2; exit 3; }
-for program in target-server agent coordinator; do
-  [[ -x "$bin/$program" ]] || { echo "websocket.sh: no $program in $bin (run scripts/build.sh, or --bin DIR)" >&2; exit 3; }
-done
+source "$here/bench_outside.sh"
+require_root_and_programs websocket.sh "$bin" target-server agent coordinator
 # Memory: ~10.5 KiB of kernel memory per connection pair, a few hundred
 # bytes of user memory per pair, 1 GiB for the programs, 2 GiB left to the
 # rest of the machine (the runs go one after the other).
@@ -146,17 +144,7 @@ fi
 work="$(mktemp -d /tmp/fourtuple-ws.XXXXXX)"
 cleanup() { if (( keep )); then echo "websocket: files kept in $work" >&2; else rm -rf "$work"; fi; }
 trap cleanup EXIT
-# A throwaway CA and a P-256 server certificate for target.test.
-(
-  cd "$work"
-  p256="openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256"
-  $p256 -out ca.key
-  openssl req -x509 -new -key ca.key -subj /CN=fourtuple-bench-ca -days 2 -out ca.pem
-  $p256 -out server.key
-  openssl req -new -key server.key -subj /CN=target.test -out server.csr
-  echo "subjectAltName=DNS:target.test" > server.ext
-  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-) > "$work/openssl.log" 2>&1 || { cat "$work/openssl.log" >&2; exit 1; }
+make_bench_certs "$work"
 cat > "$work/config.sh" <<EOF
 connections=$connections wss_connections=$wss_connections agents=$agents sources=$sources
 in_flight=$in_flight bin='$bin' python='$python'
