@@ -20,6 +20,7 @@ program_packages=(
 test_packages=(
   ccache libgtest-dev libgmock-dev
   clang-format                 # the test command fails on unformatted code
+  openssl                      # the TLS and WebSocket tests make their certificates with its CLI
   redis-server                 # a real server for the send/expect and {id} template end-to-end tests
   mosquitto                    # an MQTT broker for the conversation end-to-end test (CONNECT with {id})
   stunnel4                     # a TLS server no one here wrote, for the TLS end-to-end test
